@@ -1,0 +1,15 @@
+//! scim-sync: keeps AWS IAM Identity Center in step with Active Directory (or any LDAP
+//! directory) through Identity Center's SCIM 2.0 endpoint.
+//!
+//! One pass reads the directory ([`directory`]), reads Identity Center ([`identity_center`]),
+//! computes a plan with a pure function ([`plan`]) and applies it ([`apply`]). The Lambda and
+//! the CLI (`src/bin/`) are thin front ends over the same pass.
+
+pub mod apply;
+pub mod config;
+pub mod directory;
+pub mod identity_center;
+pub mod metrics;
+pub mod model;
+pub mod plan;
+pub mod secret;

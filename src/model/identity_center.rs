@@ -1,0 +1,43 @@
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+/// A user as Identity Center holds it, reduced to the attributes the sync manages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdcUser {
+    /// Identity Center's opaque id (≤ 47 characters).
+    pub id: String,
+    /// Set by whoever provisioned the user; ours are the directory `objectSid` string.
+    pub external_id: Option<String>,
+    pub user_name: String,
+    pub display_name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    /// The single (primary) email, if any.
+    pub email: Option<String>,
+    pub active: bool,
+}
+
+/// A group as Identity Center holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdcGroup {
+    pub id: String,
+    /// Ours are the directory `objectGUID` string. Identity Center may not echo `externalId` on
+    /// reads, so the reader resolves it by an `externalId eq` lookup before calling a group
+    /// foreign; `None` here means "looked for, and it has none of ours".
+    pub external_id: Option<String>,
+    pub display_name: String,
+    /// Member user ids, read through the `groups.value` filter. Read only for owned groups;
+    /// `None` means not read (a foreign group, or a read that failed).
+    pub member_ids: Option<BTreeSet<String>>,
+}
+
+/// Identity Center's current state, read live at the start of every pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdcSnapshot {
+    pub users: Vec<IdcUser>,
+    pub groups: Vec<IdcGroup>,
+    /// Reads that failed (for instance one group's member listing). Any entry here makes the
+    /// executor skip every destructive operation of the pass.
+    pub read_errors: Vec<String>,
+}

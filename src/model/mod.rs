@@ -1,0 +1,14 @@
+//! The vocabulary shared by every layer of a pass.
+//!
+//! The directory side produces a [`DirectorySnapshot`], the Identity Center side an
+//! [`IdcSnapshot`]; the planner turns both into a plan and the executor into a [`Summary`].
+//! Keeping these types free of LDAP and HTTP details is what lets the planner stay a pure,
+//! exhaustively testable function.
+
+mod directory;
+mod identity_center;
+mod summary;
+
+pub use directory::{DirectoryGroup, DirectorySnapshot, DirectoryUser, SkippedEntry};
+pub use identity_center::{IdcGroup, IdcSnapshot, IdcUser};
+pub use summary::{Failure, Summary};

@@ -1,0 +1,56 @@
+use serde::{Deserialize, Serialize};
+
+/// What to do with an owned Identity Center user that is no longer in the sync scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutOfScopeAction {
+    /// Set `active=false`: access stops, account assignments survive a return to scope.
+    #[default]
+    Disable,
+    /// Delete the user (assignments referring to it are orphaned; opt-in only).
+    Delete,
+    /// Leave it as it is.
+    Ignore,
+}
+
+/// Which directory attribute becomes the Identity Center `userName`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum UserNameSource {
+    /// `userPrincipalName`, what ADFS usually sends as the SAML NameID.
+    #[default]
+    UserPrincipalName,
+    /// `mail`.
+    Mail,
+    /// `sAMAccountName`.
+    SamAccountName,
+}
+
+/// Choices an operator makes about how far the sync may go. Defaults are the safe ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Policy {
+    pub out_of_scope_users: OutOfScopeAction,
+    /// Adopt a group that has our group's displayName and no externalId (sets the externalId).
+    /// Off by default: such a group may have been made by hand for another purpose.
+    pub adopt_groups_by_name: bool,
+    /// Delete owned groups that are no longer in scope. Off by default: deleting a group
+    /// orphans its account assignments.
+    pub delete_groups_out_of_scope: bool,
+    pub user_name_source: UserNameSource,
+    /// Lowercase the userName and email before sending, so case changes in AD do not make
+    /// Identity Center see a different user.
+    pub lowercase_user_names: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            out_of_scope_users: OutOfScopeAction::Disable,
+            adopt_groups_by_name: false,
+            delete_groups_out_of_scope: false,
+            user_name_source: UserNameSource::UserPrincipalName,
+            lowercase_user_names: false,
+        }
+    }
+}
