@@ -6,10 +6,13 @@
 //! the CLI (`src/bin/`) are thin front ends over the same pass.
 
 pub mod apply;
+pub mod cli;
 pub mod config;
 pub mod directory;
 pub mod identity_center;
+pub mod lambda;
 pub mod metrics;
 pub mod model;
+pub mod pass;
 pub mod plan;
 pub mod secret;

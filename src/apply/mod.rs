@@ -1,1 +1,12 @@
-//! placeholder
+//! The executor: applies a [`Plan`](crate::plan::Plan) to Identity Center.
+//!
+//! It knows the order writes must happen in (creates before the memberships that need their
+//! ids, destructive changes last), runs independent writes concurrently within a bound, keeps
+//! going when one write fails, and stops starting writes before a deadline. How a write is sent
+//! is the [`Writer`]'s business, so the executor is the same for the SCIM client and for tests.
+
+mod executor;
+mod writer;
+
+pub use executor::{execute, ExecuteOptions};
+pub use writer::{WriteError, Writer};

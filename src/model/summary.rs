@@ -24,6 +24,8 @@ pub struct Summary {
     pub users_deleted: u64,
     pub groups_created: u64,
     pub groups_updated: u64,
+    /// Only with the opt-in policy `deleteGroupsOutOfScope`.
+    pub groups_deleted: u64,
     pub members_added: u64,
     pub members_removed: u64,
     /// Objects that collide with something the sync does not own; never retried as writes.

@@ -4,9 +4,55 @@
 //! It knows nothing of LDAP or HTTP, performs no I/O and is deterministic, so it can be tested
 //! exhaustively (property tests in `tests/`), run against an LDIF export with `scim-sync plan`,
 //! and benchmarked on a million memberships.
+//!
+//! Rules (the README's "What the sync does" list):
+//! - **Ownership** is read from `externalId`: a user is ours iff it is a SID string, a group
+//!   iff it is a GUID ([`is_owned_user_external_id`], [`is_owned_group_external_id`]).
+//!   Nothing else is ever written to, except a group adopted with `adoptGroupsByName`.
+//! - **Mapping** ([`desired_user`]): externalId = objectSid; userName from the
+//!   `userNameSource` attribute; one primary email from `mail`; `active` = enabled. Values
+//!   are trimmed. displayName falls back to "given family"; givenName and sn have no fallback.
+//!   An entry Identity Center would reject ([`validate`]) is skipped and its user left alone.
+//! - **Skipped users** (by the reader or the planner) are never updated, disabled, deleted,
+//!   added to or removed from a group.
+//! - **Disabled directory users** that do not exist yet are not created; existing ones are
+//!   deactivated with an `UpdateUser` (`Active`). Out-of-scope users follow
+//!   `outOfScopeUsers` (disable only if active / delete / ignore).
+//! - **Updates** carry only changed fields; case-only differences of userName and email are
+//!   not changes unless `lowercaseUserNames` is on. Group names compare exactly.
+//! - **Uniqueness** (userName, email, group name; compared without case): a value held by an
+//!   object that is not ours, or by one that keeps it, is a conflict; a value held by an
+//!   owned object that gives it up in this plan is taken next pass (a note), because the
+//!   executor runs one phase's writes concurrently. Two directory entries mapping to one
+//!   value are both skipped.
+//! - **Groups** are created, renamed in place, never deleted unless
+//!   `deleteGroupsOutOfScope`. A same-named group without externalId is adopted with
+//!   `adoptGroupsByName`; its members are managed at once if they were read, else next pass.
+//! - **Membership** of a managed group is the directory's, restricted to users that exist
+//!   or are created; every other member is removed (foreign users too: the group is ours),
+//!   except skipped users. A group whose members were not read gets no member changes.
+//! - **Guard** ([`apply_guard`]): see its module.
 
+mod desired;
+mod groups;
+mod guard;
+mod holders;
+mod members;
+mod ownership;
+mod planner;
 mod policy;
 mod types;
+mod users;
+pub mod validate;
 
+#[cfg(test)]
+mod guard_tests;
+#[cfg(test)]
+mod planner_tests;
+
+pub use desired::{desired_group_name, desired_user};
+pub use guard::{apply_guard, GuardSettings};
+pub use ownership::{is_owned_group_external_id, is_owned_user_external_id};
+pub use planner::plan;
 pub use policy::{OutOfScopeAction, Policy, UserNameSource};
 pub use types::{GroupRef, Operation, Plan, UserAttributes, UserField, UserRef};

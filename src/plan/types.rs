@@ -123,8 +123,15 @@ pub struct Plan {
     pub operations: Vec<Operation>,
     /// Collisions with objects the sync does not own, phrased for an operator.
     pub conflicts: Vec<String>,
-    /// Directory entries Identity Center would reject, and why; never sent.
+    /// Directory entries Identity Center would reject, and why; never sent. Only the
+    /// planner's own findings: entries the directory reader skipped (`DirectorySnapshot::skipped`)
+    /// are not repeated here.
     pub skipped: Vec<String>,
+    /// Changes deliberately left for a later pass, and why (a name still held by an object
+    /// that releases it in this pass, a group whose membership could not be read, an adopted
+    /// group whose members are managed from the next pass). Informational: nothing is wrong.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 impl Plan {

@@ -1,0 +1,330 @@
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use futures::stream::{self, StreamExt};
+
+use super::writer::{WriteError, Writer};
+use crate::model::{Failure, Summary};
+use crate::plan::{GroupRef, Operation, Plan, UserField, UserRef};
+
+/// How far the executor may go.
+#[derive(Debug, Clone)]
+pub struct ExecuteOptions {
+    /// Writes in flight at once. The writer has its own bound and rate limit; this one keeps
+    /// the executor from queueing the whole plan at once.
+    pub concurrency: usize,
+    /// No write is started at or after this instant (the Lambda deadline less a margin); the
+    /// pass then reports itself incomplete and the next one continues.
+    pub stop_starting_at: Option<Instant>,
+    /// False when a read failed or a guard tripped: disabling, deleting and removing are then
+    /// held back, because they would be based on an incomplete picture.
+    pub allow_destructive: bool,
+}
+
+impl Default for ExecuteOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            stop_starting_at: None,
+            allow_destructive: true,
+        }
+    }
+}
+
+/// The order writes run in: each phase needs the one before it to have finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Creates, updates, renames, adoptions: they give later phases their ids.
+    Objects,
+    /// Member additions, which may name users and groups created in the first phase.
+    Additions,
+    /// Everything that takes access away, last, so a pass stopped early never leaves a user
+    /// with less access than either the old or the new state would give.
+    Destructive,
+}
+
+fn phase_of(op: &Operation) -> Phase {
+    match op {
+        Operation::CreateUser { .. }
+        | Operation::CreateGroup { .. }
+        | Operation::RenameGroup { .. }
+        | Operation::AdoptGroup { .. } => Phase::Objects,
+        Operation::UpdateUser { user, changed, .. } => {
+            if changed.contains(&UserField::Active) && !user.active {
+                Phase::Destructive
+            } else {
+                Phase::Objects
+            }
+        }
+        Operation::AddMembers { .. } => Phase::Additions,
+        Operation::DisableUser { .. }
+        | Operation::DeleteUser { .. }
+        | Operation::DeleteGroup { .. }
+        | Operation::RemoveMembers { .. } => Phase::Destructive,
+    }
+}
+
+/// What one operation achieved, folded into the summary afterwards.
+enum Outcome {
+    UserCreated { external_id: String, id: String },
+    GroupCreated { external_id: String, id: String },
+    UserUpdated,
+    UserDisabled,
+    UserDeleted,
+    GroupUpdated,
+    GroupDeleted,
+    MembersAdded(u64),
+    MembersRemoved(u64),
+    Conflict(String),
+    Failed(Failure),
+    NotStarted,
+}
+
+/// Ids of objects created during this execution, so later phases can refer to them.
+#[derive(Default)]
+struct Created {
+    users: HashMap<String, String>,
+    groups: HashMap<String, String>,
+}
+
+struct Run<'a, W: Writer> {
+    writer: &'a W,
+    opts: &'a ExecuteOptions,
+    /// Set on the first rejected credential: nothing more is started.
+    auth_failed: AtomicBool,
+    /// Set when the deadline stopped an operation from starting.
+    cut_short: AtomicBool,
+}
+
+/// Applies `plan` through `writer`, adding counts, failures and conflicts to `summary`.
+///
+/// One failed operation never stops the others, except a rejected credential, after which
+/// every write would fail the same way.
+pub async fn execute<W: Writer>(
+    writer: &W,
+    plan: &Plan,
+    opts: &ExecuteOptions,
+    summary: &mut Summary,
+) {
+    let run = Run {
+        writer,
+        opts,
+        auth_failed: AtomicBool::new(false),
+        cut_short: AtomicBool::new(false),
+    };
+    let mut created = Created::default();
+    for phase in [Phase::Objects, Phase::Additions, Phase::Destructive] {
+        let ops: Vec<&Operation> = plan
+            .operations
+            .iter()
+            .filter(|op| phase_of(op) == phase)
+            .collect();
+        if ops.is_empty() {
+            continue;
+        }
+        if phase == Phase::Destructive && !opts.allow_destructive {
+            continue;
+        }
+        let created_ref = &created;
+        let run_ref = &run;
+        let outcomes: Vec<Outcome> = stream::iter(ops)
+            .map(|op| run_ref.apply(op, created_ref))
+            .buffer_unordered(opts.concurrency.max(1))
+            .collect()
+            .await;
+        for outcome in outcomes {
+            record(outcome, summary, &mut created);
+        }
+    }
+    summary.token_rejected |= run.auth_failed.load(Ordering::SeqCst);
+    summary.incomplete |= run.cut_short.load(Ordering::SeqCst);
+}
+
+fn record(outcome: Outcome, summary: &mut Summary, created: &mut Created) {
+    match outcome {
+        Outcome::UserCreated { external_id, id } => {
+            summary.users_created += 1;
+            created.users.insert(external_id, id);
+        }
+        Outcome::GroupCreated { external_id, id } => {
+            summary.groups_created += 1;
+            created.groups.insert(external_id, id);
+        }
+        Outcome::UserUpdated => summary.users_updated += 1,
+        Outcome::UserDisabled => summary.users_disabled += 1,
+        Outcome::UserDeleted => summary.users_deleted += 1,
+        Outcome::GroupUpdated => summary.groups_updated += 1,
+        Outcome::GroupDeleted => summary.groups_deleted += 1,
+        Outcome::MembersAdded(n) => summary.members_added += n,
+        Outcome::MembersRemoved(n) => summary.members_removed += n,
+        Outcome::Conflict(c) => summary.conflicts.push(c),
+        Outcome::Failed(f) => summary.failures.push(f),
+        Outcome::NotStarted => {}
+    }
+}
+
+impl<W: Writer> Run<'_, W> {
+    fn may_start(&self) -> bool {
+        if self.auth_failed.load(Ordering::SeqCst) {
+            return false;
+        }
+        if let Some(at) = self.opts.stop_starting_at {
+            if Instant::now() >= at {
+                self.cut_short.store(true, Ordering::SeqCst);
+                return false;
+            }
+        }
+        true
+    }
+
+    fn fail(&self, operation: &str, target: String, err: W::Error) -> Outcome {
+        if err.is_auth_failure() {
+            self.auth_failed.store(true, Ordering::SeqCst);
+        }
+        if err.is_conflict() {
+            return Outcome::Conflict(format!("{operation} {target}: {err}"));
+        }
+        Outcome::Failed(Failure {
+            operation: operation.to_string(),
+            target,
+            error: err.to_string(),
+        })
+    }
+
+    async fn apply(&self, op: &Operation, created: &Created) -> Outcome {
+        if !self.may_start() {
+            return Outcome::NotStarted;
+        }
+        let w = self.writer;
+        match op {
+            Operation::CreateUser { user } => match w.create_user(user).await {
+                Ok(id) => Outcome::UserCreated {
+                    external_id: user.external_id.clone(),
+                    id,
+                },
+                Err(e) => self.fail(
+                    "create user",
+                    user_target(&user.user_name, &user.external_id),
+                    e,
+                ),
+            },
+            Operation::UpdateUser { id, user, changed } => {
+                let deactivating = changed.contains(&UserField::Active) && !user.active;
+                match w.update_user(id, user, changed).await {
+                    Ok(()) if deactivating && changed.len() == 1 => Outcome::UserDisabled,
+                    Ok(()) => Outcome::UserUpdated,
+                    Err(e) => self.fail(
+                        "update user",
+                        user_target(&user.user_name, &user.external_id),
+                        e,
+                    ),
+                }
+            }
+            Operation::DisableUser {
+                id,
+                external_id,
+                user_name,
+            } => match w.set_user_active(id, false).await {
+                Ok(()) => Outcome::UserDisabled,
+                Err(e) => self.fail("disable user", user_target(user_name, external_id), e),
+            },
+            Operation::DeleteUser {
+                id,
+                external_id,
+                user_name,
+            } => match w.delete_user(id).await {
+                Ok(()) => Outcome::UserDeleted,
+                Err(e) => self.fail("delete user", user_target(user_name, external_id), e),
+            },
+            Operation::CreateGroup {
+                external_id,
+                display_name,
+            } => match w.create_group(display_name, external_id).await {
+                Ok(id) => Outcome::GroupCreated {
+                    external_id: external_id.clone(),
+                    id,
+                },
+                Err(e) => self.fail("create group", group_target(display_name, external_id), e),
+            },
+            Operation::RenameGroup {
+                id,
+                external_id,
+                to,
+                ..
+            } => match w.rename_group(id, to).await {
+                Ok(()) => Outcome::GroupUpdated,
+                Err(e) => self.fail("rename group", group_target(to, external_id), e),
+            },
+            Operation::AdoptGroup {
+                id,
+                external_id,
+                display_name,
+            } => match w.set_group_external_id(id, external_id).await {
+                Ok(()) => Outcome::GroupUpdated,
+                Err(e) => self.fail("adopt group", group_target(display_name, external_id), e),
+            },
+            Operation::DeleteGroup {
+                id,
+                external_id,
+                display_name,
+            } => match w.delete_group(id).await {
+                Ok(()) => Outcome::GroupDeleted,
+                Err(e) => self.fail("delete group", group_target(display_name, external_id), e),
+            },
+            Operation::AddMembers {
+                group,
+                group_name,
+                users,
+            } => self.add_members(group, group_name, users, created).await,
+            Operation::RemoveMembers {
+                group_id,
+                group_name,
+                user_ids,
+            } => match w.remove_members(group_id, user_ids).await {
+                Ok(()) => Outcome::MembersRemoved(user_ids.len() as u64),
+                Err(e) => self.fail("remove members", format!("group {group_name}"), e),
+            },
+        }
+    }
+
+    async fn add_members(
+        &self,
+        group: &GroupRef,
+        group_name: &str,
+        users: &[UserRef],
+        created: &Created,
+    ) -> Outcome {
+        let group_id = match group {
+            GroupRef::Existing(id) => id.clone(),
+            GroupRef::New(ext) => match created.groups.get(ext) {
+                Some(id) => id.clone(),
+                // The group's create failed and was reported; its members follow next pass.
+                None => return Outcome::NotStarted,
+            },
+        };
+        // Users whose create failed were reported already; the rest are still added.
+        let ids: Vec<String> = users
+            .iter()
+            .filter_map(|u| match u {
+                UserRef::Existing(id) => Some(id.clone()),
+                UserRef::New(ext) => created.users.get(ext).cloned(),
+            })
+            .collect();
+        if ids.is_empty() {
+            return Outcome::NotStarted;
+        }
+        match self.writer.add_members(&group_id, &ids).await {
+            Ok(()) => Outcome::MembersAdded(ids.len() as u64),
+            Err(e) => self.fail("add members", format!("group {group_name}"), e),
+        }
+    }
+}
+
+fn user_target(user_name: &str, external_id: &str) -> String {
+    format!("user {user_name} ({external_id})")
+}
+
+fn group_target(name: &str, external_id: &str) -> String {
+    format!("group {name} ({external_id})")
+}

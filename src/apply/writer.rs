@@ -1,0 +1,66 @@
+use std::future::Future;
+
+use crate::plan::{UserAttributes, UserField};
+
+/// What the executor needs to know about a failed write to decide what happens next.
+pub trait WriteError: std::fmt::Display + Send {
+    /// The credential was rejected: every further write would fail the same way, so the
+    /// executor stops and the pass reports a token problem.
+    fn is_auth_failure(&self) -> bool;
+    /// The write collides with an object the sync does not own; reported as a conflict, not a
+    /// failure to retry.
+    fn is_conflict(&self) -> bool;
+}
+
+/// The writes a plan can ask for, one method per kind of operation.
+///
+/// Implemented by the SCIM client; retries, rate limiting and chunking live behind it.
+pub trait Writer: Sync {
+    type Error: WriteError;
+
+    /// Creates a user and returns its Identity Center id.
+    fn create_user(
+        &self,
+        user: &UserAttributes,
+    ) -> impl Future<Output = Result<String, Self::Error>> + Send;
+    /// Sends only `changed` attributes of `user`.
+    fn update_user(
+        &self,
+        id: &str,
+        user: &UserAttributes,
+        changed: &[UserField],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    fn set_user_active(
+        &self,
+        id: &str,
+        active: bool,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    fn delete_user(&self, id: &str) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Creates a group carrying our externalId and returns its id.
+    fn create_group(
+        &self,
+        display_name: &str,
+        external_id: &str,
+    ) -> impl Future<Output = Result<String, Self::Error>> + Send;
+    fn rename_group(
+        &self,
+        id: &str,
+        display_name: &str,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    fn set_group_external_id(
+        &self,
+        id: &str,
+        external_id: &str,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    fn delete_group(&self, id: &str) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    fn add_members(
+        &self,
+        group_id: &str,
+        user_ids: &[String],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    fn remove_members(
+        &self,
+        group_id: &str,
+        user_ids: &[String],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}

@@ -1,0 +1,47 @@
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Keeps AWS IAM Identity Center in step with Active Directory through SCIM.
+///
+/// By default the configuration is read from AWS (SSM parameters under /IAM-IDC/ and the
+/// secrets IAM-IDC/SCIM-API-Token and IAM-IDC/AD-RO-UserCreds), exactly as the Lambda does;
+/// `--config FILE` reads a TOML file instead.
+#[derive(Debug, Parser)]
+#[command(name = "scim-sync", version, about, long_about)]
+pub struct Cli {
+    /// Read settings from this TOML file instead of SSM Parameter Store and Secrets Manager.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// How to print the plan and the summary.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read both sides and print what a pass would change, writing nothing.
+    Plan,
+    /// Run a full pass: read both sides, then apply the changes.
+    Apply {
+        /// Apply destructive changes even beyond the mass-change guard's limits (one run).
+        #[arg(long)]
+        allow_mass_changes: bool,
+    },
+}
+
+/// Output formats: text for people, JSON for scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}

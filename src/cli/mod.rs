@@ -1,0 +1,12 @@
+//! The command-line front end: `scim-sync plan` and `scim-sync apply`, for a laptop or a cron
+//! host, over the same pass the Lambda runs.
+
+mod args;
+mod exit;
+mod render;
+mod run;
+
+pub use args::{Cli, Command, OutputFormat};
+pub use exit::ExitCode;
+pub use render::{plan_text, summary_text};
+pub use run::run;

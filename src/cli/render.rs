@@ -1,0 +1,177 @@
+use std::fmt::Write as _;
+
+use crate::model::Summary;
+use crate::plan::{GroupRef, Operation, Plan, UserRef};
+
+/// Members listed by name in a membership line before the rest are only counted.
+const MEMBERS_SHOWN: usize = 5;
+
+/// The plan as a person reads it: one line per operation, `+` adds, `~` changes, `-` takes
+/// away, then conflicts and skipped entries, which need a person's attention.
+pub fn plan_text(plan: &Plan) -> String {
+    let mut out = String::new();
+    if plan.operations.is_empty() {
+        out.push_str("No changes: Identity Center matches the directory.\n");
+    } else {
+        let _ = writeln!(out, "Plan: {} change(s)", plan.operations.len());
+        for op in &plan.operations {
+            let _ = writeln!(out, "  {}", operation_line(op));
+        }
+    }
+    section(
+        &mut out,
+        "Conflicts (objects the sync does not own; resolve by hand)",
+        &plan.conflicts,
+    );
+    section(
+        &mut out,
+        "Skipped directory entries (Identity Center would reject them)",
+        &plan.skipped,
+    );
+    out
+}
+
+fn section(out: &mut String, title: &str, lines: &[String]) {
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{title}: {}", lines.len());
+    for line in lines {
+        let _ = writeln!(out, "  ! {line}");
+    }
+}
+
+fn operation_line(op: &Operation) -> String {
+    match op {
+        Operation::CreateUser { user } => {
+            let state = if user.active { "" } else { " (disabled)" };
+            format!(
+                "+ create user {} ({}){state}",
+                user.user_name, user.external_id
+            )
+        }
+        Operation::UpdateUser { user, changed, .. } => {
+            let fields: Vec<String> = changed.iter().map(|f| format!("{f:?}")).collect();
+            format!("~ update user {}: {}", user.user_name, fields.join(", "))
+        }
+        Operation::DisableUser {
+            user_name,
+            external_id,
+            ..
+        } => {
+            format!("- disable user {user_name} ({external_id}): no longer in scope")
+        }
+        Operation::DeleteUser {
+            user_name,
+            external_id,
+            ..
+        } => {
+            format!("- delete user {user_name} ({external_id}): no longer in scope")
+        }
+        Operation::CreateGroup {
+            display_name,
+            external_id,
+        } => {
+            format!("+ create group {display_name} ({external_id})")
+        }
+        Operation::RenameGroup { from, to, .. } => format!("~ rename group {from} -> {to}"),
+        Operation::AdoptGroup {
+            display_name,
+            external_id,
+            ..
+        } => {
+            format!("~ adopt group {display_name} (set externalId {external_id})")
+        }
+        Operation::DeleteGroup {
+            display_name,
+            external_id,
+            ..
+        } => {
+            format!("- delete group {display_name} ({external_id})")
+        }
+        Operation::AddMembers {
+            group,
+            group_name,
+            users,
+        } => {
+            let new_group = matches!(group, GroupRef::New(_));
+            format!(
+                "+ add {} member(s) to {group_name}{}: {}",
+                users.len(),
+                if new_group { " (new group)" } else { "" },
+                member_list(users.iter().map(user_ref_label))
+            )
+        }
+        Operation::RemoveMembers {
+            group_name,
+            user_ids,
+            ..
+        } => format!(
+            "- remove {} member(s) from {group_name}: {}",
+            user_ids.len(),
+            member_list(user_ids.iter().map(String::as_str))
+        ),
+    }
+}
+
+fn user_ref_label(user: &UserRef) -> &str {
+    match user {
+        UserRef::Existing(id) | UserRef::New(id) => id,
+    }
+}
+
+fn member_list<'a>(members: impl Iterator<Item = &'a str>) -> String {
+    let all: Vec<&str> = members.collect();
+    let mut shown = all
+        .iter()
+        .take(MEMBERS_SHOWN)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if all.len() > MEMBERS_SHOWN {
+        let _ = write!(shown, " and {} more", all.len() - MEMBERS_SHOWN);
+    }
+    shown
+}
+
+/// The outcome of a pass in a few lines, failures spelled out.
+pub fn summary_text(s: &Summary) -> String {
+    let mut out = String::new();
+    let mode = if s.dry_run { "Dry run" } else { "Pass" };
+    let state = if s.incomplete {
+        " (incomplete: stopped before the deadline; the next pass continues)"
+    } else {
+        ""
+    };
+    let _ = writeln!(out, "{mode} finished in {} ms{state}", s.duration_ms);
+    let _ = writeln!(
+        out,
+        "  users: {} created, {} updated, {} disabled, {} deleted",
+        s.users_created, s.users_updated, s.users_disabled, s.users_deleted
+    );
+    let _ = writeln!(
+        out,
+        "  groups: {} created, {} updated, {} deleted; members: {} added, {} removed",
+        s.groups_created, s.groups_updated, s.groups_deleted, s.members_added, s.members_removed
+    );
+    let _ = writeln!(
+        out,
+        "  SCIM requests: {} reads, {} writes",
+        s.scim_reads, s.scim_writes
+    );
+    if s.token_rejected {
+        out.push_str(
+            "  The SCIM token was rejected: rotate it (see the README, \"Rotate the token\").\n",
+        );
+    }
+    section(&mut out, "Held back by a safety guard", &s.withheld);
+    section(&mut out, "Conflicts", &s.conflicts);
+    section(&mut out, "Skipped", &s.skipped);
+    if !s.failures.is_empty() {
+        let _ = writeln!(out, "Failures: {}", s.failures.len());
+        for f in &s.failures {
+            let _ = writeln!(out, "  x {} {}: {}", f.operation, f.target, f.error);
+        }
+    }
+    out
+}

@@ -1,0 +1,97 @@
+use aws_config::{BehaviorVersion, SdkConfig};
+
+use super::args::{Cli, Command, OutputFormat};
+use super::exit::ExitCode;
+use super::render::{plan_text, summary_text};
+use crate::config::{self, AwsNames, Settings};
+use crate::pass::{PassError, PassOptions, PassReport, Session};
+
+/// Runs the command and says how the process should exit. Everything meant for a person goes
+/// to stdout (the plan, the summary) or stderr (errors, logs); nothing here panics on bad
+/// input.
+pub async fn run(cli: Cli) -> ExitCode {
+    let (settings, sdk) = match load_settings(&cli).await {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::Configuration;
+        }
+    };
+    let mut session = match Session::new(settings, sdk) {
+        Ok(session) => session,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::Configuration;
+        }
+    };
+    let opts = match cli.command {
+        Command::Plan => PassOptions {
+            dry_run: true,
+            ..PassOptions::default()
+        },
+        Command::Apply { allow_mass_changes } => PassOptions {
+            allow_mass_changes,
+            ..PassOptions::default()
+        },
+    };
+    match session.run(&opts).await {
+        Ok(report) => {
+            print_report(&report, cli.output);
+            ExitCode::for_summary(&report.summary)
+        }
+        Err(e) => {
+            print_error(&e, cli.output);
+            match e {
+                PassError::Config(_) => ExitCode::Configuration,
+                _ => ExitCode::PassFailed,
+            }
+        }
+    }
+}
+
+/// Settings from the file when one is given, else from SSM and Secrets Manager. The AWS SDK
+/// configuration is kept when the token lives in Secrets Manager, to re-read it after a 401.
+async fn load_settings(cli: &Cli) -> Result<(Settings, Option<SdkConfig>), config::ConfigError> {
+    match &cli.config {
+        Some(path) => {
+            let settings = config::load_from_file(path, None).await?;
+            let sdk = match settings.scim.token_secret_id {
+                Some(_) => Some(aws_config::defaults(BehaviorVersion::latest()).load().await),
+                None => None,
+            };
+            Ok((settings, sdk))
+        }
+        None => {
+            let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+            let settings = config::load_from_aws(&sdk, &AwsNames::from_env()).await?;
+            Ok((settings, Some(sdk)))
+        }
+    }
+}
+
+fn print_report(report: &PassReport, output: OutputFormat) {
+    match output {
+        OutputFormat::Json => match serde_json::to_string_pretty(report) {
+            Ok(json) => println!("{json}"),
+            Err(e) => eprintln!("could not encode the report as JSON: {e}"),
+        },
+        OutputFormat::Text => {
+            print!("{}", plan_text(&report.plan));
+            println!();
+            print!("{}", summary_text(&report.summary));
+        }
+    }
+}
+
+fn print_error(e: &PassError, output: OutputFormat) {
+    match output {
+        OutputFormat::Json => {
+            let body = serde_json::json!({
+                "error": e.to_string(),
+                "tokenRejected": e.is_token_rejected(),
+            });
+            println!("{body}");
+        }
+        OutputFormat::Text => eprintln!("error: {e}"),
+    }
+}

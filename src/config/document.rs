@@ -1,0 +1,374 @@
+//! The optional settings: one schema, used both for the `[policy]`, `[guard]`, `[ldap]`,
+//! `[scim]` and `[run]` sections of a `--config` file and for the optional SSM parameter
+//! `<path>/Sync-Settings` (TOML or JSON). Unknown keys are errors, so a misspelt safety
+//! setting never silently falls back to its default.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::error::ConfigError;
+use super::settings::{defaults, GuardConfig, RunConfig};
+use crate::plan::{OutOfScopeAction, Policy, UserNameSource};
+
+/// Every optional section; absent keys keep their defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct OptionalSettings {
+    #[serde(default)]
+    pub policy: PolicySection,
+    #[serde(default)]
+    pub guard: GuardSection,
+    #[serde(default)]
+    pub ldap: LdapSection,
+    #[serde(default)]
+    pub scim: ScimSection,
+    #[serde(default)]
+    pub run: RunSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct PolicySection {
+    pub out_of_scope_users: Option<OutOfScopeAction>,
+    pub adopt_groups_by_name: Option<bool>,
+    pub delete_groups_out_of_scope: Option<bool>,
+    pub user_name_source: Option<UserNameSource>,
+    pub lowercase_user_names: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct GuardSection {
+    pub max_destructive_share: Option<f64>,
+    pub max_destructive_count: Option<usize>,
+    pub allow_mass_changes: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct LdapSection {
+    pub start_tls: Option<bool>,
+    pub allow_plain_ldap: Option<bool>,
+    pub base_dn: Option<String>,
+    pub page_size: Option<u32>,
+    pub connect_timeout_seconds: Option<u64>,
+    pub operation_timeout_seconds: Option<u64>,
+    pub range_window: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct ScimSection {
+    pub concurrency: Option<usize>,
+    pub rate_limit_per_second: Option<u32>,
+    pub max_attempts: Option<u32>,
+    pub request_timeout_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RunSection {
+    pub dry_run: Option<bool>,
+    pub deadline_margin_seconds: Option<u64>,
+}
+
+/// LDAP tuning after defaults and range checks.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LdapTuning {
+    pub start_tls: bool,
+    pub allow_plain_ldap: bool,
+    pub base_dn: Option<String>,
+    pub page_size: u32,
+    pub connect_timeout: Duration,
+    pub operation_timeout: Duration,
+    pub range_window: u32,
+}
+
+/// SCIM tuning after defaults and range checks.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ScimTuning {
+    pub concurrency: usize,
+    pub rate_limit_per_sec: u32,
+    pub max_attempts: u32,
+    pub request_timeout: Duration,
+}
+
+/// The optional settings with defaults applied and ranges checked.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Resolved {
+    pub policy: Policy,
+    pub guard: GuardConfig,
+    pub ldap: LdapTuning,
+    pub scim: ScimTuning,
+    pub run: RunConfig,
+}
+
+/// Parses the SSM `Sync-Settings` document: JSON when it starts with `{`, TOML otherwise.
+pub(crate) fn parse_document(text: &str, origin: &str) -> Result<OptionalSettings, ConfigError> {
+    let invalid = |reason: String| ConfigError::InvalidParameter {
+        name: origin.to_string(),
+        reason: format!("{reason}; see docs/configuration.md for the keys"),
+    };
+    if text.trim_start().starts_with('{') {
+        serde_json::from_str(text)
+            .map_err(|e| invalid(format!("not a valid settings JSON document: {e}")))
+    } else {
+        toml::from_str(text).map_err(|e| {
+            invalid(format!(
+                "not a valid settings TOML document: {}",
+                toml_reason(&e, text)
+            ))
+        })
+    }
+}
+
+/// A TOML error as "message (line N)": the span is turned into a line number instead of the
+/// default rendering, which quotes the offending source line (that line could hold an
+/// inline secret in a `--config` file).
+pub(crate) fn toml_reason(err: &toml::de::Error, text: &str) -> String {
+    let message = err.message().trim_end();
+    match err.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("{message} (line {line})")
+        }
+        None => message.to_string(),
+    }
+}
+
+impl OptionalSettings {
+    /// Applies the defaults and range checks; `origin` names the file or parameter in errors.
+    pub(crate) fn resolve(self, origin: &str) -> Result<Resolved, ConfigError> {
+        let bad = |setting: &str, reason: String| ConfigError::InvalidSetting {
+            origin: origin.to_string(),
+            setting: setting.to_string(),
+            reason,
+        };
+        let p = self.policy;
+        let base = Policy::default();
+        let policy = Policy {
+            out_of_scope_users: p.out_of_scope_users.unwrap_or(base.out_of_scope_users),
+            adopt_groups_by_name: p.adopt_groups_by_name.unwrap_or(base.adopt_groups_by_name),
+            delete_groups_out_of_scope: p
+                .delete_groups_out_of_scope
+                .unwrap_or(base.delete_groups_out_of_scope),
+            user_name_source: p.user_name_source.unwrap_or(base.user_name_source),
+            lowercase_user_names: p.lowercase_user_names.unwrap_or(base.lowercase_user_names),
+        };
+
+        let g = self.guard;
+        let share = g
+            .max_destructive_share
+            .unwrap_or(defaults::MAX_DESTRUCTIVE_SHARE);
+        if !(0.0..=1.0).contains(&share) {
+            return Err(bad(
+                "guard.maxDestructiveShare",
+                format!("{share} is not a share between 0.0 and 1.0 (0.10 means 10 %)"),
+            ));
+        }
+        let guard = GuardConfig {
+            max_destructive_share: share,
+            max_destructive_count: g
+                .max_destructive_count
+                .unwrap_or(defaults::MAX_DESTRUCTIVE_COUNT),
+            allow_mass_changes: g.allow_mass_changes.unwrap_or(false),
+        };
+
+        let l = self.ldap;
+        let base_dn = match l.base_dn {
+            Some(dn) => {
+                Some(super::validate::distinguished_name(&dn).map_err(|r| bad("ldap.baseDn", r))?)
+            }
+            None => None,
+        };
+        let ldap = LdapTuning {
+            start_tls: l.start_tls.unwrap_or(false),
+            allow_plain_ldap: l.allow_plain_ldap.unwrap_or(false),
+            base_dn,
+            page_size: in_range(l.page_size, defaults::LDAP_PAGE_SIZE, 1, 10_000)
+                .map_err(|r| bad("ldap.pageSize", r))?,
+            connect_timeout: seconds(
+                l.connect_timeout_seconds,
+                defaults::LDAP_CONNECT_TIMEOUT,
+                1,
+                300,
+            )
+            .map_err(|r| bad("ldap.connectTimeoutSeconds", r))?,
+            operation_timeout: seconds(
+                l.operation_timeout_seconds,
+                defaults::LDAP_OPERATION_TIMEOUT,
+                1,
+                900,
+            )
+            .map_err(|r| bad("ldap.operationTimeoutSeconds", r))?,
+            range_window: in_range(l.range_window, defaults::LDAP_RANGE_WINDOW, 1, 100_000)
+                .map_err(|r| bad("ldap.rangeWindow", r))?,
+        };
+
+        let s = self.scim;
+        let scim = ScimTuning {
+            concurrency: in_range(s.concurrency, defaults::SCIM_CONCURRENCY, 1, 64)
+                .map_err(|r| bad("scim.concurrency", r))?,
+            rate_limit_per_sec: in_range(
+                s.rate_limit_per_second,
+                defaults::SCIM_RATE_LIMIT_PER_SEC,
+                1,
+                1000,
+            )
+            .map_err(|r| bad("scim.rateLimitPerSecond", r))?,
+            max_attempts: in_range(s.max_attempts, defaults::SCIM_MAX_ATTEMPTS, 1, 20)
+                .map_err(|r| bad("scim.maxAttempts", r))?,
+            request_timeout: seconds(
+                s.request_timeout_seconds,
+                defaults::SCIM_REQUEST_TIMEOUT,
+                1,
+                300,
+            )
+            .map_err(|r| bad("scim.requestTimeoutSeconds", r))?,
+        };
+
+        let r = self.run;
+        let run = RunConfig {
+            dry_run: r.dry_run.unwrap_or(false),
+            deadline_margin: seconds(r.deadline_margin_seconds, defaults::DEADLINE_MARGIN, 0, 600)
+                .map_err(|r| bad("run.deadlineMarginSeconds", r))?,
+        };
+
+        Ok(Resolved {
+            policy,
+            guard,
+            ldap,
+            scim,
+            run,
+        })
+    }
+}
+
+fn in_range<T: PartialOrd + Copy + std::fmt::Display>(
+    value: Option<T>,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, String> {
+    let v = value.unwrap_or(default);
+    if v < min || v > max {
+        return Err(format!("{v} is outside the allowed range {min}..={max}"));
+    }
+    Ok(v)
+}
+
+fn seconds(value: Option<u64>, default: Duration, min: u64, max: u64) -> Result<Duration, String> {
+    match value {
+        None => Ok(default),
+        Some(v) => in_range(Some(v), v, min, max).map(Duration::from_secs),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn resolve_toml(text: &str) -> Result<Resolved, ConfigError> {
+        parse_document(text, "/IAM-IDC/Sync-Settings")?.resolve("/IAM-IDC/Sync-Settings")
+    }
+
+    #[test]
+    fn an_empty_document_gives_the_documented_defaults() {
+        let r = resolve_toml("").unwrap();
+        assert_eq!(r.policy, Policy::default());
+        assert_eq!(
+            r.guard,
+            GuardConfig {
+                max_destructive_share: 0.10,
+                max_destructive_count: 50,
+                allow_mass_changes: false
+            }
+        );
+        assert_eq!(
+            r.run,
+            RunConfig {
+                dry_run: false,
+                deadline_margin: Duration::from_secs(30)
+            }
+        );
+        assert_eq!(r.ldap.page_size, 1000);
+        assert_eq!(r.ldap.range_window, 1500);
+        assert!(!r.ldap.start_tls && !r.ldap.allow_plain_ldap && r.ldap.base_dn.is_none());
+        assert_eq!(r.ldap.connect_timeout, Duration::from_secs(10));
+        assert_eq!(r.ldap.operation_timeout, Duration::from_secs(60));
+        assert_eq!(
+            r.scim,
+            ScimTuning {
+                concurrency: 8,
+                rate_limit_per_sec: 18,
+                max_attempts: 5,
+                request_timeout: Duration::from_secs(30)
+            }
+        );
+    }
+
+    #[test]
+    fn toml_and_json_documents_set_the_same_values() {
+        let toml_doc = r#"
+            [policy]
+            outOfScopeUsers = "delete"
+            userNameSource = "samAccountName"
+            lowercaseUserNames = true
+            [guard]
+            maxDestructiveShare = 0.5
+            allowMassChanges = true
+            [scim]
+            concurrency = 2
+            [run]
+            dryRun = true
+            deadlineMarginSeconds = 45
+        "#;
+        let json_doc = r#" {"policy": {"outOfScopeUsers": "delete", "userNameSource": "samAccountName",
+            "lowercaseUserNames": true}, "guard": {"maxDestructiveShare": 0.5, "allowMassChanges": true},
+            "scim": {"concurrency": 2}, "run": {"dryRun": true, "deadlineMarginSeconds": 45}} "#;
+        let a = resolve_toml(toml_doc).unwrap();
+        let b = resolve_toml(json_doc).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.policy.out_of_scope_users, OutOfScopeAction::Delete);
+        assert_eq!(a.policy.user_name_source, UserNameSource::SamAccountName);
+        assert!(a.policy.lowercase_user_names && a.guard.allow_mass_changes && a.run.dry_run);
+        assert_eq!(a.guard.max_destructive_share, 0.5);
+        assert_eq!(a.scim.concurrency, 2);
+        assert_eq!(a.run.deadline_margin, Duration::from_secs(45));
+    }
+
+    #[test]
+    fn a_misspelt_key_is_an_error_naming_it() {
+        let err = resolve_toml("[guard]\nmaxDestructiveShares = 0.5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("/IAM-IDC/Sync-Settings") && err.contains("maxDestructiveShares"),
+            "{err}"
+        );
+        assert!(err.contains("line 2"), "{err}");
+        let err = resolve_toml(r#"{"polcy": {}}"#).unwrap_err().to_string();
+        assert!(err.contains("polcy"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_setting() {
+        let err = resolve_toml("[guard]\nmaxDestructiveShare = 10\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("guard.maxDestructiveShare"), "{err}");
+        let err = resolve_toml("[scim]\nconcurrency = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("scim.concurrency") && err.contains("1..=64"),
+            "{err}"
+        );
+        let err = resolve_toml("[policy]\noutOfScopeUsers = \"remove\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("remove"), "{err}");
+    }
+}

@@ -1,0 +1,255 @@
+//! Unit tests of the `--config` file parser (no network: secret ids are only recorded).
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::*;
+use crate::plan::OutOfScopeAction;
+
+const LDIF_DEMO: &str = r#"
+[directory]
+source = "ldif"
+path = "sample-directory.ldif"
+
+[scope]
+syncGroup = "aws-sync"
+groupPrefix = "aws-*"
+groupSearchBase = "OU=AWS,DC=example,DC=test"
+
+[scim]
+url = "http://127.0.0.1:8080/scim/v2"
+tokenEnv = "SCIM_SYNC_TOKEN"
+"#;
+
+fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+    move |key| {
+        pairs
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_string())
+    }
+}
+
+fn parse_ok(text: &str, env: &'static [(&'static str, &'static str)]) -> Pending {
+    match parse(text, "test.toml", Path::new("/etc/scim-sync"), &env_of(env)) {
+        Ok(p) => p,
+        Err(e) => panic!("unexpected error: {e}"),
+    }
+}
+
+fn parse_err(text: &str, env: &'static [(&'static str, &'static str)]) -> String {
+    match parse(text, "test.toml", Path::new("/etc/scim-sync"), &env_of(env)) {
+        Ok(p) => panic!("expected an error, got {:?}", p.settings),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn ldif_demo_with_token_from_env_and_file_relative_path() {
+    let p = parse_ok(LDIF_DEMO, &[("SCIM_SYNC_TOKEN", "demo-token")]);
+    let s = p.settings;
+    assert_eq!(
+        s.directory,
+        DirectorySource::Ldif {
+            path: "/etc/scim-sync/sample-directory.ldif".into()
+        }
+    );
+    assert_eq!(s.scope.group_prefix, "aws-");
+    assert_eq!(s.scim.url, "http://127.0.0.1:8080/scim/v2/");
+    assert_eq!(s.scim.token.expose(), "demo-token");
+    assert_eq!(s.scim.token_secret_id, None);
+    assert!(p.token_secret_id.is_none() && p.credentials_secret_id.is_none());
+    assert_eq!(s.scim.concurrency, 8);
+    assert_eq!(s.guard.max_destructive_count, 50);
+}
+
+#[test]
+fn a_missing_token_variable_is_named() {
+    let err = parse_err(LDIF_DEMO, &[]);
+    assert!(
+        err.contains("environment variable SCIM_SYNC_TOKEN") && err.contains("scim.tokenEnv"),
+        "{err}"
+    );
+}
+
+#[test]
+fn ldap_source_with_tuning_sections() {
+    let text = r#"
+        [directory]
+        source = "ldap"
+        url = "corp.example.com"
+        bindDn = "svc-scim@corp.example.com"
+        passwordEnv = "AD_PASSWORD"
+
+        [scope]
+        syncGroup = "aws-sync"
+        groupPrefix = "AWS-"
+        groupSearchBase = "OU=AWS,DC=corp,DC=example,DC=com"
+
+        [scim]
+        url = "https://scim.eu-west-1.amazonaws.com/t-1/scim/v2/"
+        tokenSecretId = "prod/scim-token"
+        concurrency = 4
+        rateLimitPerSecond = 10
+
+        [ldap]
+        startTls = true
+        pageSize = 500
+        operationTimeoutSeconds = 90
+
+        [policy]
+        outOfScopeUsers = "ignore"
+
+        [run]
+        dryRun = true
+    "#;
+    let p = parse_ok(text, &[("AD_PASSWORD", "pw-from-env")]);
+    assert_eq!(p.token_secret_id.as_deref(), Some("prod/scim-token"));
+    let s = p.settings;
+    let DirectorySource::Ldap(ldap) = &s.directory else {
+        panic!("expected LDAP")
+    };
+    assert_eq!(
+        ldap.url, "ldap://corp.example.com:389",
+        "an FQDN with startTls uses 389"
+    );
+    assert!(ldap.start_tls && !ldap.allow_plain_ldap);
+    assert_eq!(ldap.bind_dn, "svc-scim@corp.example.com");
+    assert_eq!(ldap.bind_password.expose(), "pw-from-env");
+    assert_eq!(ldap.page_size, 500);
+    assert_eq!(ldap.operation_timeout, Duration::from_secs(90));
+    assert_eq!(ldap.connect_timeout, Duration::from_secs(10));
+    assert_eq!(s.scim.concurrency, 4);
+    assert_eq!(s.scim.rate_limit_per_sec, 10);
+    assert_eq!(s.policy.out_of_scope_users, OutOfScopeAction::Ignore);
+    assert!(s.run.dry_run);
+}
+
+#[test]
+fn credentials_secret_id_replaces_bind_dn_and_password() {
+    let text = LDIF_DEMO
+        .replace("source = \"ldif\"\npath = \"sample-directory.ldif\"", "source = \"ldap\"\nurl = \"ldaps://dc1.example.test\"\ncredentialsSecretId = \"IAM-IDC/AD-RO-UserCreds\"");
+    let p = parse_ok(&text, &[("SCIM_SYNC_TOKEN", "t")]);
+    assert_eq!(
+        p.credentials_secret_id.as_deref(),
+        Some("IAM-IDC/AD-RO-UserCreds")
+    );
+    let with_dn = text.replace(
+        "credentialsSecretId",
+        "bindDn = \"x@y\"\ncredentialsSecretId",
+    );
+    assert!(parse_err(&with_dn, &[("SCIM_SYNC_TOKEN", "t")]).contains("remove bindDn"));
+}
+
+#[test]
+fn exactly_one_token_source() {
+    let two = LDIF_DEMO.replace(
+        "tokenEnv = \"SCIM_SYNC_TOKEN\"",
+        "tokenEnv = \"SCIM_SYNC_TOKEN\"\ntoken = \"x\"",
+    );
+    assert!(parse_err(&two, &[("SCIM_SYNC_TOKEN", "t")]).contains("exactly one of token"));
+    let none = LDIF_DEMO.replace("tokenEnv = \"SCIM_SYNC_TOKEN\"", "");
+    assert!(parse_err(&none, &[]).contains("scim.token"));
+}
+
+#[test]
+fn snake_case_aliases_for_secret_sources_are_accepted() {
+    let text = LDIF_DEMO.replace("tokenEnv", "token_env");
+    assert_eq!(
+        parse_ok(&text, &[("SCIM_SYNC_TOKEN", "t")])
+            .settings
+            .scim
+            .token
+            .expose(),
+        "t"
+    );
+}
+
+#[test]
+fn ldap_only_keys_are_refused_for_ldif_and_vice_versa() {
+    let text = LDIF_DEMO.replace("path = ", "url = \"ldaps://dc1\"\npath = ");
+    assert!(parse_err(&text, &[("SCIM_SYNC_TOKEN", "t")]).contains("directory.url"));
+    let text = LDIF_DEMO.replace("source = \"ldif\"", "source = \"ldap\"");
+    assert!(
+        parse_err(&text, &[("SCIM_SYNC_TOKEN", "t")]).contains("only applies to source = \"ldif\"")
+    );
+}
+
+#[test]
+fn plain_ldap_and_http_scim_are_refused_with_the_setting_named() {
+    let text = LDIF_DEMO.replace(
+        "source = \"ldif\"\npath = \"sample-directory.ldif\"",
+        "source = \"ldap\"\nurl = \"ldap://dc1.example.test\"\nbindDn = \"cn=x\"\npassword = \"pw\"",
+    );
+    let err = parse_err(&text, &[("SCIM_SYNC_TOKEN", "t")]);
+    assert!(
+        err.contains("directory.url") && err.contains("unencrypted"),
+        "{err}"
+    );
+    let allowed = format!("{text}\n[ldap]\nallowPlainLdap = true\n");
+    assert!(parse(
+        &allowed,
+        "t",
+        Path::new(""),
+        &env_of(&[("SCIM_SYNC_TOKEN", "t")])
+    )
+    .is_ok());
+
+    let text = LDIF_DEMO.replace("http://127.0.0.1:8080", "http://scim.example.com");
+    let err = parse_err(&text, &[("SCIM_SYNC_TOKEN", "t")]);
+    assert!(err.contains("scim.url") && err.contains("https"), "{err}");
+}
+
+#[test]
+fn syntax_errors_give_a_line_but_never_quote_an_inline_secret() {
+    let text = LDIF_DEMO.replace("tokenEnv = \"SCIM_SYNC_TOKEN\"", "token = \"hunter2-token");
+    let err = parse_err(&text, &[]);
+    assert!(
+        err.contains("test.toml") && err.contains("line 13"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+}
+
+#[test]
+fn unknown_keys_are_errors() {
+    let text = format!("{LDIF_DEMO}\n[guard]\nallowMassChange = true\n");
+    let err = parse_err(&text, &[("SCIM_SYNC_TOKEN", "t")]);
+    assert!(err.contains("allowMassChange"), "{err}");
+}
+
+#[test]
+fn debug_output_redacts_inline_secrets() {
+    let text = LDIF_DEMO.replace(
+        "source = \"ldif\"\npath = \"sample-directory.ldif\"",
+        "source = \"ldap\"\nurl = \"ldaps://dc1.example.test\"\nbindDn = \"cn=x\"\npassword = \"hunter2-password\"",
+    ).replace("tokenEnv = \"SCIM_SYNC_TOKEN\"", "token = \"hunter2-token\"");
+    let s = parse_ok(&text, &[]).settings;
+    let debug = format!("{s:?} {s:#?}");
+    assert!(!debug.contains("hunter2"), "{debug}");
+    assert!(debug.contains("redacted"));
+}
+
+/// The shipped examples must stay loadable.
+#[test]
+fn shipped_examples_parse() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (name, env) in [
+        ("examples/local.toml", &[("SCIM_SYNC_TOKEN", "t")][..]),
+        (
+            "examples/config.example.toml",
+            &[("SCIM_SYNC_LDAP_PASSWORD", "pw"), ("SCIM_SYNC_TOKEN", "t")][..],
+        ),
+    ] {
+        let path = root.join(name);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let owned: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = move |key: &str| owned.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        if let Err(e) = parse(&text, name, path.parent().unwrap_or(root), &lookup) {
+            panic!("{name}: {e}");
+        }
+    }
+}

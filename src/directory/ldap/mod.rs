@@ -1,0 +1,384 @@
+//! The LDAP source: one bound connection, four kinds of search, one snapshot.
+//!
+//! Users come from AD's in-chain rule on the sync group (server-side, so the directory's own
+//! nesting semantics decide who is in scope). Groups come from a paged search under the group
+//! search base; their `member` values (ranged) and those of the groups nested in them are
+//! flattened client-side by the same code the LDIF source uses.
+
+mod connect;
+mod range;
+mod search;
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use ldap3::Scope as LdapScope;
+
+use crate::model::{DirectorySnapshot, SkippedEntry};
+use crate::secret::Secret;
+
+use super::dn::{dn_key, looks_like_dn, parse_dn};
+use super::entry::{decode_group, decode_user, RawEntry};
+use super::error::DirectoryError;
+use super::filter_escape::filter_value;
+use super::mapping::AttributeMap;
+use super::scope::{assemble, GroupCandidate, MembershipGraph, Scope};
+
+use search::Reader;
+
+/// How to reach and read a live directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LdapSettings {
+    /// `ldaps://host:636` (default), `ldap://host:389` with `start_tls`, or a bare host name,
+    /// which means `ldaps://host:636` (the PowerShell original's SSM parameter holds one).
+    pub url: String,
+    /// PEM of the CA(s) to trust instead of the system roots: AD's certificates usually come
+    /// from a private AD CS CA.
+    pub ca_bundle_pem: Option<String>,
+    /// The read-only account: a UPN (`svc@example.com`) or a DN.
+    pub bind_dn: String,
+    /// Refused when empty, before connecting (AD treats it as an anonymous bind).
+    pub bind_password: Secret,
+    /// Accept unencrypted `ldap://` (test directories only; the password crosses in clear).
+    pub allow_plain_ldap: bool,
+    /// Upgrade `ldap://` with StartTLS before binding.
+    pub start_tls: bool,
+    /// TCP connect limit (the TLS handshake gets `operation_timeout` on top).
+    pub connect_timeout: Duration,
+    /// Limit for each LDAP operation (bind, one page, one range).
+    pub operation_timeout: Duration,
+    /// Entries per page; AD caps pages at 1000 and servers may return fewer.
+    pub page_size: u32,
+    /// `Some(n)`: request `member` in explicit windows of n values (`member;range=0-(n-1)`, …),
+    /// as a client of Windows would be forced to; `None`: ask for all and follow whatever
+    /// range the server imposes.
+    pub range_window: Option<u32>,
+    /// Where users and the sync group are looked up; `None`: the rootDSE's
+    /// `defaultNamingContext`.
+    pub base_dn: Option<String>,
+}
+
+impl LdapSettings {
+    /// Settings with the documented defaults (LDAPS, 10 s connect, 60 s per operation,
+    /// pages of 1000, server-chosen ranges, base from the rootDSE).
+    pub fn new(url: impl Into<String>, bind_dn: impl Into<String>, bind_password: Secret) -> Self {
+        Self {
+            url: url.into(),
+            ca_bundle_pem: None,
+            bind_dn: bind_dn.into(),
+            bind_password,
+            allow_plain_ldap: false,
+            start_tls: false,
+            connect_timeout: Duration::from_secs(10),
+            operation_timeout: Duration::from_secs(60),
+            page_size: 1000,
+            range_window: None,
+            base_dn: None,
+        }
+    }
+}
+
+/// Reads the directory in scope over LDAP (Active Directory attribute profile).
+pub async fn read_ldap(
+    settings: &LdapSettings,
+    scope: &Scope,
+) -> Result<DirectorySnapshot, DirectoryError> {
+    read_ldap_with(settings, scope, &AttributeMap::active_directory()).await
+}
+
+/// [`read_ldap`] with an explicit attribute profile.
+pub async fn read_ldap_with(
+    settings: &LdapSettings,
+    scope: &Scope,
+    map: &AttributeMap,
+) -> Result<DirectorySnapshot, DirectoryError> {
+    check_scope(scope)?;
+    let url = connect::effective_url(settings)?;
+    let ldap = connect::connect_and_bind(settings, &url).await?;
+    let mut reader = Reader {
+        ldap,
+        url,
+        page_size: settings.page_size,
+        timeout: settings.operation_timeout,
+    };
+    let result = read_all(&mut reader, settings, scope, map).await;
+    let _ = reader.ldap.unbind().await;
+    result
+}
+
+fn check_scope(scope: &Scope) -> Result<(), DirectoryError> {
+    if scope.sync_group.trim().is_empty() {
+        return Err(DirectoryError::Settings("the sync group is empty".into()));
+    }
+    if !looks_like_dn(&scope.group_search_base) {
+        return Err(DirectoryError::Settings(format!(
+            "the group search base {:?} is not a DN (e.g. OU=AWS,DC=example,DC=com)",
+            scope.group_search_base
+        )));
+    }
+    Ok(())
+}
+
+async fn read_all(
+    reader: &mut Reader,
+    settings: &LdapSettings,
+    scope: &Scope,
+    map: &AttributeMap,
+) -> Result<DirectorySnapshot, DirectoryError> {
+    let base = match &settings.base_dn {
+        Some(b) if !b.trim().is_empty() => b.trim().to_string(),
+        _ => default_naming_context(reader, map).await?,
+    };
+    let sync_dn = resolve_sync_group(reader, &base, scope, map).await?;
+
+    let mut skipped: Vec<SkippedEntry> = Vec::new();
+    let user_filter = format!(
+        "(&{}({}:{}:={}))",
+        map.user_filter,
+        map.member_of,
+        map.in_chain_rule,
+        filter_value(&sync_dn)
+    );
+    let mut users = Vec::new();
+    for e in reader
+        .search_paged(
+            "users in scope",
+            &base,
+            LdapScope::Subtree,
+            &user_filter,
+            &map.user_attributes(),
+        )
+        .await?
+    {
+        match decode_user(&e, map) {
+            Ok(u) => users.push(u),
+            Err(s) => skipped.push(s),
+        }
+    }
+
+    let member_request = range::first_request(map.member, settings.range_window);
+    let group_filter = if scope.group_prefix.is_empty() {
+        map.group_filter.to_string()
+    } else {
+        format!(
+            "(&{}({}={}*))",
+            map.group_filter,
+            map.group_name,
+            filter_value(&scope.group_prefix)
+        )
+    };
+    let group_attrs = [
+        map.object_guid,
+        map.object_sid,
+        map.group_name,
+        map.account_name,
+        map.description,
+        member_request.as_str(),
+    ];
+    let mut graph = MembershipGraph::default();
+    let mut groups = Vec::new();
+    let mut pending: Vec<String> = Vec::new(); // member DNs that may be nested groups
+    for e in reader
+        .search_paged(
+            "groups in scope",
+            scope.group_search_base.trim(),
+            LdapScope::Subtree,
+            &group_filter,
+            &group_attrs,
+        )
+        .await?
+    {
+        let members = match member_dns(reader, &e, map, settings.range_window).await? {
+            Ok(m) => m,
+            Err(reason) => {
+                let anchor = decode_group(&e, map).ok().map(|g| g.object_guid);
+                skipped.push(SkippedEntry {
+                    dn: e.dn.clone(),
+                    anchor,
+                    reason,
+                });
+                continue;
+            }
+        };
+        match decode_group(&e, map) {
+            Ok(g) => {
+                graph.touch(&e.dn);
+                for m in &members {
+                    graph.add(&e.dn, m);
+                }
+                pending.extend(members);
+                groups.push(GroupCandidate { group: g });
+            }
+            Err(s) => skipped.push(s),
+        }
+    }
+
+    expand_nested_groups(
+        reader,
+        &base,
+        map,
+        settings.range_window,
+        &users,
+        &mut graph,
+        pending,
+    )
+    .await?;
+    Ok(assemble(users, groups, &graph, skipped))
+}
+
+/// Reads the members of every group nested (at any depth) in the groups in scope, so that
+/// flattening sees the whole chain. Only DNs that are groups are followed; which DNs are
+/// groups comes from one paged DN-only search, so out-of-scope users cost nothing.
+async fn expand_nested_groups(
+    reader: &mut Reader,
+    base: &str,
+    map: &AttributeMap,
+    window: Option<u32>,
+    users: &[crate::model::DirectoryUser],
+    graph: &mut MembershipGraph,
+    pending: Vec<String>,
+) -> Result<(), DirectoryError> {
+    let user_keys: std::collections::HashSet<String> =
+        users.iter().map(|u| dn_key(&u.dn)).collect();
+    let mut queue: VecDeque<String> = pending
+        .into_iter()
+        .filter(|m| !user_keys.contains(&dn_key(m)) && !graph.knows(&dn_key(m)))
+        .collect();
+    if queue.is_empty() {
+        return Ok(());
+    }
+    let group_dns: HashMap<String, String> = reader
+        .search_paged(
+            "list groups",
+            base,
+            LdapScope::Subtree,
+            map.group_filter,
+            &["1.1"],
+        )
+        .await?
+        .into_iter()
+        .map(|e| (dn_key(&e.dn), e.dn))
+        .collect();
+    let member_request = range::first_request(map.member, window);
+    while let Some(candidate) = queue.pop_front() {
+        let key = dn_key(&candidate);
+        if graph.knows(&key) {
+            continue;
+        }
+        let Some(dn) = group_dns.get(&key) else {
+            continue; // a user (out of scope) or an object outside the base
+        };
+        graph.touch(dn);
+        let Some(e) = reader
+            .read_entry(
+                "read nested group",
+                dn,
+                map.group_filter,
+                &[member_request.as_str()],
+            )
+            .await?
+        else {
+            continue; // deleted since it was listed
+        };
+        match member_dns(reader, &e, map, window).await? {
+            Ok(members) => {
+                for m in members {
+                    graph.add(dn, &m);
+                    if !graph.knows(&dn_key(&m)) {
+                        queue.push_back(m);
+                    }
+                }
+            }
+            Err(reason) => tracing::warn!(group = %dn, %reason, "nested group's members ignored"),
+        }
+    }
+    Ok(())
+}
+
+/// All member DNs of a group entry (ranged); the inner `Err` is a reason to skip the group.
+async fn member_dns(
+    reader: &mut Reader,
+    e: &RawEntry,
+    map: &AttributeMap,
+    window: Option<u32>,
+) -> Result<Result<Vec<String>, String>, DirectoryError> {
+    let raw = range::all_values(reader, e, map.member, window).await?;
+    Ok(raw
+        .into_iter()
+        .map(|v| {
+            String::from_utf8(v).map_err(|_| format!("a {} value is not valid UTF-8", map.member))
+        })
+        .collect())
+}
+
+async fn default_naming_context(
+    reader: &mut Reader,
+    map: &AttributeMap,
+) -> Result<String, DirectoryError> {
+    let root = reader
+        .read_entry(
+            "read rootDSE",
+            "",
+            "(objectClass=*)",
+            &[map.default_naming_context],
+        )
+        .await?;
+    root.and_then(|e| e.text(map.default_naming_context).ok().flatten())
+        .ok_or_else(|| {
+            DirectoryError::Settings(
+                "the server's rootDSE names no defaultNamingContext; set the base DN explicitly"
+                    .into(),
+            )
+        })
+}
+
+/// The sync group's DN as the server spells it: a configured DN is checked to be a group;
+/// a name is looked up by `sAMAccountName` or `cn` with an escaped filter.
+async fn resolve_sync_group(
+    reader: &mut Reader,
+    base: &str,
+    scope: &Scope,
+    map: &AttributeMap,
+) -> Result<String, DirectoryError> {
+    let wanted = scope.sync_group.trim();
+    let not_found = || DirectoryError::SyncGroupNotFound {
+        name: wanted.to_string(),
+        base: base.to_string(),
+    };
+    if looks_like_dn(wanted) && parse_dn(wanted).is_some() {
+        return match reader
+            .read_entry("find sync group", wanted, map.group_filter, &["1.1"])
+            .await
+        {
+            Ok(Some(e)) => Ok(e.dn),
+            Ok(None) => Err(not_found()),
+            // A DN outside the server's naming contexts is "not found" for the operator.
+            Err(DirectoryError::Search {
+                code: 10 | 32 | 34, ..
+            }) => Err(not_found()),
+            Err(e) => Err(e),
+        };
+    }
+    let v = filter_value(wanted);
+    let filter = format!(
+        "(&{}(|({}={v})({}={v})))",
+        map.group_filter, map.account_name, map.group_name
+    );
+    let found = reader
+        .search_paged(
+            "find sync group",
+            base,
+            LdapScope::Subtree,
+            &filter,
+            &["1.1"],
+        )
+        .await?;
+    match found.as_slice() {
+        [] => Err(not_found()),
+        [one] => Ok(one.dn.clone()),
+        many => Err(DirectoryError::SyncGroupAmbiguous {
+            name: wanted.to_string(),
+            dns: many.iter().map(|e| e.dn.clone()).collect(),
+        }),
+    }
+}

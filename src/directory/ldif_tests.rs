@@ -1,0 +1,183 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+use super::*;
+use crate::directory::sid::{guid_from_string, sid_from_string};
+use base64::engine::general_purpose::STANDARD as B64;
+
+fn sid(rid: u32) -> String {
+    B64.encode(sid_from_string(&format!("S-1-5-21-10-20-30-{rid}")).unwrap())
+}
+
+fn guid(n: u32) -> String {
+    B64.encode(guid_from_string(&format!("00000000-0000-4000-8000-{n:012}")).unwrap())
+}
+
+fn user(rid: u32, cn: &str, uac: u32, extra: &str) -> String {
+    format!(
+        "dn: CN={cn},OU=People,DC=x\nobjectClass: top\nobjectClass: person\nobjectClass: user\n\
+         objectSid:: {}\nobjectGUID:: {}\nsAMAccountName: u{rid}\nuserAccountControl: {uac}\n{extra}\n",
+        sid(rid),
+        guid(rid)
+    )
+}
+
+fn group(n: u32, dn: &str, members: &[&str]) -> String {
+    let mut s = format!(
+        "dn: {dn}\nobjectClass: top\nobjectClass: group\nobjectGUID:: {}\nobjectSid:: {}\n",
+        guid(n),
+        sid(n)
+    );
+    for m in members {
+        s.push_str(&format!("member: {m}\n"));
+    }
+    s.push('\n');
+    s
+}
+
+fn scope() -> Scope {
+    Scope {
+        sync_group: "sync".into(),
+        group_prefix: "aws-".into(),
+        group_search_base: "OU=AWS,DC=x".into(),
+    }
+}
+
+fn sample() -> String {
+    let mut s = String::from("version: 1\n\n# a comment that is\n  folded\n");
+    s += &user(1001, "u1", 512, "mail: u1@x\n");
+    s += &user(1002, "Smith\\, John", 514, "");
+    s += &user(1003, "u3", 544, "");
+    s += &user(1004, "outsider", 512, "");
+    s += &group(
+        1,
+        "CN=sync,OU=AWS,DC=x",
+        &["CN=u1,OU=People,DC=x", "CN=inner,OU=T,DC=x"],
+    );
+    s += &group(
+        2,
+        "CN=inner,OU=T,DC=x",
+        &["cn=smith\\2c john,ou=people,dc=x"],
+    );
+    s += &group(
+        3,
+        "CN=aws-a,OU=AWS,DC=x",
+        &["CN=inner,OU=T,DC=x", "CN=outsider,OU=People,DC=x"],
+    );
+    s += &group(4, "CN=aws-b,OU=Sub,OU=AWS,DC=x", &[]);
+    s += &group(5, "CN=aws-out,OU=T,DC=x", &["CN=u1,OU=People,DC=x"]);
+    s += &group(6, "CN=finance,OU=AWS,DC=x", &["CN=u1,OU=People,DC=x"]);
+    // u3 joins through memberOf only (an export of users with memberOf, groups without member)
+    s = s.replace(
+        "sAMAccountName: u1003\n",
+        "sAMAccountName: u1003\nmemberOf: CN=inner,OU=T,DC=x\n",
+    );
+    s
+}
+
+#[test]
+fn scope_rules_and_flattening() {
+    let snap = read_ldif(&sample(), &scope()).unwrap();
+    let names: Vec<&str> = snap
+        .users
+        .iter()
+        .map(|u| u.sam_account_name.as_str())
+        .collect();
+    assert_eq!(names, ["u1001", "u1002", "u1003"]);
+    assert!(!snap.users[1].enabled);
+    assert_eq!(snap.users[1].dn, "CN=Smith\\, John,OU=People,DC=x");
+    let groups: Vec<(&str, usize)> = snap
+        .groups
+        .iter()
+        .map(|g| (g.name.as_str(), g.member_sids.len()))
+        .collect();
+    assert_eq!(groups, [("aws-a", 2), ("aws-b", 0)]);
+    assert_eq!(
+        snap.groups[0].member_sids,
+        ["S-1-5-21-10-20-30-1002", "S-1-5-21-10-20-30-1003"]
+    );
+    assert!(snap.skipped.is_empty(), "{:?}", snap.skipped);
+}
+
+#[test]
+fn folding_base64_and_crlf() {
+    let mut s = sample().replace('\n', "\r\n");
+    // fold the first objectSid value in the middle of its base64 text
+    let at = s.find("objectSid:: ").unwrap() + 20;
+    s.insert_str(at, "\r\n ");
+    let folded = read_ldif(&s, &scope()).unwrap();
+    assert_eq!(folded, read_ldif(&sample(), &scope()).unwrap());
+}
+
+#[test]
+fn sync_group_by_dn_and_errors() {
+    let mut sc = scope();
+    sc.sync_group = "cn=SYNC, ou=aws, dc=x".into();
+    assert_eq!(read_ldif(&sample(), &sc).unwrap().users.len(), 3);
+    sc.sync_group = "sync*".into();
+    assert!(matches!(
+        read_ldif(&sample(), &sc),
+        Err(DirectoryError::SyncGroupNotFound { .. })
+    ));
+    let dup = sample() + &group(9, "CN=sync,OU=Other,DC=x", &[]);
+    assert!(matches!(
+        read_ldif(&dup, &scope()),
+        Err(DirectoryError::SyncGroupAmbiguous { .. })
+    ));
+}
+
+#[test]
+fn malformed_entries_are_skipped_not_fatal() {
+    let s = sample()
+        .replacen(&format!("objectSid:: {}\n", sid(1001)), "", 1)
+        .replace(
+            &format!("objectGUID:: {}\n", guid(4)),
+            "objectGUID:: AAEC\n",
+        );
+    let snap = read_ldif(&s, &scope()).unwrap();
+    assert_eq!(snap.users.len(), 2);
+    let reasons: Vec<(&str, Option<&str>)> = snap
+        .skipped
+        .iter()
+        .map(|k| (k.dn.as_str(), k.anchor.as_deref()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("CN=aws-b,OU=Sub,OU=AWS,DC=x", None),
+            ("CN=u1,OU=People,DC=x", None)
+        ]
+    );
+}
+
+#[test]
+fn truncated_ranged_export_skips_the_group() {
+    let s = sample().replace(
+        "member: CN=outsider,OU=People,DC=x\n",
+        "member;range=0-1499: CN=outsider,OU=People,DC=x\n",
+    );
+    let snap = read_ldif(&s, &scope()).unwrap();
+    assert_eq!(snap.groups.len(), 1);
+    assert_eq!(snap.skipped.len(), 1);
+    assert!(
+        snap.skipped[0].reason.contains("0-1499"),
+        "{}",
+        snap.skipped[0].reason
+    );
+    let complete = sample().replace(
+        "member: CN=outsider,OU=People,DC=x\n",
+        "member;range=0-*: CN=outsider,OU=People,DC=x\n",
+    );
+    assert_eq!(read_ldif(&complete, &scope()).unwrap().groups.len(), 2);
+}
+
+#[test]
+fn syntax_errors_name_the_line() {
+    let err = read_ldif("dn: CN=a,DC=x\nobjectSid:: %%%\n", &scope()).unwrap_err();
+    assert!(err.to_string().starts_with("LDIF line 2:"), "{err}");
+    let err = read_ldif(" leading continuation\n", &scope()).unwrap_err();
+    assert!(err.to_string().contains("line 1"), "{err}");
+    let err = read_ldif("dn: CN=a,DC=x\nchangetype: modify\n", &scope()).unwrap_err();
+    assert!(err.to_string().contains("change file"), "{err}");
+    // ldapsearch's trailer without -LLL is ignored
+    let trailer = sample() + "\n# search result\nsearch: 2\nresult: 0 Success\n";
+    assert_eq!(read_ldif(&trailer, &scope()).unwrap().users.len(), 3);
+}

@@ -1,0 +1,89 @@
+//! The directory's attribute names, kept in one table so another directory flavour (an
+//! OpenLDAP profile with entryUUID, groupOfNames, pwdAccountLockedTime) can be added as data
+//! instead of as a second copy of the reading code.
+
+/// Names of the attributes and object classes a read uses, and the rules that depend on them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttributeMap {
+    /// Filter selecting user accounts (excludes computers and contacts on AD).
+    pub user_filter: &'static str,
+    /// Filter selecting groups.
+    pub group_filter: &'static str,
+    /// Object class values (lowercase) that mark a user in an LDIF export.
+    pub user_classes: &'static [&'static str],
+    /// Object class values (lowercase) that exclude an entry from being a user (AD computers
+    /// are `user` objects too).
+    pub non_user_classes: &'static [&'static str],
+    /// Object class values (lowercase) that mark a group in an LDIF export.
+    pub group_classes: &'static [&'static str],
+    pub object_class: &'static str,
+    /// Binary SID: the user anchor (Identity Center `externalId`).
+    pub object_sid: &'static str,
+    /// Binary GUID: the group anchor, and kept for users.
+    pub object_guid: &'static str,
+    pub account_name: &'static str,
+    pub user_principal_name: &'static str,
+    pub given_name: &'static str,
+    pub surname: &'static str,
+    pub display_name: &'static str,
+    pub mail: &'static str,
+    /// Integer bit field whose [`AttributeMap::disabled_mask`] bit marks a disabled account.
+    pub account_control: &'static str,
+    pub disabled_mask: u32,
+    /// The group's display name (and the attribute the prefix is matched against).
+    pub group_name: &'static str,
+    pub description: &'static str,
+    /// Forward link from a group to its members (ranged on AD for big groups).
+    pub member: &'static str,
+    /// Back link from an object to the groups it belongs to (used by the LDIF source).
+    pub member_of: &'static str,
+    /// Matching rule OID that makes a `memberOf` filter transitive (AD's LDAP_MATCHING_RULE_IN_CHAIN).
+    pub in_chain_rule: &'static str,
+    /// rootDSE attribute naming the domain's base DN when none is configured.
+    pub default_naming_context: &'static str,
+}
+
+impl AttributeMap {
+    /// Active Directory (and Samba AD), as the PowerShell original reads it.
+    pub fn active_directory() -> Self {
+        Self {
+            user_filter: "(&(objectCategory=person)(objectClass=user))",
+            group_filter: "(objectClass=group)",
+            user_classes: &["user"],
+            non_user_classes: &["computer"],
+            group_classes: &["group"],
+            object_class: "objectClass",
+            object_sid: "objectSid",
+            object_guid: "objectGUID",
+            account_name: "sAMAccountName",
+            user_principal_name: "userPrincipalName",
+            given_name: "givenName",
+            surname: "sn",
+            display_name: "displayName",
+            mail: "mail",
+            account_control: "userAccountControl",
+            disabled_mask: 0x2,
+            group_name: "cn",
+            description: "description",
+            member: "member",
+            member_of: "memberOf",
+            in_chain_rule: "1.2.840.113556.1.4.1941",
+            default_naming_context: "defaultNamingContext",
+        }
+    }
+
+    /// Attributes requested for a user entry.
+    pub fn user_attributes(&self) -> Vec<&'static str> {
+        vec![
+            self.object_sid,
+            self.object_guid,
+            self.account_name,
+            self.user_principal_name,
+            self.given_name,
+            self.surname,
+            self.display_name,
+            self.mail,
+            self.account_control,
+        ]
+    }
+}

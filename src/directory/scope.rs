@@ -1,0 +1,204 @@
+//! The scope rules shared by both sources: flattening nested groups (Identity Center has no
+//! nested groups), keeping only members that are users in scope, and a stable order, so the
+//! LDAP and LDIF sources produce identical snapshots from the same directory.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use crate::model::{DirectoryGroup, DirectorySnapshot, DirectoryUser, SkippedEntry};
+
+use super::dn::dn_key;
+
+/// Which part of the directory is synchronised (the PowerShell original's three parameters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// The group whose direct and nested members are the users in scope: its name
+    /// (`sAMAccountName` or `cn`, as the original's `/IAM-IDC/AD-Group-Name`) or its DN.
+    pub sync_group: String,
+    /// Groups whose name (`cn`) starts with this, compared case-insensitively as AD does, are
+    /// in scope. Empty means every group under `group_search_base`.
+    pub group_prefix: String,
+    /// The subtree searched for those groups.
+    pub group_search_base: String,
+}
+
+/// Group → direct members, by DN key; built from `member` (and, for LDIF, `memberOf`) values.
+#[derive(Debug, Default)]
+pub(crate) struct MembershipGraph {
+    members: HashMap<String, HashSet<String>>,
+}
+
+impl MembershipGraph {
+    /// Records that `member_dn` is a direct member of `group_dn`.
+    pub fn add(&mut self, group_dn: &str, member_dn: &str) {
+        self.members
+            .entry(dn_key(group_dn))
+            .or_default()
+            .insert(dn_key(member_dn));
+    }
+
+    /// Whether the group's members have been recorded (even as an empty set).
+    pub fn knows(&self, group_key: &str) -> bool {
+        self.members.contains_key(group_key)
+    }
+
+    /// Marks a group as read, so a group without members is known to be empty.
+    pub fn touch(&mut self, group_dn: &str) {
+        self.members.entry(dn_key(group_dn)).or_default();
+    }
+
+    /// Every DN key reachable from `group_key` through nested membership (cycle-safe; the
+    /// group itself is included only if a cycle leads back to it).
+    pub fn transitive_members(&self, group_key: &str) -> HashSet<String> {
+        let mut seen = HashSet::new();
+        let mut stack: Vec<&str> = vec![group_key];
+        while let Some(g) = stack.pop() {
+            if let Some(direct) = self.members.get(g) {
+                for m in direct {
+                    if seen.insert(m.clone()) {
+                        stack.push(m);
+                    }
+                }
+            }
+        }
+        seen
+    }
+}
+
+/// A group in scope before its effective members are known.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupCandidate {
+    pub group: DirectoryGroup,
+}
+
+/// Builds the snapshot: each group's effective members are the users in scope reachable from
+/// it; everything is sorted so two reads of the same directory compare equal.
+pub(crate) fn assemble(
+    users: Vec<DirectoryUser>,
+    groups: Vec<GroupCandidate>,
+    graph: &MembershipGraph,
+    mut skipped: Vec<SkippedEntry>,
+) -> DirectorySnapshot {
+    let sid_by_key: HashMap<String, &str> = users
+        .iter()
+        .map(|u| (dn_key(&u.dn), u.object_sid.as_str()))
+        .collect();
+    let mut out_groups: Vec<DirectoryGroup> = groups
+        .into_iter()
+        .map(|c| {
+            let mut g = c.group;
+            let sids: BTreeSet<String> = graph
+                .transitive_members(&dn_key(&g.dn))
+                .iter()
+                .filter_map(|k| sid_by_key.get(k).map(|s| s.to_string()))
+                .collect();
+            g.member_sids = sids.into_iter().collect();
+            g
+        })
+        .collect();
+    let mut users = users;
+    users.sort_by(|a, b| {
+        (a.sam_account_name.to_lowercase(), &a.object_sid)
+            .cmp(&(b.sam_account_name.to_lowercase(), &b.object_sid))
+    });
+    users.dedup_by(|a, b| a.object_sid == b.object_sid);
+    out_groups.sort_by(|a, b| {
+        (a.name.to_lowercase(), &a.object_guid).cmp(&(b.name.to_lowercase(), &b.object_guid))
+    });
+    skipped.sort_by(|a, b| a.dn.cmp(&b.dn));
+    DirectorySnapshot {
+        users,
+        groups: out_groups,
+        skipped,
+    }
+}
+
+/// True when a group name is in scope for `prefix` (AD compares names case-insensitively).
+pub(crate) fn name_has_prefix(name: &str, prefix: &str) -> bool {
+    name.to_lowercase().starts_with(&prefix.to_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(n: u32) -> DirectoryUser {
+        DirectoryUser {
+            object_sid: format!("S-1-5-21-1-2-3-{n}"),
+            object_guid: format!("00000000-0000-0000-0000-{n:012}"),
+            dn: format!("CN=u{n},OU=People,DC=x"),
+            sam_account_name: format!("u{n}"),
+            user_principal_name: None,
+            given_name: None,
+            surname: None,
+            display_name: None,
+            mail: None,
+            enabled: true,
+        }
+    }
+
+    fn group(name: &str) -> GroupCandidate {
+        GroupCandidate {
+            group: DirectoryGroup {
+                object_guid: format!("guid-{name}"),
+                object_sid: None,
+                dn: format!("CN={name},OU=G,DC=x"),
+                name: name.into(),
+                description: None,
+                member_sids: vec![],
+            },
+        }
+    }
+
+    #[test]
+    fn nesting_is_flattened_to_users_in_scope_and_cycles_end() {
+        let mut g = MembershipGraph::default();
+        g.add("CN=top,OU=G,DC=x", "CN=mid,OU=G,DC=x");
+        g.add("CN=top,OU=G,DC=x", "cn=u1, ou=people, dc=x");
+        g.add("CN=mid,OU=G,DC=x", "CN=low,OU=G,DC=x");
+        g.add("CN=low,OU=G,DC=x", "CN=u2,OU=People,DC=x");
+        g.add("CN=low,OU=G,DC=x", "CN=outsider,OU=People,DC=x");
+        g.add("CN=low,OU=G,DC=x", "CN=top,OU=G,DC=x"); // a cycle
+        let snap = assemble(
+            vec![user(2), user(1)],
+            vec![group("top"), group("low"), group("empty")],
+            &g,
+            vec![],
+        );
+        assert_eq!(snap.users[0].sam_account_name, "u1");
+        let top = snap
+            .groups
+            .iter()
+            .find(|g| g.name == "top")
+            .map(|g| &g.member_sids);
+        assert_eq!(
+            top,
+            Some(&vec![
+                "S-1-5-21-1-2-3-1".to_string(),
+                "S-1-5-21-1-2-3-2".to_string()
+            ])
+        );
+        let low = snap
+            .groups
+            .iter()
+            .find(|g| g.name == "low")
+            .map(|g| g.member_sids.len());
+        assert_eq!(
+            low,
+            Some(2),
+            "the cycle back to top brings u1 in, as AD's in-chain rule does"
+        );
+        let empty = snap
+            .groups
+            .iter()
+            .find(|g| g.name == "empty")
+            .map(|g| g.member_sids.len());
+        assert_eq!(empty, Some(0));
+    }
+
+    #[test]
+    fn prefix_matching_ignores_case() {
+        assert!(name_has_prefix("AWS-Auditors", "aws-"));
+        assert!(name_has_prefix("anything", ""));
+        assert!(!name_has_prefix("finance", "aws-"));
+    }
+}

@@ -1,0 +1,455 @@
+//! Group reads and writes, memberships included.
+//!
+//! Identity Center never returns members on a group read, allows no PUT on groups, rejects
+//! `replace` on members and caps a PATCH at 100 membership changes. So members are read
+//! through `groups.value eq` on `/Users`, and changed with `add`/`remove` on `path: "members"`
+//! in chunks of at most [`MAX_MEMBER_CHANGES_PER_PATCH`].
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use super::client::ScimClient;
+use super::counts::RequestKind;
+use super::error::ScimError;
+use super::filter::{self, FilterAttr};
+use super::http::Call;
+use super::listing::{decode_each, Decoded, Listing};
+use super::wire::{CreateGroupBody, ErrorBody, PatchBody, PatchOperation, WireGroup, GROUP_SCHEMA};
+use crate::model::IdcGroup;
+
+/// Identity Center's limit on membership changes in one PATCH, summed over its operations.
+pub const MAX_MEMBER_CHANGES_PER_PATCH: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MemberOp {
+    Add,
+    Remove,
+}
+
+impl MemberOp {
+    fn as_str(self) -> &'static str {
+        match self {
+            MemberOp::Add => "add",
+            MemberOp::Remove => "remove",
+        }
+    }
+
+    fn operation(self) -> &'static str {
+        match self {
+            MemberOp::Add => "add members",
+            MemberOp::Remove => "remove members",
+        }
+    }
+}
+
+impl ScimClient {
+    /// Every group in the store. `member_ids` is `None`: members are read separately.
+    pub async fn list_groups(&self) -> Result<Vec<IdcGroup>, ScimError> {
+        let decoded = self.list_groups_decoded().await?;
+        for s in &decoded.skipped {
+            tracing::warn!("{s}");
+        }
+        Ok(decoded.items)
+    }
+
+    pub(crate) async fn list_groups_decoded(&self) -> Result<Decoded<IdcGroup>, ScimError> {
+        let resources = self
+            .list_all(&Listing {
+                kind: RequestKind::ListGroups,
+                collection: "Groups",
+                filter: None,
+                operation: "list groups",
+                object: "all groups",
+            })
+            .await?;
+        Ok(decode_each(resources, "group", WireGroup::into_model))
+    }
+
+    /// The group whose externalId is `external_id`, found with an `externalId eq` filter.
+    ///
+    /// Identity Center may not echo a group's externalId on reads; a group the filter
+    /// returned without one is taken as matching (the filter vouches for it) and returned
+    /// with `external_id` filled in. A value unfit for a filter is looked for in a listing,
+    /// which only finds it if the service echoes externalIds.
+    pub async fn find_group_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<IdcGroup>, ScimError> {
+        let object = format!("group with externalId {external_id:?}");
+        match filter::eq(FilterAttr::ExternalId, external_id) {
+            Ok(f) => {
+                let found = self.find_groups(&f, &object).await?;
+                Ok(found
+                    .into_iter()
+                    .find(|g| {
+                        g.external_id.is_none() || g.external_id.as_deref() == Some(external_id)
+                    })
+                    .map(|mut g| {
+                        g.external_id = Some(external_id.to_string());
+                        g
+                    }))
+            }
+            Err(reason) => {
+                tracing::debug!(%reason, "finding the group through a listing");
+                let groups = self.list_groups_decoded().await?.items;
+                Ok(groups
+                    .into_iter()
+                    .find(|g| g.external_id.as_deref() == Some(external_id)))
+            }
+        }
+    }
+
+    /// The group with this displayName (compared case-insensitively: names are unique in
+    /// Identity Center, assumed regardless of case).
+    pub async fn find_group_by_display_name(
+        &self,
+        display_name: &str,
+    ) -> Result<Option<IdcGroup>, ScimError> {
+        let wanted = display_name.to_lowercase();
+        let object = format!("group named {display_name:?}");
+        let groups = match filter::eq(FilterAttr::DisplayName, display_name) {
+            Ok(f) => self.find_groups(&f, &object).await?,
+            Err(reason) => {
+                tracing::debug!(%reason, "finding the group through a listing");
+                self.list_groups_decoded().await?.items
+            }
+        };
+        Ok(groups
+            .into_iter()
+            .find(|g| g.display_name.to_lowercase() == wanted))
+    }
+
+    async fn find_groups(&self, filter: &str, object: &str) -> Result<Vec<IdcGroup>, ScimError> {
+        let resources = self
+            .lookup(&Listing {
+                kind: RequestKind::FindGroup,
+                collection: "Groups",
+                filter: Some(filter),
+                operation: "find group",
+                object,
+            })
+            .await?;
+        Ok(decode_each(resources, "group", WireGroup::into_model).items)
+    }
+
+    /// The ids of a group's members, through `groups.value eq "<id>"` on `/Users` with cursor
+    /// paging (the only SCIM read of memberships; group reads return no members).
+    pub async fn group_member_ids(&self, group_id: &str) -> Result<BTreeSet<String>, ScimError> {
+        let f = filter::eq(FilterAttr::GroupsValue, group_id)?;
+        let object = format!("group {group_id}");
+        let resources = self
+            .list_all(&Listing {
+                kind: RequestKind::ListMembers,
+                collection: "Users",
+                filter: Some(&f),
+                operation: "read group members",
+                object: &object,
+            })
+            .await?;
+        // Only the id is needed; a member whose other attributes are odd still counts.
+        let ids = resources
+            .iter()
+            .filter_map(|r| r.get("id").and_then(Value::as_str))
+            .filter(|id| !id.is_empty())
+            .map(str::to_string)
+            .collect();
+        Ok(ids)
+    }
+
+    /// Creates a group carrying our externalId and returns its id.
+    ///
+    /// A 409 is first taken for this client's own earlier attempt whose answer was lost: the
+    /// group is looked up by externalId and adopted. Otherwise the 409 is a
+    /// [`ScimError::Conflict`] naming the group that holds the name.
+    pub async fn create_group(
+        &self,
+        display_name: &str,
+        external_id: &str,
+    ) -> Result<String, ScimError> {
+        let object = format!("group {display_name:?} ({external_id})");
+        let body = CreateGroupBody {
+            schemas: [GROUP_SCHEMA],
+            display_name,
+            external_id,
+        };
+        let call = Call::new(
+            RequestKind::CreateGroup,
+            Method::POST,
+            self.resource_url(&["Groups"]),
+            "create group",
+            &object,
+        )
+        .collection()
+        .expect_json()
+        .json_body(&body)?;
+        let reply = self.send(&call).await?;
+        match reply.status {
+            s if s.is_success() => {
+                let created = serde_json::from_slice::<WireGroup>(&reply.body)
+                    .ok()
+                    .and_then(WireGroup::into_model);
+                match created {
+                    Some(g) => {
+                        self.note_created(&g.id);
+                        Ok(g.id)
+                    }
+                    None => {
+                        self.adopt_group_after_conflict(display_name, external_id, &object, None)
+                            .await
+                    }
+                }
+            }
+            StatusCode::CONFLICT => {
+                let detail = ErrorBody::detail_of(&reply.body);
+                self.adopt_group_after_conflict(display_name, external_id, &object, Some(detail))
+                    .await
+            }
+            _ => Err(reply.into_error(&call)),
+        }
+    }
+
+    async fn adopt_group_after_conflict(
+        &self,
+        display_name: &str,
+        external_id: &str,
+        object: &str,
+        detail: Option<String>,
+    ) -> Result<String, ScimError> {
+        let give_up_at = Instant::now() + self.inner.tuning.read_after_write_grace;
+        let mut wait = self.inner.tuning.backoff_base;
+        let conflict = |detail: String| ScimError::Conflict {
+            operation: "create group".to_string(),
+            object: object.to_string(),
+            detail,
+        };
+        loop {
+            if let Some(found) = self.find_group_by_external_id(external_id).await? {
+                tracing::info!(
+                    group = object,
+                    id = found.id,
+                    "create answered 409 but the group carries our externalId: adopted"
+                );
+                self.note_created(&found.id);
+                return Ok(found.id);
+            }
+            if let Some(holder) = self.find_group_by_display_name(display_name).await? {
+                return Err(conflict(format!(
+                    "displayName {:?} is already held by group {} ({})",
+                    holder.display_name,
+                    holder.id,
+                    match &holder.external_id {
+                        Some(x) => format!("externalId {x}"),
+                        None => "no externalId of ours".to_string(),
+                    }
+                )));
+            }
+            if Instant::now() + wait > give_up_at {
+                break;
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(self.inner.tuning.backoff_cap);
+        }
+        let mut text = "no group with this externalId or displayName is visible".to_string();
+        if let Some(d) = detail {
+            text.push_str(&format!(" (Identity Center: {d:?})"));
+        }
+        Err(conflict(text))
+    }
+
+    /// Renames a group in place (PATCH `replace displayName`), keeping its id and so every
+    /// account assignment.
+    pub async fn rename_group(&self, id: &str, display_name: &str) -> Result<(), ScimError> {
+        let object = format!("group {id} (new name {display_name:?})");
+        let op = PatchOperation::replace("displayName", Value::String(display_name.into()));
+        self.patch_group(
+            id,
+            &object,
+            "rename group",
+            RequestKind::UpdateGroup,
+            vec![op],
+        )
+        .await
+    }
+
+    /// Writes our externalId onto a group (PATCH `replace externalId`): adoption by name.
+    pub async fn set_group_external_id(
+        &self,
+        id: &str,
+        external_id: &str,
+    ) -> Result<(), ScimError> {
+        let object = format!("group {id} (externalId {external_id})");
+        let op = PatchOperation::replace("externalId", Value::String(external_id.into()));
+        self.patch_group(
+            id,
+            &object,
+            "set group externalId",
+            RequestKind::UpdateGroup,
+            vec![op],
+        )
+        .await
+    }
+
+    /// Adds users to a group, at most [`MAX_MEMBER_CHANGES_PER_PATCH`] per request.
+    /// Adding a present member is fine whether or not the service treats it as an error.
+    pub async fn add_members(&self, group_id: &str, user_ids: &[String]) -> Result<(), ScimError> {
+        self.change_members(group_id, user_ids, MemberOp::Add).await
+    }
+
+    /// Removes users from a group, chunked like [`Self::add_members`]. Removing a non-member
+    /// is fine whether or not the service treats it as an error.
+    pub async fn remove_members(
+        &self,
+        group_id: &str,
+        user_ids: &[String],
+    ) -> Result<(), ScimError> {
+        self.change_members(group_id, user_ids, MemberOp::Remove)
+            .await
+    }
+
+    async fn change_members(
+        &self,
+        group_id: &str,
+        user_ids: &[String],
+        op: MemberOp,
+    ) -> Result<(), ScimError> {
+        let mut seen = BTreeSet::new();
+        let unique: Vec<String> = user_ids
+            .iter()
+            .filter(|id| seen.insert(id.as_str()))
+            .cloned()
+            .collect();
+        for chunk in unique.chunks(MAX_MEMBER_CHANGES_PER_PATCH) {
+            self.change_member_chunk(group_id, chunk, op).await?;
+        }
+        Ok(())
+    }
+
+    /// One PATCH. On a 400 the group's members are re-read: if the refused changes are
+    /// already in effect (a re-added member, a removed non-member, or an earlier attempt
+    /// whose answer was lost) that is success; if only some are, the rest is sent again.
+    /// A refusal that involves a user or group this client created moments ago is retried
+    /// for the read-after-write grace (a new user may not be addable yet).
+    async fn change_member_chunk(
+        &self,
+        group_id: &str,
+        chunk: &[String],
+        op: MemberOp,
+    ) -> Result<(), ScimError> {
+        let grace_until = std::iter::once(group_id)
+            .chain(chunk.iter().map(String::as_str))
+            .filter_map(|id| self.not_found_grace(id))
+            .max();
+        let mut wait = self.inner.tuning.backoff_base;
+        let mut pending: Vec<String> = chunk.to_vec();
+        loop {
+            let object = format!("group {group_id} ({} users)", pending.len());
+            let Err(refused) = self
+                .send_member_patch(group_id, &pending, op, &object)
+                .await?
+            else {
+                return Ok(());
+            };
+            let current = self.group_member_ids(group_id).await?;
+            let outstanding: Vec<String> = pending
+                .iter()
+                .filter(|id| match op {
+                    MemberOp::Add => !current.contains(*id),
+                    MemberOp::Remove => current.contains(*id),
+                })
+                .cloned()
+                .collect();
+            if outstanding.is_empty() {
+                tracing::debug!(
+                    group = group_id,
+                    "member change refused with 400 but already in effect"
+                );
+                return Ok(());
+            }
+            if outstanding.len() == pending.len() {
+                // Nothing explains the refusal, unless something in it is brand new.
+                if !grace_until.is_some_and(|until| Instant::now() + wait < until) {
+                    return Err(refused);
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(self.inner.tuning.backoff_cap);
+            }
+            pending = outstanding;
+        }
+    }
+
+    /// `Ok(Ok(()))` on success, `Ok(Err(_))` on a 400 the caller may reconcile, `Err` else.
+    async fn send_member_patch(
+        &self,
+        group_id: &str,
+        ids: &[String],
+        op: MemberOp,
+        object: &str,
+    ) -> Result<Result<(), ScimError>, ScimError> {
+        let call = Call::new(
+            RequestKind::PatchMembers,
+            Method::PATCH,
+            self.resource_url(&["Groups", group_id]),
+            op.operation(),
+            object,
+        )
+        .grace_until(self.not_found_grace(group_id))
+        .json_body(&PatchBody::new(vec![PatchOperation::members(
+            op.as_str(),
+            ids,
+        )]))?;
+        let reply = self.send(&call).await?;
+        match reply.status {
+            s if s.is_success() => Ok(Ok(())),
+            StatusCode::BAD_REQUEST => Ok(Err(reply.into_error(&call))),
+            _ => Err(reply.into_error(&call)),
+        }
+    }
+
+    async fn patch_group(
+        &self,
+        id: &str,
+        object: &str,
+        operation: &str,
+        kind: RequestKind,
+        operations: Vec<PatchOperation>,
+    ) -> Result<(), ScimError> {
+        let call = Call::new(
+            kind,
+            Method::PATCH,
+            self.resource_url(&["Groups", id]),
+            operation,
+            object,
+        )
+        .grace_until(self.not_found_grace(id))
+        .json_body(&PatchBody::new(operations))?;
+        let reply = self.send(&call).await?;
+        if reply.status.is_success() {
+            Ok(())
+        } else {
+            Err(reply.into_error(&call))
+        }
+    }
+
+    /// Deletes a group; a 404 means it is already gone, which is what was wanted.
+    pub async fn delete_group(&self, id: &str) -> Result<(), ScimError> {
+        let object = format!("group {id}");
+        let call = Call::new(
+            RequestKind::DeleteGroup,
+            Method::DELETE,
+            self.resource_url(&["Groups", id]),
+            "delete group",
+            &object,
+        );
+        let reply = self.send(&call).await?;
+        match reply.status {
+            s if s.is_success() || s == StatusCode::NOT_FOUND => {
+                self.note_deleted(id);
+                Ok(())
+            }
+            _ => Err(reply.into_error(&call)),
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Reads Identity Center's current state for one pass.
+
+use std::collections::{BTreeSet, HashMap};
+
+use futures::stream::{self, StreamExt};
+
+use super::client::ScimClient;
+use super::error::ScimError;
+use super::filter::is_filter_safe;
+use crate::model::{IdcGroup, IdcSnapshot};
+
+/// Reads every user and group, resolves which groups carry one of `wanted_group_external_ids`
+/// (ours), and reads the members of those groups.
+///
+/// Identity Center may not echo a group's externalId on reads (spec §3.4). When no listed
+/// group carries one, every wanted externalId is looked up with `externalId eq`, so an owned
+/// group is never taken for a foreign one before its externalId was looked for. When any
+/// listed group does carry one, the service echoes and the listing is complete as it is.
+///
+/// Failing to list users or groups, or to resolve an externalId, fails the read: the planner
+/// would otherwise create duplicates or call owned objects foreign. Failing to read one
+/// group's members is recorded in `read_errors` (with `member_ids: None`), which makes the
+/// executor hold back destructive changes. A rejected token fails the read in every case.
+pub async fn read_state(
+    client: &ScimClient,
+    wanted_group_external_ids: &BTreeSet<String>,
+) -> Result<IdcSnapshot, ScimError> {
+    let (users, groups) =
+        futures::try_join!(client.list_users_decoded(), client.list_groups_decoded())?;
+    let mut read_errors = users.skipped;
+    read_errors.extend(groups.skipped);
+    let mut groups = groups.items;
+
+    let echoes = groups.iter().any(|g| g.external_id.is_some());
+    if !echoes {
+        resolve_external_ids(
+            client,
+            &mut groups,
+            wanted_group_external_ids,
+            &mut read_errors,
+        )
+        .await?;
+    }
+
+    let owned: Vec<usize> = groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| {
+            g.external_id
+                .as_ref()
+                .is_some_and(|x| wanted_group_external_ids.contains(x))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let concurrency = client.inner.tuning.concurrency;
+    let reads: Vec<(usize, Result<BTreeSet<String>, ScimError>)> = stream::iter(owned)
+        .map(|i| {
+            let id = groups[i].id.clone();
+            async move { (i, client.group_member_ids(&id).await) }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    for (i, result) in reads {
+        match result {
+            Ok(ids) => groups[i].member_ids = Some(ids),
+            Err(e) if e.is_configuration_error() => return Err(e),
+            Err(e) => {
+                let g = &groups[i];
+                read_errors.push(format!(
+                    "could not read the members of group {:?} ({}): {e}",
+                    g.display_name, g.id
+                ));
+            }
+        }
+    }
+
+    Ok(IdcSnapshot {
+        users: users.items,
+        groups,
+        read_errors,
+    })
+}
+
+/// Fills in the externalId of each wanted group the listing did not echo, by looking it up.
+async fn resolve_external_ids(
+    client: &ScimClient,
+    groups: &mut Vec<IdcGroup>,
+    wanted: &BTreeSet<String>,
+    read_errors: &mut Vec<String>,
+) -> Result<(), ScimError> {
+    let seen: BTreeSet<&String> = groups
+        .iter()
+        .filter_map(|g| g.external_id.as_ref())
+        .collect();
+    let mut missing = Vec::new();
+    for x in wanted.iter().filter(|x| !seen.contains(x)) {
+        if is_filter_safe(x) {
+            missing.push(x);
+        } else {
+            // A listing cannot find it either (externalIds are not echoed), so the group
+            // may be ours and must not be treated as foreign: hold destructive changes.
+            read_errors.push(format!(
+                "cannot resolve the group with externalId {x:?}: the value has a quote, \
+                 backslash or control character, so it cannot be looked up by filter, and \
+                 Identity Center does not return group externalIds in listings"
+            ));
+        }
+    }
+    let concurrency = client.inner.tuning.concurrency;
+    let found: Vec<(&String, Result<Option<IdcGroup>, ScimError>)> = stream::iter(missing)
+        .map(|x| async move { (x, client.find_group_by_external_id(x).await) })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let index: HashMap<String, usize> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.id.clone(), i))
+        .collect();
+    for (external_id, result) in found {
+        match result {
+            Ok(Some(group)) => match index.get(&group.id) {
+                Some(&i) => groups[i].external_id = Some(external_id.clone()),
+                // Created after the listing: include it, it is ours.
+                None => groups.push(group),
+            },
+            Ok(None) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

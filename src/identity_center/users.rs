@@ -1,0 +1,351 @@
+//! User reads and writes.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use super::client::ScimClient;
+use super::counts::RequestKind;
+use super::error::ScimError;
+use super::filter::{self, FilterAttr};
+use super::http::Call;
+use super::listing::{decode_each, Decoded, Listing};
+use super::wire::{CreateUserBody, EmailBody, PatchBody, PatchOperation, WireUser};
+use crate::model::IdcUser;
+use crate::plan::{UserAttributes, UserField};
+
+/// How a user is named in messages: userName and anchor, never anything secret.
+pub(crate) fn describe_user(user_name: &str, external_id: &str) -> String {
+    format!("user {user_name} ({external_id})")
+}
+
+impl ScimClient {
+    /// Every user in the store, SCIM-made or not. Users without an id are skipped (logged).
+    pub async fn list_users(&self) -> Result<Vec<IdcUser>, ScimError> {
+        let decoded = self.list_users_decoded().await?;
+        for s in &decoded.skipped {
+            tracing::warn!("{s}");
+        }
+        Ok(decoded.items)
+    }
+
+    pub(crate) async fn list_users_decoded(&self) -> Result<Decoded<IdcUser>, ScimError> {
+        let resources = self
+            .list_all(&Listing {
+                kind: RequestKind::ListUsers,
+                collection: "Users",
+                filter: None,
+                operation: "list users",
+                object: "all users",
+            })
+            .await?;
+        Ok(decode_each(resources, "user", WireUser::into_model))
+    }
+
+    /// The user whose externalId is exactly `external_id`. A value that cannot be put in a
+    /// filter is looked for in a full listing instead.
+    pub async fn find_user_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<IdcUser>, ScimError> {
+        let matches = |u: &IdcUser| u.external_id.as_deref() == Some(external_id);
+        self.find_user(FilterAttr::ExternalId, external_id, matches)
+            .await
+    }
+
+    /// The user with this userName (compared case-insensitively, as Identity Center's
+    /// uniqueness is assumed to be).
+    pub async fn find_user_by_user_name(
+        &self,
+        user_name: &str,
+    ) -> Result<Option<IdcUser>, ScimError> {
+        let wanted = user_name.to_lowercase();
+        let matches = |u: &IdcUser| u.user_name.to_lowercase() == wanted;
+        self.find_user(FilterAttr::UserName, user_name, matches)
+            .await
+    }
+
+    async fn find_user(
+        &self,
+        attr: FilterAttr,
+        value: &str,
+        matches: impl Fn(&IdcUser) -> bool,
+    ) -> Result<Option<IdcUser>, ScimError> {
+        let object = format!("user with {attr} {value:?}");
+        let users = match filter::eq(attr, value) {
+            Ok(f) => {
+                let resources = self
+                    .lookup(&Listing {
+                        kind: RequestKind::FindUser,
+                        collection: "Users",
+                        filter: Some(&f),
+                        operation: "find user",
+                        object: &object,
+                    })
+                    .await?;
+                decode_each(resources, "user", WireUser::into_model).items
+            }
+            Err(reason) => {
+                tracing::debug!(%reason, "finding the user through a listing");
+                self.list_users_decoded().await?.items
+            }
+        };
+        Ok(users.into_iter().find(|u| matches(u)))
+    }
+
+    /// Creates a user and returns its id.
+    ///
+    /// A 409 is first taken for this client's own earlier attempt whose answer was lost: the
+    /// user is looked up by externalId and adopted only if the externalId matches exactly.
+    /// Otherwise the 409 is a [`ScimError::Conflict`] naming what collides.
+    pub async fn create_user(&self, user: &UserAttributes) -> Result<String, ScimError> {
+        let object = describe_user(&user.user_name, &user.external_id);
+        let call = Call::new(
+            RequestKind::CreateUser,
+            Method::POST,
+            self.resource_url(&["Users"]),
+            "create user",
+            &object,
+        )
+        .collection()
+        .expect_json()
+        .json_body(&CreateUserBody::from_attributes(user))?;
+        let reply = self.send(&call).await?;
+        match reply.status {
+            s if s.is_success() => {
+                let created = serde_json::from_slice::<WireUser>(&reply.body)
+                    .ok()
+                    .and_then(WireUser::into_model);
+                match created {
+                    Some(u) => {
+                        self.note_created(&u.id);
+                        Ok(u.id)
+                    }
+                    // Created, but the answer has no id: find it by its anchor.
+                    None => self.adopt_user_after_conflict(user, &object, None).await,
+                }
+            }
+            StatusCode::CONFLICT => {
+                let detail = super::wire::ErrorBody::detail_of(&reply.body);
+                self.adopt_user_after_conflict(user, &object, Some(detail))
+                    .await
+            }
+            _ => Err(reply.into_error(&call)),
+        }
+    }
+
+    /// After a 409 (or an id-less success): adopt the user carrying our externalId, or report
+    /// the collision. The lookup is repeated for the read-after-write grace, because the
+    /// user our lost attempt created may not be visible to reads yet.
+    async fn adopt_user_after_conflict(
+        &self,
+        user: &UserAttributes,
+        object: &str,
+        detail: Option<String>,
+    ) -> Result<String, ScimError> {
+        let give_up_at = Instant::now() + self.inner.tuning.read_after_write_grace;
+        let mut wait = self.inner.tuning.backoff_base;
+        loop {
+            if let Some(found) = self.find_user_by_external_id(&user.external_id).await? {
+                tracing::info!(
+                    user = object,
+                    id = found.id,
+                    "create answered 409 but the user carries our externalId: adopted"
+                );
+                self.note_created(&found.id);
+                return Ok(found.id);
+            }
+            // Someone else holding the userName explains the 409 at once: no point waiting.
+            if let Some(holder) = self.find_user_by_user_name(&user.user_name).await? {
+                if holder.external_id.as_deref() == Some(user.external_id.as_str()) {
+                    // Became visible between the two lookups.
+                    self.note_created(&holder.id);
+                    return Ok(holder.id);
+                }
+                return Err(ScimError::Conflict {
+                    operation: "create user".to_string(),
+                    object: object.to_string(),
+                    detail: format!(
+                        "userName {:?} is already held by user {} (externalId {})",
+                        holder.user_name,
+                        holder.id,
+                        holder.external_id.as_deref().unwrap_or("none")
+                    ),
+                });
+            }
+            if Instant::now() + wait > give_up_at {
+                break;
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(self.inner.tuning.backoff_cap);
+        }
+        let mut what = String::from(
+            "no user with this externalId or userName is visible, so the primary email",
+        );
+        match &user.email {
+            Some(email) => what.push_str(&format!(" {email:?} is probably held by another user")),
+            None => what = "no user with this externalId or userName is visible".to_string(),
+        }
+        if let Some(d) = detail {
+            what.push_str(&format!(" (Identity Center: {d:?})"));
+        }
+        Err(ScimError::Conflict {
+            operation: "create user".to_string(),
+            object: object.to_string(),
+            detail: what,
+        })
+    }
+
+    /// Sends only the `changed` attributes of `user`, one `replace` per attribute with an
+    /// explicit path (an absent email is removed). Nothing changed: no request.
+    pub async fn update_user(
+        &self,
+        id: &str,
+        user: &UserAttributes,
+        changed: &[UserField],
+    ) -> Result<(), ScimError> {
+        let fields: BTreeSet<UserField> = changed.iter().copied().collect();
+        let operations: Vec<PatchOperation> =
+            fields.iter().map(|field| patch_for(*field, user)).collect();
+        if operations.is_empty() {
+            return Ok(());
+        }
+        let object = format!(
+            "{} [id {id}]",
+            describe_user(&user.user_name, &user.external_id)
+        );
+        self.patch_user(id, &object, "update user", operations)
+            .await
+    }
+
+    /// Enables or disables a user (PATCH `replace active`).
+    pub async fn set_user_active(&self, id: &str, active: bool) -> Result<(), ScimError> {
+        let object = format!("user {id}");
+        let operation = if active {
+            "enable user"
+        } else {
+            "disable user"
+        };
+        let ops = vec![PatchOperation::replace("active", Value::Bool(active))];
+        self.patch_user(id, &object, operation, ops).await
+    }
+
+    async fn patch_user(
+        &self,
+        id: &str,
+        object: &str,
+        operation: &str,
+        operations: Vec<PatchOperation>,
+    ) -> Result<(), ScimError> {
+        let call = Call::new(
+            RequestKind::UpdateUser,
+            Method::PATCH,
+            self.resource_url(&["Users", id]),
+            operation,
+            object,
+        )
+        .grace_until(self.not_found_grace(id))
+        .json_body(&PatchBody::new(operations))?;
+        let reply = self.send(&call).await?;
+        // 200 with the user, or 204: both mean done; the body is not needed.
+        if reply.status.is_success() {
+            Ok(())
+        } else {
+            Err(reply.into_error(&call))
+        }
+    }
+
+    /// Deletes a user; a 404 means it is already gone, which is what was wanted.
+    pub async fn delete_user(&self, id: &str) -> Result<(), ScimError> {
+        let object = format!("user {id}");
+        let call = Call::new(
+            RequestKind::DeleteUser,
+            Method::DELETE,
+            self.resource_url(&["Users", id]),
+            "delete user",
+            &object,
+        );
+        let reply = self.send(&call).await?;
+        match reply.status {
+            s if s.is_success() || s == StatusCode::NOT_FOUND => {
+                self.note_deleted(id);
+                Ok(())
+            }
+            _ => Err(reply.into_error(&call)),
+        }
+    }
+}
+
+/// The PATCH operation that sets one attribute to its value in `user`.
+fn patch_for(field: UserField, user: &UserAttributes) -> PatchOperation {
+    match field {
+        UserField::UserName => PatchOperation::replace("userName", json!(user.user_name)),
+        UserField::DisplayName => PatchOperation::replace("displayName", json!(user.display_name)),
+        UserField::GivenName => PatchOperation::replace("name.givenName", json!(user.given_name)),
+        UserField::FamilyName => {
+            PatchOperation::replace("name.familyName", json!(user.family_name))
+        }
+        UserField::Email => match &user.email {
+            Some(email) => PatchOperation::replace("emails", json!([EmailBody::work(email)])),
+            None => PatchOperation::remove("emails"),
+        },
+        UserField::Active => PatchOperation::replace("active", json!(user.active)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn attrs() -> UserAttributes {
+        UserAttributes {
+            external_id: "S-1-5-21-1-2-3-1001".into(),
+            user_name: "alice@example.com".into(),
+            display_name: "Alice Liddell".into(),
+            given_name: "Alice".into(),
+            family_name: "Liddell".into(),
+            email: Some("alice@example.com".into()),
+            active: false,
+        }
+    }
+
+    #[test]
+    fn each_field_has_an_explicit_path() {
+        let u = attrs();
+        let ops: Vec<Value> = [
+            UserField::UserName,
+            UserField::DisplayName,
+            UserField::GivenName,
+            UserField::FamilyName,
+            UserField::Email,
+            UserField::Active,
+        ]
+        .into_iter()
+        .map(|f| serde_json::to_value(patch_for(f, &u)).unwrap())
+        .collect();
+        assert_eq!(
+            ops,
+            vec![
+                json!({"op":"replace","path":"userName","value":"alice@example.com"}),
+                json!({"op":"replace","path":"displayName","value":"Alice Liddell"}),
+                json!({"op":"replace","path":"name.givenName","value":"Alice"}),
+                json!({"op":"replace","path":"name.familyName","value":"Liddell"}),
+                json!({"op":"replace","path":"emails",
+                       "value":[{"value":"alice@example.com","type":"work","primary":true}]}),
+                json!({"op":"replace","path":"active","value":false}),
+            ]
+        );
+        let no_mail = UserAttributes {
+            email: None,
+            ..attrs()
+        };
+        assert_eq!(
+            serde_json::to_value(patch_for(UserField::Email, &no_mail)).unwrap(),
+            json!({"op":"remove","path":"emails"})
+        );
+    }
+}

@@ -1,0 +1,61 @@
+//! The executor's [`Writer`] for the SCIM client: a thin delegation, so the executor stays
+//! independent of HTTP while every write gets the client's retries, pacing and chunking.
+
+use crate::apply::Writer;
+use crate::plan::{UserAttributes, UserField};
+
+use super::client::ScimClient;
+use super::error::ScimError;
+
+impl Writer for ScimClient {
+    type Error = ScimError;
+
+    async fn create_user(&self, user: &UserAttributes) -> Result<String, ScimError> {
+        ScimClient::create_user(self, user).await
+    }
+
+    async fn update_user(
+        &self,
+        id: &str,
+        user: &UserAttributes,
+        changed: &[UserField],
+    ) -> Result<(), ScimError> {
+        ScimClient::update_user(self, id, user, changed).await
+    }
+
+    async fn set_user_active(&self, id: &str, active: bool) -> Result<(), ScimError> {
+        ScimClient::set_user_active(self, id, active).await
+    }
+
+    async fn delete_user(&self, id: &str) -> Result<(), ScimError> {
+        ScimClient::delete_user(self, id).await
+    }
+
+    async fn create_group(
+        &self,
+        display_name: &str,
+        external_id: &str,
+    ) -> Result<String, ScimError> {
+        ScimClient::create_group(self, display_name, external_id).await
+    }
+
+    async fn rename_group(&self, id: &str, display_name: &str) -> Result<(), ScimError> {
+        ScimClient::rename_group(self, id, display_name).await
+    }
+
+    async fn set_group_external_id(&self, id: &str, external_id: &str) -> Result<(), ScimError> {
+        ScimClient::set_group_external_id(self, id, external_id).await
+    }
+
+    async fn delete_group(&self, id: &str) -> Result<(), ScimError> {
+        ScimClient::delete_group(self, id).await
+    }
+
+    async fn add_members(&self, group_id: &str, user_ids: &[String]) -> Result<(), ScimError> {
+        ScimClient::add_members(self, group_id, user_ids).await
+    }
+
+    async fn remove_members(&self, group_id: &str, user_ids: &[String]) -> Result<(), ScimError> {
+        ScimClient::remove_members(self, group_id, user_ids).await
+    }
+}

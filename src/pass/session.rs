@@ -1,0 +1,153 @@
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use aws_config::SdkConfig;
+use serde::Serialize;
+
+use super::error::PassError;
+use super::sources::{read_directory, scim_client_config};
+use crate::apply::{execute, ExecuteOptions};
+use crate::config::{self, Settings};
+use crate::identity_center::{read_state, ScimClient};
+use crate::model::{DirectorySnapshot, Summary};
+use crate::plan::{self, GuardSettings, Plan};
+
+/// Per-run choices the front ends make (the Lambda from its event, the CLI from its command).
+#[derive(Debug, Clone, Default)]
+pub struct PassOptions {
+    /// Plan and report only.
+    pub dry_run: bool,
+    /// Lets destructive changes past the mass-change guard for this run only.
+    pub allow_mass_changes: bool,
+    /// Start no write at or after this instant (Lambda deadline less the safety margin).
+    pub stop_starting_at: Option<Instant>,
+}
+
+/// What a pass decided and what it did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PassReport {
+    pub summary: Summary,
+    pub plan: Plan,
+}
+
+/// Settings and the SCIM client, kept for the life of the process.
+///
+/// The client owns the rate limiter, so every pass of a warm Lambda (and every request of one
+/// pass) shares one budget against Identity Center's 20 TPS throttle.
+pub struct Session {
+    settings: Settings,
+    client: ScimClient,
+    /// Present when the token came from Secrets Manager and can be re-read after a 401.
+    sdk: Option<SdkConfig>,
+}
+
+impl Session {
+    /// Builds the SCIM client from `settings`; `sdk` enables re-reading a rotated token.
+    pub fn new(settings: Settings, sdk: Option<SdkConfig>) -> Result<Self, PassError> {
+        let client = ScimClient::new(scim_client_config(&settings.scim))?;
+        Ok(Self {
+            settings,
+            client,
+            sdk,
+        })
+    }
+
+    /// The settings the session runs on.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Runs one pass. When Identity Center rejects the token and it came from Secrets Manager,
+    /// the secret is read again once (it may have been rotated since the cold start) and the
+    /// pass repeated; passes are idempotent, so a repeat never duplicates anything.
+    pub async fn run(&mut self, opts: &PassOptions) -> Result<PassReport, PassError> {
+        let first = self.run_once(opts).await;
+        let rejected = match &first {
+            Err(e) => e.is_token_rejected(),
+            Ok(report) => report.summary.token_rejected,
+        };
+        if !rejected || !self.reload_token().await? {
+            return first;
+        }
+        tracing::warn!(
+            "SCIM token rejected; re-read it from Secrets Manager and retrying the pass once"
+        );
+        self.run_once(opts).await
+    }
+
+    /// Re-reads the token; false when there is nowhere to read it from or it did not change.
+    async fn reload_token(&mut self) -> Result<bool, PassError> {
+        let (Some(sdk), Some(secret_id)) = (&self.sdk, &self.settings.scim.token_secret_id) else {
+            return Ok(false);
+        };
+        let token = config::reload_scim_token(sdk, secret_id).await?;
+        if token == self.settings.scim.token {
+            return Ok(false);
+        }
+        self.settings.scim.token = token.clone();
+        self.client.set_token(token);
+        Ok(true)
+    }
+
+    async fn run_once(&self, opts: &PassOptions) -> Result<PassReport, PassError> {
+        let started = Instant::now();
+        let requests_before = self.client.request_counts();
+        let directory = read_directory(&self.settings).await?;
+        let wanted: BTreeSet<String> = directory
+            .groups
+            .iter()
+            .map(|g| g.object_guid.clone())
+            .collect();
+        let current = read_state(&self.client, &wanted).await?;
+
+        let planned = plan::plan(&directory, &current, &self.settings.policy);
+        let guard = GuardSettings {
+            max_destructive_share: self.settings.guard.max_destructive_share,
+            max_destructive_count: self.settings.guard.max_destructive_count as u64,
+            allow_mass_changes: self.settings.guard.allow_mass_changes || opts.allow_mass_changes,
+        };
+        let (planned, withheld) = plan::apply_guard(planned, &current, &directory, &guard);
+
+        let dry_run = opts.dry_run || self.settings.run.dry_run;
+        let mut summary = Summary {
+            dry_run,
+            conflicts: planned.conflicts.clone(),
+            skipped: skipped_lines(&directory, &planned),
+            withheld,
+            ..Summary::default()
+        };
+        if !current.read_errors.is_empty() {
+            summary.withheld.push(format!(
+                "no user was disabled or removed from a group because part of Identity Center could not be read: {}",
+                current.read_errors.join("; ")
+            ));
+        }
+        if !dry_run {
+            let exec = ExecuteOptions {
+                concurrency: self.settings.scim.concurrency.max(1) * 2,
+                stop_starting_at: opts.stop_starting_at,
+                allow_destructive: current.read_errors.is_empty(),
+            };
+            execute(&self.client, &planned, &exec, &mut summary).await;
+        }
+        let requests = self.client.request_counts();
+        summary.scim_reads = requests.reads.saturating_sub(requests_before.reads);
+        summary.scim_writes = requests.writes.saturating_sub(requests_before.writes);
+        summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        Ok(PassReport {
+            summary,
+            plan: planned,
+        })
+    }
+}
+
+/// Entries the directory reader left out and users the planner would not send, in one list.
+fn skipped_lines(directory: &DirectorySnapshot, planned: &Plan) -> Vec<String> {
+    directory
+        .skipped
+        .iter()
+        .map(|s| format!("{}: {}", s.dn, s.reason))
+        .chain(planned.skipped.iter().cloned())
+        .collect()
+}

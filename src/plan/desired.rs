@@ -1,0 +1,237 @@
+//! The mapping from a directory entry to what Identity Center should hold for it.
+//!
+//! Kept apart from the diffing so the attribute rules (which AD attribute feeds which SCIM
+//! attribute, which fallbacks apply, what makes an entry unsendable) read in one place.
+
+use super::policy::{Policy, UserNameSource};
+use super::types::UserAttributes;
+use super::validate;
+use crate::model::{DirectoryGroup, DirectoryUser};
+
+/// Surrounding whitespace is never meaningful in a directory value (AD tools let it slip in),
+/// and an attribute that is only whitespace is treated as absent.
+fn clean(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// What Identity Center should hold for `user`, or why it cannot be sent.
+///
+/// - `externalId` = `objectSid`; `userName` from the attribute `policy.user_name_source`
+///   names (lowercased with `lowercaseUserNames`); `emails` = `mail`, one, primary
+///   (lowercased with `lowercaseUserNames`); `active` = enabled in the directory.
+/// - `givenName` and `familyName` (`sn`) are required by Identity Center and have no
+///   fallback: inventing a person's name would be worse than reporting the entry.
+/// - `displayName` falls back to "givenName familyName" (both exist by then).
+/// - The error text is phrased for an operator and says what to fix in the directory.
+pub fn desired_user(user: &DirectoryUser, policy: &Policy) -> Result<UserAttributes, String> {
+    let external_id = user.object_sid.trim();
+    validate::external_id(external_id).map_err(|e| format!("objectSid unusable: {e}"))?;
+
+    let (source_attr, source) = match policy.user_name_source {
+        UserNameSource::UserPrincipalName => {
+            ("userPrincipalName", user.user_principal_name.as_deref())
+        }
+        UserNameSource::Mail => ("mail", user.mail.as_deref()),
+        UserNameSource::SamAccountName => ("sAMAccountName", Some(user.sam_account_name.as_str())),
+    };
+    let Some(user_name) = clean(source) else {
+        return Err(format!(
+            "{source_attr} is empty, and it is the userNameSource: set it in the directory \
+             or choose another userNameSource"
+        ));
+    };
+    let user_name = normalise_case(user_name, policy);
+    validate::user_name(&user_name).map_err(|e| format!("{e} (from {source_attr})"))?;
+
+    let given_name = required_name(user.given_name.as_deref(), "givenName", "name.givenName")?;
+    let family_name = required_name(user.surname.as_deref(), "sn (surname)", "name.familyName")?;
+    let display_name = match clean(user.display_name.as_deref()) {
+        Some(d) => d.to_string(),
+        None => format!("{given_name} {family_name}"),
+    };
+    validate::text("displayName", &display_name)?;
+
+    let email = match clean(user.mail.as_deref()) {
+        Some(m) => {
+            let m = normalise_case(m, policy);
+            validate::email(&m)?;
+            Some(m)
+        }
+        None => None,
+    };
+
+    Ok(UserAttributes {
+        external_id: external_id.to_string(),
+        user_name,
+        display_name,
+        given_name,
+        family_name,
+        email,
+        active: user.enabled,
+    })
+}
+
+fn required_name(value: Option<&str>, ad_attr: &str, scim_attr: &str) -> Result<String, String> {
+    let Some(v) = clean(value) else {
+        return Err(format!(
+            "{ad_attr} is empty; Identity Center requires {scim_attr}: fill it in the directory"
+        ));
+    };
+    validate::text(ad_attr, v)?;
+    Ok(v.to_string())
+}
+
+fn normalise_case(value: &str, policy: &Policy) -> String {
+    if policy.lowercase_user_names {
+        value.to_lowercase()
+    } else {
+        value.to_string()
+    }
+}
+
+/// The displayName Identity Center should show for `group`, or why it cannot be sent.
+pub fn desired_group_name(group: &DirectoryGroup) -> Result<String, String> {
+    validate::external_id(group.object_guid.trim())
+        .map_err(|e| format!("objectGUID unusable: {e}"))?;
+    let Some(name) = clean(Some(group.name.as_str())) else {
+        return Err("the group name is empty".to_string());
+    };
+    validate::group_name(name)?;
+    Ok(name.to_string())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn user() -> DirectoryUser {
+        DirectoryUser {
+            object_sid: "S-1-5-21-1-2-3-1001".into(),
+            object_guid: "0b1f2c3d-0000-4000-8000-000000000001".into(),
+            dn: "CN=Jane Doe,OU=Staff,DC=corp,DC=example".into(),
+            sam_account_name: "jdoe".into(),
+            user_principal_name: Some("Jane.Doe@Corp.Example".into()),
+            given_name: Some("Jane".into()),
+            surname: Some("Doe".into()),
+            display_name: Some("Jane Doe (IT)".into()),
+            mail: Some("Jane.Doe@Example.com".into()),
+            enabled: true,
+        }
+    }
+
+    #[test]
+    fn maps_attributes_with_the_default_policy() {
+        let a = desired_user(&user(), &Policy::default()).unwrap();
+        assert_eq!(a.external_id, "S-1-5-21-1-2-3-1001");
+        assert_eq!(a.user_name, "Jane.Doe@Corp.Example");
+        assert_eq!(a.display_name, "Jane Doe (IT)");
+        assert_eq!(
+            (a.given_name.as_str(), a.family_name.as_str()),
+            ("Jane", "Doe")
+        );
+        assert_eq!(a.email.as_deref(), Some("Jane.Doe@Example.com"));
+        assert!(a.active);
+    }
+
+    #[test]
+    fn user_name_source_and_lowercasing_follow_the_policy() {
+        let mut p = Policy {
+            user_name_source: UserNameSource::Mail,
+            lowercase_user_names: true,
+            ..Policy::default()
+        };
+        let a = desired_user(&user(), &p).unwrap();
+        assert_eq!(a.user_name, "jane.doe@example.com");
+        assert_eq!(a.email.as_deref(), Some("jane.doe@example.com"));
+        p.user_name_source = UserNameSource::SamAccountName;
+        assert_eq!(desired_user(&user(), &p).unwrap().user_name, "jdoe");
+    }
+
+    #[test]
+    fn display_name_falls_back_to_given_and_family_name() {
+        let mut u = user();
+        u.display_name = Some("   ".into());
+        assert_eq!(
+            desired_user(&u, &Policy::default()).unwrap().display_name,
+            "Jane Doe"
+        );
+    }
+
+    #[test]
+    fn values_are_trimmed_and_disabled_users_are_inactive() {
+        let mut u = user();
+        u.given_name = Some("  Jane ".into());
+        u.enabled = false;
+        let a = desired_user(&u, &Policy::default()).unwrap();
+        assert_eq!(a.given_name, "Jane");
+        assert!(!a.active);
+    }
+
+    #[test]
+    fn entries_identity_center_would_reject_are_refused_with_a_reason() {
+        type Breakage = fn(&mut DirectoryUser);
+        let cases: Vec<(Breakage, &str)> = vec![
+            (
+                |u| u.user_principal_name = None,
+                "userPrincipalName is empty",
+            ),
+            (
+                |u| u.user_principal_name = Some("jane doe@x".into()),
+                "whitespace",
+            ),
+            (|u| u.given_name = None, "givenName is empty"),
+            (|u| u.surname = Some(" ".into()), "sn (surname) is empty"),
+            (|u| u.surname = Some("\u{200B}".into()), "rejects"),
+            (
+                |u| u.mail = Some("not-an-address".into()),
+                "not an email address",
+            ),
+            (
+                |u| u.user_principal_name = Some("a".repeat(129)),
+                "at most 128",
+            ),
+            (|u| u.display_name = Some("d".repeat(1025)), "at most 1024"),
+            (|u| u.object_sid = String::new(), "objectSid unusable"),
+        ];
+        for (break_it, expected) in cases {
+            let mut u = user();
+            break_it(&mut u);
+            let err = desired_user(&u, &Policy::default()).unwrap_err();
+            assert!(
+                err.contains(expected),
+                "{err:?} should mention {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_mail_is_fine_unless_it_is_the_user_name_source() {
+        let mut u = user();
+        u.mail = None;
+        assert_eq!(desired_user(&u, &Policy::default()).unwrap().email, None);
+        let p = Policy {
+            user_name_source: UserNameSource::Mail,
+            ..Policy::default()
+        };
+        assert!(desired_user(&u, &p).unwrap_err().contains("mail is empty"));
+    }
+
+    #[test]
+    fn group_names_are_trimmed_and_checked() {
+        let g = DirectoryGroup {
+            object_guid: "0b1f2c3d-0000-4000-8000-00000000000a".into(),
+            object_sid: None,
+            dn: "CN=aws-admins,OU=Groups".into(),
+            name: " aws-admins ".into(),
+            description: None,
+            member_sids: vec![],
+        };
+        assert_eq!(desired_group_name(&g).unwrap(), "aws-admins");
+        let empty = DirectoryGroup {
+            name: "  ".into(),
+            ..g
+        };
+        assert!(desired_group_name(&empty).is_err());
+    }
+}

@@ -1,0 +1,196 @@
+//! The mass-change guard: holds back destructive changes when a plan would take access away
+//! from too many people at once.
+//!
+//! A wrong search base, an emptied sync group or a directory read that quietly returned too
+//! little all look like "everyone left". Disabling or removing is cheap to do and expensive
+//! to undo (people locked out), so beyond a limit the destructive part of the plan is
+//! withheld and reported, while creates, updates and additions still go through.
+
+use super::ownership::{is_owned_group_external_id, is_owned_user_external_id};
+use super::types::{Operation, Plan, UserField};
+use crate::model::{DirectorySnapshot, IdcSnapshot};
+
+/// The setting an operator flips to let an intended mass change through.
+const OVERRIDE_SETTING: &str = "guard.allowMassChanges";
+
+/// Limits for one pass. Each kind of loss (users disabled or deleted, memberships removed,
+/// groups deleted) is checked against both limits on its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuardSettings {
+    /// Largest share (0.0–1.0) of the owned users (or owned memberships, or owned groups) one
+    /// pass may take away. Rounded up, so a small installation may still lose one user.
+    pub max_destructive_share: f64,
+    /// Largest number of users (or memberships, or groups) one pass may take away.
+    pub max_destructive_count: u64,
+    /// Lets every change through: for an intended mass change, set for one run, then unset.
+    pub allow_mass_changes: bool,
+}
+
+impl Default for GuardSettings {
+    fn default() -> Self {
+        Self {
+            max_destructive_share: 0.10,
+            max_destructive_count: 50,
+            allow_mass_changes: false,
+        }
+    }
+}
+
+/// True for an update that switches an in-scope user off: it takes access away exactly like
+/// a disable, so it counts (and is held back) like one.
+fn deactivates(op: &Operation) -> bool {
+    matches!(op, Operation::UpdateUser { user, changed, .. }
+        if changed.contains(&UserField::Active) && !user.active)
+}
+
+/// Losses of one kind, against the owned base they come out of.
+struct Loss {
+    what: &'static str,
+    verb: &'static str,
+    count: u64,
+    base: u64,
+}
+
+impl Loss {
+    /// The share limit rounded up (with a little slack for float error: 10 % of 100 is 10).
+    fn share_limit(&self, g: &GuardSettings) -> u64 {
+        let share = g.max_destructive_share.clamp(0.0, 1.0);
+        ((share * self.base as f64) - 1e-9).ceil().max(0.0) as u64
+    }
+
+    fn exceeded(&self, g: &GuardSettings) -> Option<String> {
+        let by_share = self.share_limit(g);
+        if self.count <= g.max_destructive_count && self.count <= by_share {
+            return None;
+        }
+        Some(format!(
+            "{} of {} {} would be {} in this pass, more than the guard allows ({:.0} % = {}, \
+             at most {}): all disables, deletions and member removals are withheld; if this is \
+             intended, set {OVERRIDE_SETTING} for one run",
+            self.count,
+            self.base,
+            self.what,
+            self.verb,
+            g.max_destructive_share * 100.0,
+            by_share,
+            g.max_destructive_count
+        ))
+    }
+}
+
+/// Returns `plan` with its destructive part removed when that part is too large, and the
+/// reasons (empty when nothing was withheld).
+///
+/// Withheld are `DisableUser`, `DeleteUser`, `DeleteGroup`, `RemoveMembers` and the
+/// deactivation inside an `UpdateUser` (its other changes stay). A directory with no users in
+/// scope while Identity Center holds owned users never takes anything away unless
+/// `allow_mass_changes` is set: that is what a wrong search base or sync group looks like.
+pub fn apply_guard(
+    plan: Plan,
+    idc: &IdcSnapshot,
+    dir: &DirectorySnapshot,
+    g: &GuardSettings,
+) -> (Plan, Vec<String>) {
+    if g.allow_mass_changes {
+        return (plan, Vec::new());
+    }
+    let owned_users = idc
+        .users
+        .iter()
+        .filter(|u| {
+            u.external_id
+                .as_deref()
+                .is_some_and(is_owned_user_external_id)
+        })
+        .count() as u64;
+    let owned_groups: Vec<_> = idc
+        .groups
+        .iter()
+        .filter(|g| {
+            g.external_id
+                .as_deref()
+                .is_some_and(is_owned_group_external_id)
+        })
+        .collect();
+    let owned_memberships: u64 = owned_groups
+        .iter()
+        .map(|g| g.member_ids.as_ref().map_or(0, |m| m.len() as u64))
+        .sum();
+
+    let mut users_lost = 0u64;
+    let mut members_removed = 0u64;
+    let mut groups_deleted = 0u64;
+    for op in &plan.operations {
+        match op {
+            Operation::DisableUser { .. } | Operation::DeleteUser { .. } => users_lost += 1,
+            op if deactivates(op) => users_lost += 1,
+            Operation::RemoveMembers { user_ids, .. } => members_removed += user_ids.len() as u64,
+            Operation::DeleteGroup { .. } => groups_deleted += 1,
+            _ => {}
+        }
+    }
+    if users_lost + members_removed + groups_deleted == 0 {
+        return (plan, Vec::new());
+    }
+
+    let mut reasons = Vec::new();
+    if dir.users.is_empty() && owned_users > 0 {
+        reasons.push(format!(
+            "the directory returned no users in scope while Identity Center holds {owned_users} \
+             users managed by scim-sync (a wrong search base or sync group looks like this): all \
+             disables, deletions and member removals are withheld; if this is intended, set \
+             {OVERRIDE_SETTING} for one run"
+        ));
+    }
+    let losses = [
+        Loss {
+            what: "managed users",
+            verb: "disabled or deleted",
+            count: users_lost,
+            base: owned_users,
+        },
+        Loss {
+            what: "memberships of managed groups",
+            verb: "removed",
+            count: members_removed,
+            base: owned_memberships,
+        },
+        Loss {
+            what: "managed groups",
+            verb: "deleted",
+            count: groups_deleted,
+            base: owned_groups.len() as u64,
+        },
+    ];
+    reasons.extend(losses.iter().filter_map(|l| l.exceeded(g)));
+    if reasons.is_empty() {
+        return (plan, reasons);
+    }
+    (withhold_destructive(plan), reasons)
+}
+
+/// The safe part of `plan`: destructive operations dropped, deactivations taken out of
+/// updates (the user keeps `active=true`; an update left with no change is dropped).
+fn withhold_destructive(mut plan: Plan) -> Plan {
+    plan.operations = plan
+        .operations
+        .into_iter()
+        .filter(|op| !op.is_destructive())
+        .filter_map(|op| match op {
+            Operation::UpdateUser {
+                id,
+                mut user,
+                changed,
+            } if changed.contains(&UserField::Active) && !user.active => {
+                let changed: Vec<UserField> = changed
+                    .into_iter()
+                    .filter(|f| *f != UserField::Active)
+                    .collect();
+                user.active = true;
+                (!changed.is_empty()).then_some(Operation::UpdateUser { id, user, changed })
+            }
+            op => Some(op),
+        })
+        .collect();
+    plan
+}

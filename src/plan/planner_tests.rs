@@ -1,0 +1,530 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Unit tests of the planner's rules, one behaviour each, on hand-built snapshots.
+
+use super::*;
+use crate::model::{
+    DirectoryGroup, DirectorySnapshot, DirectoryUser, IdcGroup, IdcSnapshot, IdcUser, SkippedEntry,
+};
+
+pub(super) fn sid(n: u32) -> String {
+    format!("S-1-5-21-100-200-300-{n}")
+}
+
+pub(super) fn guid(n: u32) -> String {
+    format!("00000000-0000-4000-8000-{n:012}")
+}
+
+pub(super) fn dir_user(n: u32) -> DirectoryUser {
+    DirectoryUser {
+        object_sid: sid(n),
+        object_guid: format!("10000000-0000-4000-8000-{n:012}"),
+        dn: format!("CN=User {n},OU=Staff,DC=corp"),
+        sam_account_name: format!("user{n}"),
+        user_principal_name: Some(format!("user{n}@corp.example")),
+        given_name: Some(format!("Given{n}")),
+        surname: Some(format!("Family{n}")),
+        display_name: Some(format!("User {n}")),
+        mail: Some(format!("user{n}@example.com")),
+        enabled: true,
+    }
+}
+
+/// The Identity Center user a converged pass leaves for `dir_user(n)`.
+pub(super) fn idc_user(n: u32) -> IdcUser {
+    IdcUser {
+        id: format!("u-{n}"),
+        external_id: Some(sid(n)),
+        user_name: format!("user{n}@corp.example"),
+        display_name: Some(format!("User {n}")),
+        given_name: Some(format!("Given{n}")),
+        family_name: Some(format!("Family{n}")),
+        email: Some(format!("user{n}@example.com")),
+        active: true,
+    }
+}
+
+fn foreign_user(id: &str, user_name: &str, email: Option<&str>) -> IdcUser {
+    IdcUser {
+        id: id.into(),
+        external_id: None,
+        user_name: user_name.into(),
+        display_name: Some("Someone".into()),
+        given_name: Some("Some".into()),
+        family_name: Some("One".into()),
+        email: email.map(Into::into),
+        active: true,
+    }
+}
+
+pub(super) fn dir_group(n: u32, members: &[u32]) -> DirectoryGroup {
+    DirectoryGroup {
+        object_guid: guid(n),
+        object_sid: None,
+        dn: format!("CN=aws-group{n},OU=Groups,DC=corp"),
+        name: format!("aws-group{n}"),
+        description: None,
+        member_sids: members.iter().map(|m| sid(*m)).collect(),
+    }
+}
+
+pub(super) fn idc_group(n: u32, members: &[u32]) -> IdcGroup {
+    IdcGroup {
+        id: format!("g-{n}"),
+        external_id: Some(guid(n)),
+        display_name: format!("aws-group{n}"),
+        member_ids: Some(members.iter().map(|m| format!("u-{m}")).collect()),
+    }
+}
+
+fn dir(users: Vec<DirectoryUser>, groups: Vec<DirectoryGroup>) -> DirectorySnapshot {
+    DirectorySnapshot {
+        users,
+        groups,
+        skipped: vec![],
+    }
+}
+
+fn idc(users: Vec<IdcUser>, groups: Vec<IdcGroup>) -> IdcSnapshot {
+    IdcSnapshot {
+        users,
+        groups,
+        read_errors: vec![],
+    }
+}
+
+fn p() -> Policy {
+    Policy::default()
+}
+
+fn only_op(plan: &Plan) -> &Operation {
+    assert_eq!(plan.operations.len(), 1, "{plan:#?}");
+    &plan.operations[0]
+}
+
+#[test]
+fn a_converged_state_plans_nothing() {
+    let d = dir(vec![dir_user(1), dir_user(2)], vec![dir_group(1, &[1, 2])]);
+    let i = idc(vec![idc_user(1), idc_user(2)], vec![idc_group(1, &[1, 2])]);
+    let plan = plan(&d, &i, &p());
+    assert!(plan.is_empty(), "{plan:#?}");
+    assert!(plan.conflicts.is_empty() && plan.skipped.is_empty() && plan.notes.is_empty());
+}
+
+#[test]
+fn a_new_enabled_user_is_created_with_its_mapped_attributes() {
+    let plan = plan(
+        &dir(vec![dir_user(1)], vec![]),
+        &IdcSnapshot::default(),
+        &p(),
+    );
+    let Operation::CreateUser { user } = only_op(&plan) else {
+        panic!("{plan:#?}")
+    };
+    assert_eq!(user.external_id, sid(1));
+    assert_eq!(user.user_name, "user1@corp.example");
+    assert!(user.active);
+}
+
+#[test]
+fn a_disabled_user_that_does_not_exist_yet_is_not_created() {
+    let mut u = dir_user(1);
+    u.enabled = false;
+    let plan = plan(
+        &dir(vec![u], vec![dir_group(1, &[1])]),
+        &IdcSnapshot::default(),
+        &p(),
+    );
+    assert_eq!(plan.operations.len(), 1, "only the group: {plan:#?}");
+    assert!(matches!(plan.operations[0], Operation::CreateGroup { .. }));
+}
+
+#[test]
+fn an_update_lists_only_the_changed_fields() {
+    let mut u = dir_user(1);
+    u.display_name = Some("New Name".into());
+    u.mail = Some("other@example.com".into());
+    let plan = plan(&dir(vec![u], vec![]), &idc(vec![idc_user(1)], vec![]), &p());
+    let Operation::UpdateUser { id, user, changed } = only_op(&plan) else {
+        panic!("{plan:#?}")
+    };
+    assert_eq!(id, "u-1");
+    assert_eq!(changed, &vec![UserField::DisplayName, UserField::Email]);
+    assert_eq!(user.display_name, "New Name");
+}
+
+#[test]
+fn case_only_differences_are_ignored_unless_lowercasing_is_on() {
+    let mut u = dir_user(1);
+    u.user_principal_name = Some("User1@Corp.Example".into());
+    u.mail = Some("USER1@example.com".into());
+    let d = dir(vec![u], vec![]);
+    let i = idc(vec![idc_user(1)], vec![]);
+    assert!(plan(&d, &i, &p()).is_empty());
+
+    let mut upper = idc_user(1);
+    upper.user_name = "User1@Corp.Example".into();
+    let lower = Policy {
+        lowercase_user_names: true,
+        ..p()
+    };
+    let plan = plan(&d, &idc(vec![upper], vec![]), &lower);
+    let Operation::UpdateUser { user, changed, .. } = only_op(&plan) else {
+        panic!("{plan:#?}")
+    };
+    assert_eq!(changed, &vec![UserField::UserName]);
+    assert_eq!(user.user_name, "user1@corp.example");
+}
+
+#[test]
+fn a_user_disabled_in_the_directory_is_deactivated_by_an_update() {
+    let mut u = dir_user(1);
+    u.enabled = false;
+    let plan = plan(&dir(vec![u], vec![]), &idc(vec![idc_user(1)], vec![]), &p());
+    let Operation::UpdateUser { user, changed, .. } = only_op(&plan) else {
+        panic!("{plan:#?}")
+    };
+    assert_eq!(changed, &vec![UserField::Active]);
+    assert!(!user.active);
+}
+
+#[test]
+fn out_of_scope_users_follow_the_policy() {
+    let mut inactive = idc_user(3);
+    inactive.active = false;
+    let i = idc(vec![idc_user(1), idc_user(2), inactive], vec![]);
+    let d = dir(vec![dir_user(1)], vec![]);
+
+    let disable = plan(&d, &i, &p());
+    assert_eq!(
+        disable.operations,
+        vec![Operation::DisableUser {
+            id: "u-2".into(),
+            external_id: sid(2),
+            user_name: "user2@corp.example".into()
+        }],
+        "only the active one is disabled"
+    );
+
+    let delete = Policy {
+        out_of_scope_users: OutOfScopeAction::Delete,
+        ..p()
+    };
+    let ids: Vec<_> = plan(&d, &i, &delete)
+        .operations
+        .iter()
+        .map(|op| match op {
+            Operation::DeleteUser { id, .. } => id.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(ids, vec!["u-2", "u-3"]);
+
+    let ignore = Policy {
+        out_of_scope_users: OutOfScopeAction::Ignore,
+        ..p()
+    };
+    assert!(plan(&d, &i, &ignore).is_empty());
+}
+
+#[test]
+fn foreign_users_are_never_touched() {
+    let i = idc(
+        vec![foreign_user("f-1", "admin@corp.example", None)],
+        vec![],
+    );
+    let delete = Policy {
+        out_of_scope_users: OutOfScopeAction::Delete,
+        ..p()
+    };
+    assert!(plan(&DirectorySnapshot::default(), &i, &delete).is_empty());
+}
+
+#[test]
+fn a_user_skipped_by_the_directory_reader_is_left_alone() {
+    let mut d = dir(vec![], vec![dir_group(1, &[])]);
+    d.skipped.push(SkippedEntry {
+        dn: "CN=User 1".into(),
+        anchor: Some(sid(1)),
+        reason: "unreadable".into(),
+    });
+    let plan = plan(&d, &idc(vec![idc_user(1)], vec![idc_group(1, &[1])]), &p());
+    assert!(plan.is_empty(), "neither disabled nor removed: {plan:#?}");
+}
+
+#[test]
+fn an_entry_identity_center_would_reject_is_skipped_and_its_user_left_alone() {
+    let mut u = dir_user(1);
+    u.given_name = None;
+    u.display_name = Some("Changed".into());
+    let d = dir(vec![u, dir_user(2)], vec![dir_group(1, &[2])]);
+    let i = idc(vec![idc_user(1), idc_user(2)], vec![idc_group(1, &[1, 2])]);
+    let plan = plan(&d, &i, &p());
+    assert!(plan.is_empty(), "{plan:#?}");
+    assert_eq!(plan.skipped.len(), 1);
+    assert!(plan.skipped[0].starts_with("CN=User 1,OU=Staff,DC=corp: givenName is empty"));
+}
+
+#[test]
+fn a_create_colliding_with_a_foreign_user_is_a_conflict() {
+    for foreign in [
+        foreign_user("f-1", "USER1@corp.example", None),
+        foreign_user("f-1", "someone", Some("User1@Example.com")),
+    ] {
+        let plan = plan(
+            &dir(vec![dir_user(1)], vec![]),
+            &idc(vec![foreign], vec![]),
+            &p(),
+        );
+        assert!(plan.is_empty(), "{plan:#?}");
+        assert_eq!(plan.conflicts.len(), 1);
+        assert!(plan.conflicts[0].contains("not created") && plan.conflicts[0].contains("f-1"));
+    }
+}
+
+#[test]
+fn an_update_onto_a_foreign_users_name_changes_only_the_other_fields() {
+    let mut u = dir_user(1);
+    u.user_principal_name = Some("taken@corp.example".into());
+    u.surname = Some("Married".into());
+    let i = idc(
+        vec![idc_user(1), foreign_user("f-1", "taken@corp.example", None)],
+        vec![],
+    );
+    let plan = plan(&dir(vec![u], vec![]), &i, &p());
+    let Operation::UpdateUser { user, changed, .. } = only_op(&plan) else {
+        panic!("{plan:#?}")
+    };
+    assert_eq!(changed, &vec![UserField::FamilyName]);
+    assert_eq!(
+        user.user_name, "user1@corp.example",
+        "user holds the state after the update"
+    );
+    assert_eq!(plan.conflicts.len(), 1);
+}
+
+#[test]
+fn directory_users_mapping_to_one_user_name_are_both_skipped() {
+    let mut b = dir_user(2);
+    b.user_principal_name = Some("USER1@corp.example".into());
+    let plan = plan(
+        &dir(vec![dir_user(1), b], vec![]),
+        &IdcSnapshot::default(),
+        &p(),
+    );
+    assert!(plan.is_empty(), "{plan:#?}");
+    assert_eq!(plan.skipped.len(), 2);
+    assert!(plan.skipped.iter().all(|s| s.contains("is also used by")));
+}
+
+#[test]
+fn a_name_released_in_this_pass_is_taken_in_the_next() {
+    // User 1 moves to a new UPN; new user 2 gets user 1's old one.
+    let mut one = dir_user(1);
+    one.user_principal_name = Some("renamed@corp.example".into());
+    let mut two = dir_user(2);
+    two.user_principal_name = Some("user1@corp.example".into());
+    let plan = plan(
+        &dir(vec![one, two], vec![]),
+        &idc(vec![idc_user(1)], vec![]),
+        &p(),
+    );
+    assert!(matches!(only_op(&plan), Operation::UpdateUser { .. }));
+    assert_eq!(plan.notes.len(), 1);
+    assert!(plan.notes[0].contains("next pass"), "{:?}", plan.notes);
+    assert!(plan.conflicts.is_empty());
+}
+
+#[test]
+fn groups_are_created_renamed_and_kept_when_out_of_scope() {
+    let mut renamed = dir_group(2, &[]);
+    renamed.name = "aws-renamed".into();
+    let d = dir(vec![], vec![dir_group(1, &[]), renamed]);
+    let i = idc(vec![], vec![idc_group(2, &[]), idc_group(3, &[])]);
+    let plan = plan(&d, &i, &p());
+    assert_eq!(
+        plan.operations,
+        vec![
+            Operation::CreateGroup {
+                external_id: guid(1),
+                display_name: "aws-group1".into()
+            },
+            Operation::RenameGroup {
+                id: "g-2".into(),
+                external_id: guid(2),
+                from: "aws-group2".into(),
+                to: "aws-renamed".into()
+            },
+        ]
+    );
+    let delete = Policy {
+        delete_groups_out_of_scope: true,
+        ..p()
+    };
+    let plan = super::plan(&d, &i, &delete);
+    assert!(plan.operations.contains(&Operation::DeleteGroup {
+        id: "g-3".into(),
+        external_id: guid(3),
+        display_name: "aws-group3".into()
+    }));
+}
+
+#[test]
+fn a_same_named_foreign_group_is_adopted_only_when_allowed() {
+    let foreign = IdcGroup {
+        id: "f-g".into(),
+        external_id: None,
+        display_name: "AWS-group1".into(),
+        member_ids: None,
+    };
+    let d = dir(vec![dir_user(1)], vec![dir_group(1, &[1])]);
+    let i = idc(vec![idc_user(1)], vec![foreign.clone()]);
+
+    let off = plan(&d, &i, &p());
+    assert!(off.is_empty(), "{off:#?}");
+    assert!(
+        off.conflicts[0].contains("adoptGroupsByName"),
+        "{:?}",
+        off.conflicts
+    );
+
+    let on = Policy {
+        adopt_groups_by_name: true,
+        ..p()
+    };
+    let adopted = plan(&d, &i, &on);
+    assert_eq!(
+        adopted.operations,
+        vec![
+            Operation::AdoptGroup {
+                id: "f-g".into(),
+                external_id: guid(1),
+                display_name: "AWS-group1".into()
+            },
+            Operation::RenameGroup {
+                id: "f-g".into(),
+                external_id: guid(1),
+                from: "AWS-group1".into(),
+                to: "aws-group1".into()
+            },
+        ]
+    );
+    assert!(adopted.notes.iter().any(|n| n.contains("next pass")));
+
+    let mut tagged = foreign;
+    tagged.external_id = Some("okta-123".into());
+    let other = plan(&d, &idc(vec![idc_user(1)], vec![tagged]), &on);
+    assert!(other.is_empty() && other.conflicts.len() == 1, "{other:#?}");
+}
+
+#[test]
+fn membership_follows_the_directory_and_removes_every_other_member() {
+    let d = dir(
+        vec![dir_user(1), dir_user(2), dir_user(3)],
+        vec![dir_group(1, &[1, 3, 3]), dir_group(2, &[1, 2])],
+    );
+    let mut g1 = idc_group(1, &[2]);
+    g1.member_ids.as_mut().unwrap().insert("f-1".into());
+    let i = idc(
+        vec![idc_user(1), idc_user(2), foreign_user("f-1", "x", None)],
+        vec![g1],
+    );
+    let plan = plan(&d, &i, &p());
+    assert_eq!(
+        plan.operations,
+        vec![
+            Operation::CreateGroup {
+                external_id: guid(2),
+                display_name: "aws-group2".into()
+            },
+            Operation::CreateUser {
+                user: desired_user(&dir_user(3), &p()).unwrap()
+            },
+            Operation::AddMembers {
+                group: GroupRef::Existing("g-1".into()),
+                group_name: "aws-group1".into(),
+                users: vec![UserRef::Existing("u-1".into()), UserRef::New(sid(3))],
+            },
+            Operation::AddMembers {
+                group: GroupRef::New(guid(2)),
+                group_name: "aws-group2".into(),
+                users: vec![
+                    UserRef::Existing("u-1".into()),
+                    UserRef::Existing("u-2".into())
+                ],
+            },
+            Operation::RemoveMembers {
+                group_id: "g-1".into(),
+                group_name: "aws-group1".into(),
+                user_ids: vec!["f-1".into(), "u-2".into()],
+            },
+        ]
+    );
+}
+
+#[test]
+fn unread_membership_is_left_alone_and_noted() {
+    let mut g = idc_group(1, &[]);
+    g.member_ids = None;
+    let d = dir(vec![dir_user(1)], vec![dir_group(1, &[1])]);
+    let plan = plan(&d, &idc(vec![idc_user(1)], vec![g]), &p());
+    assert!(plan.is_empty(), "{plan:#?}");
+    assert!(plan.notes[0].contains("not read"));
+}
+
+#[test]
+fn out_of_scope_users_lose_their_memberships_but_skipped_ones_keep_them() {
+    let mut broken = dir_user(3);
+    broken.surname = None;
+    let d = dir(vec![dir_user(1), broken], vec![dir_group(1, &[1, 3])]);
+    let i = idc(
+        vec![idc_user(1), idc_user(2), idc_user(3)],
+        vec![idc_group(1, &[1, 2, 3])],
+    );
+    let plan = plan(&d, &i, &p());
+    assert!(plan.operations.contains(&Operation::RemoveMembers {
+        group_id: "g-1".into(),
+        group_name: "aws-group1".into(),
+        user_ids: vec!["u-2".into()],
+    }));
+    assert!(plan
+        .operations
+        .iter()
+        .all(|op| !format!("{op:?}").contains("\"u-3\"")));
+}
+
+#[test]
+fn the_plan_does_not_depend_on_input_order() {
+    let users: Vec<_> = (1..=6).map(dir_user).collect();
+    let groups = vec![dir_group(1, &[1, 2, 5]), dir_group(2, &[3, 6])];
+    let i = idc(vec![idc_user(2), idc_user(9)], vec![idc_group(2, &[9])]);
+    let a = plan(&dir(users.clone(), groups.clone()), &i, &p());
+    let mut ru = users;
+    ru.reverse();
+    let mut rg = groups;
+    rg.reverse();
+    let mut ri = i.clone();
+    ri.users.reverse();
+    assert_eq!(a, plan(&dir(ru, rg), &ri, &p()));
+}
+
+#[test]
+fn owned_group_anchor_colliding_out_of_scope_group_is_a_conflict_or_waits_for_deletion() {
+    // The directory group was re-created (new GUID) with the old name.
+    let d = dir(vec![], vec![dir_group(2, &[])]);
+    let mut old = idc_group(1, &[]);
+    old.display_name = "aws-group2".into();
+    let i = idc(vec![], vec![old]);
+    let kept = plan(&d, &i, &p());
+    assert!(kept.is_empty());
+    assert!(
+        kept.conflicts[0].contains("deleteGroupsOutOfScope"),
+        "{kept:#?}"
+    );
+    let delete = Policy {
+        delete_groups_out_of_scope: true,
+        ..p()
+    };
+    let deleting = plan(&d, &i, &delete);
+    assert!(matches!(only_op(&deleting), Operation::DeleteGroup { .. }));
+    assert!(deleting.notes[0].contains("next pass"));
+}

@@ -1,0 +1,480 @@
+//! Planning of user objects: creates, updates, disables and deletes.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
+use super::desired::desired_user;
+use super::holders::{Holder, Holders};
+use super::ownership::{fold, is_owned_user_external_id, same_folded, user_key, SidIndex};
+use super::policy::{OutOfScopeAction, Policy};
+use super::types::{Operation, Plan, UserAttributes, UserField, UserRef};
+use crate::model::{DirectoryUser, IdcUser};
+
+/// What the membership planning needs to know about users once their fate is decided.
+pub(super) struct UserOutcome<'a> {
+    /// Every user that exists (or will exist) in Identity Center after this plan, as an
+    /// operation refers to it, sorted: `Existing` by id, then `New` by externalId.
+    pub refs: Vec<UserRef>,
+    /// Directory users by canonical SID, as an index into `refs`. Membership planning works
+    /// on these small integers, so sorting a million memberships never compares strings.
+    pub slot_of: SidIndex,
+    /// Identity Center ids of users that must not be touched at all, not even in group
+    /// memberships: their directory entry was skipped, so their true state is unknown.
+    pub untouchable_ids: HashSet<&'a str>,
+}
+
+/// A directory user that maps to valid attributes and will be sent.
+struct Candidate<'a> {
+    dir: &'a DirectoryUser,
+    key: Cow<'a, str>,
+    want: UserAttributes,
+    existing: Option<&'a IdcUser>,
+    duplicate_of: Vec<&'a str>,
+}
+
+pub(super) fn plan_users<'a>(
+    dir_users: &'a [DirectoryUser],
+    idc_users: &'a [IdcUser],
+    skipped_anchors: &HashSet<Cow<'a, str>>,
+    policy: &Policy,
+    out: &mut Plan,
+) -> UserOutcome<'a> {
+    let owned = index_owned(idc_users, out);
+    let mut untouchable_keys: HashSet<Cow<'a, str>> = skipped_anchors.clone();
+    let in_directory: HashSet<Cow<'a, str>> =
+        dir_users.iter().map(|u| user_key(&u.object_sid)).collect();
+
+    let mut candidates = candidates(dir_users, &owned, &mut untouchable_keys, policy, out);
+    mark_directory_duplicates(&mut candidates);
+    let (candidates, duplicates): (Vec<_>, Vec<_>) = candidates
+        .into_iter()
+        .partition(|c| c.duplicate_of.is_empty());
+    for c in duplicates {
+        out.skipped.push(format!(
+            "{}: userName or mail {} is also used by {}; Identity Center needs both unique \
+             (compared without case): make them differ in the directory",
+            c.dir.dn,
+            describe_values(&c.want),
+            c.duplicate_of.join(" and ")
+        ));
+        untouchable_keys.insert(c.key);
+    }
+    let out_of_scope: Vec<&IdcUser> = {
+        let mut v: Vec<&IdcUser> = owned
+            .iter()
+            .filter(|(k, _)| !in_directory.contains(*k) && !untouchable_keys.contains(*k))
+            .map(|(_, u)| *u)
+            .collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    };
+
+    let mut names = Holders::new(
+        idc_users.iter().map(|u| (u, Some(u.user_name.as_str()))),
+        |u: &IdcUser| u.id.as_str(),
+    );
+    let mut emails = Holders::new(
+        idc_users.iter().map(|u| (u, u.email.as_deref())),
+        |u: &IdcUser| u.id.as_str(),
+    );
+    for c in &candidates {
+        if let Some(e) = c.existing {
+            if !same_folded(&e.user_name, &c.want.user_name) {
+                names.mark_releasing(&e.id);
+            }
+            if let Some(cur) = e.email.as_deref() {
+                if !c.want.email.as_deref().is_some_and(|w| same_folded(cur, w)) {
+                    emails.mark_releasing(&e.id);
+                }
+            }
+        }
+    }
+    if policy.out_of_scope_users == OutOfScopeAction::Delete {
+        for u in &out_of_scope {
+            names.mark_releasing(&u.id);
+            emails.mark_releasing(&u.id);
+        }
+    }
+
+    let mut member_refs: Vec<(UserRef, Cow<'a, str>)> = Vec::with_capacity(candidates.len());
+    for c in candidates {
+        let r = match c.existing {
+            Some(e) => {
+                plan_update(&c, e, &names, &emails, policy, out);
+                Some(UserRef::Existing(e.id.clone()))
+            }
+            None => plan_create(&c, &names, &emails, out),
+        };
+        if let Some(r) = r {
+            member_refs.push((r, c.key));
+        }
+    }
+
+    for u in out_of_scope {
+        let external_id = u.external_id.clone().unwrap_or_default();
+        match policy.out_of_scope_users {
+            OutOfScopeAction::Disable if u.active => out.operations.push(Operation::DisableUser {
+                id: u.id.clone(),
+                external_id,
+                user_name: u.user_name.clone(),
+            }),
+            OutOfScopeAction::Delete => out.operations.push(Operation::DeleteUser {
+                id: u.id.clone(),
+                external_id,
+                user_name: u.user_name.clone(),
+            }),
+            _ => {}
+        }
+    }
+
+    let untouchable_ids = idc_users
+        .iter()
+        .filter(|u| match u.external_id.as_deref() {
+            Some(ext) if is_owned_user_external_id(ext) => {
+                let key = user_key(ext);
+                untouchable_keys.contains(&key)
+                    || owned.get(&key).is_some_and(|chosen| chosen.id != u.id)
+            }
+            _ => false,
+        })
+        .map(|u| u.id.as_str())
+        .collect();
+    member_refs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut slot_of = SidIndex::with_capacity(member_refs.len());
+    let mut refs = Vec::with_capacity(member_refs.len());
+    for (slot, (r, key)) in (0u32..).zip(member_refs) {
+        slot_of.insert(&key, slot);
+        refs.push(r);
+    }
+    UserOutcome {
+        refs,
+        slot_of,
+        untouchable_ids,
+    }
+}
+
+/// Owned users by canonical anchor. Identity Center keeps externalIds unique, but should two
+/// users carry the same anchor anyway, only the lowest id is managed and the other is left
+/// alone (and reported), rather than both fighting over one directory entry.
+fn index_owned<'a>(idc_users: &'a [IdcUser], out: &mut Plan) -> HashMap<Cow<'a, str>, &'a IdcUser> {
+    let mut owned: HashMap<Cow<'a, str>, &'a IdcUser> = HashMap::with_capacity(idc_users.len());
+    for u in idc_users {
+        let Some(ext) = u
+            .external_id
+            .as_deref()
+            .filter(|e| is_owned_user_external_id(e))
+        else {
+            continue;
+        };
+        match owned.entry(user_key(ext)) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(u);
+            }
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                let (keep, other) = if u.id < o.get().id {
+                    (u, *o.get())
+                } else {
+                    (*o.get(), u)
+                };
+                out.notes.push(format!(
+                    "Identity Center users {} and {} both carry externalId {ext}: only {} is \
+                     managed; delete the other",
+                    keep.id, other.id, keep.id
+                ));
+                o.insert(keep);
+            }
+        }
+    }
+    owned
+}
+
+/// Maps every directory user to its desired attributes, in anchor order. Entries that cannot
+/// be sent are reported; disabled users that do not exist yet are not created (there is
+/// nothing for them to sign in to, and they are created once enabled).
+fn candidates<'a>(
+    dir_users: &'a [DirectoryUser],
+    owned: &HashMap<Cow<'a, str>, &'a IdcUser>,
+    untouchable: &mut HashSet<Cow<'a, str>>,
+    policy: &Policy,
+    out: &mut Plan,
+) -> Vec<Candidate<'a>> {
+    let mut sorted: Vec<(Cow<'a, str>, &'a DirectoryUser)> = dir_users
+        .iter()
+        .map(|u| (user_key(&u.object_sid), u))
+        .collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.dn.cmp(&b.1.dn)));
+
+    let mut result = Vec::with_capacity(sorted.len());
+    let mut i = 0;
+    while i < sorted.len() {
+        let mut j = i + 1;
+        while j < sorted.len() && sorted[j].0 == sorted[i].0 {
+            j += 1;
+        }
+        let (key, dir) = (&sorted[i].0, sorted[i].1);
+        let same_anchor = &sorted[i..j];
+        i = j;
+        if untouchable.contains(key) {
+            continue;
+        }
+        if same_anchor.iter().any(|(_, other)| *other != dir) {
+            for (_, other) in same_anchor {
+                out.skipped.push(format!(
+                    "{}: objectSid {} is carried by {} different directory entries; fix the \
+                     directory export",
+                    other.dn,
+                    other.object_sid,
+                    same_anchor.len()
+                ));
+            }
+            untouchable.insert(key.clone());
+            continue;
+        }
+        let want = match desired_user(dir, policy) {
+            Ok(w) => w,
+            Err(reason) => {
+                out.skipped.push(format!("{}: {reason}", dir.dn));
+                untouchable.insert(key.clone());
+                continue;
+            }
+        };
+        let existing = owned.get(key).copied();
+        if existing.is_none() && !want.active {
+            continue;
+        }
+        result.push(Candidate {
+            dir,
+            key: key.clone(),
+            want,
+            existing,
+            duplicate_of: Vec::new(),
+        });
+    }
+    result
+}
+
+/// Two directory users that would get the same userName or email cannot both exist in
+/// Identity Center. Both are skipped (not "the later one"), so the outcome does not depend on
+/// directory order and neither person silently gets the other's account.
+fn mark_directory_duplicates(candidates: &mut [Candidate<'_>]) {
+    let mut clashes: Vec<(usize, usize)> = Vec::new();
+    {
+        // First holder of each folded value; later ones are recorded as clashing with it.
+        let mut names: HashMap<Cow<'_, str>, usize> = HashMap::with_capacity(candidates.len());
+        let mut emails: HashMap<Cow<'_, str>, usize> = HashMap::with_capacity(candidates.len());
+        for (i, c) in candidates.iter().enumerate() {
+            if let Some(first) = names.insert(fold(&c.want.user_name), i) {
+                clashes.push((first, i));
+                names.insert(fold(&c.want.user_name), first);
+            }
+            if let Some(e) = &c.want.email {
+                if let Some(first) = emails.insert(fold(e), i) {
+                    clashes.push((first, i));
+                    emails.insert(fold(e), first);
+                }
+            }
+        }
+    }
+    // Everyone sharing a value with a first holder clashes with everyone else sharing it.
+    let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (first, other) in clashes {
+        groups
+            .entry(first)
+            .or_insert_with(|| vec![first])
+            .push(other);
+    }
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    for members in groups.values() {
+        for &a in members {
+            pairs.extend(members.iter().filter(|&&b| b != a).map(|&b| (a, b)));
+        }
+    }
+    pairs.sort_unstable();
+    pairs.dedup();
+    for (a, b) in pairs {
+        let other = candidates[b].dir.dn.as_str();
+        candidates[a].duplicate_of.push(other);
+    }
+}
+
+fn describe_values(want: &UserAttributes) -> String {
+    match &want.email {
+        Some(e) => format!("({} / {e})", want.user_name),
+        None => format!("({})", want.user_name),
+    }
+}
+
+fn describe_holder(h: &IdcUser) -> String {
+    match h
+        .external_id
+        .as_deref()
+        .filter(|e| is_owned_user_external_id(e))
+    {
+        Some(ext) => format!(
+            "scim-sync user {} (id {}, externalId {ext}), which keeps it in this pass (out of \
+             scope and not deleted, or its directory entry was skipped)",
+            h.user_name, h.id
+        ),
+        None => format!(
+            "Identity Center user {} (id {}), which scim-sync does not manage",
+            h.user_name, h.id
+        ),
+    }
+}
+
+/// The outcome of checking one unique value for a user.
+enum Check {
+    Take,
+    Conflict(String),
+    Wait(String),
+}
+
+fn check_value(holders: &Holders<'_, IdcUser>, attr: &str, value: &str, me: Option<&str>) -> Check {
+    match holders.check(value, me) {
+        Holder::Free => Check::Take,
+        Holder::Keeps(h) => Check::Conflict(format!(
+            "its {attr} {value} is already used by {}",
+            describe_holder(h)
+        )),
+        Holder::Releases(h) => Check::Wait(format!(
+            "its {attr} {value} is still held by user {} (id {}), which gives it up in this \
+             pass; it follows in the next pass",
+            h.user_name, h.id
+        )),
+    }
+}
+
+fn plan_create(
+    c: &Candidate<'_>,
+    names: &Holders<'_, IdcUser>,
+    emails: &Holders<'_, IdcUser>,
+    out: &mut Plan,
+) -> Option<UserRef> {
+    let mut checks = vec![check_value(names, "userName", &c.want.user_name, None)];
+    if let Some(e) = &c.want.email {
+        checks.push(check_value(emails, "email", e, None));
+    }
+    let who = format!(
+        "user {} ({}, {})",
+        c.want.user_name, c.want.external_id, c.dir.dn
+    );
+    let conflicts: Vec<&str> = checks
+        .iter()
+        .filter_map(|ch| match ch {
+            Check::Conflict(m) => Some(m.as_str()),
+            _ => None,
+        })
+        .collect();
+    if !conflicts.is_empty() {
+        out.conflicts.push(format!(
+            "{who} not created: {}; rename one of them (Identity Center needs unique userNames \
+             and emails, compared without case)",
+            conflicts.join("; and ")
+        ));
+        return None;
+    }
+    if let Some(Check::Wait(m)) = checks.iter().find(|ch| matches!(ch, Check::Wait(_))) {
+        out.notes.push(format!("{who} not created yet: {m}"));
+        return None;
+    }
+    out.operations.push(Operation::CreateUser {
+        user: c.want.clone(),
+    });
+    Some(UserRef::New(c.want.external_id.clone()))
+}
+
+/// Case-only differences of userName and email are not changes unless `lowercaseUserNames`
+/// is on: Identity Center compares them without case, so rewriting them would cost a write
+/// per user (for instance for every user the PowerShell original created) and change nothing
+/// that matters. With `lowercaseUserNames` the operator asked for lowercase, so an uppercase
+/// value in Identity Center is corrected.
+fn same_identifier(current: &str, wanted: &str, policy: &Policy) -> bool {
+    if policy.lowercase_user_names {
+        current == wanted
+    } else {
+        current == wanted || same_folded(current, wanted)
+    }
+}
+
+fn plan_update(
+    c: &Candidate<'_>,
+    e: &IdcUser,
+    names: &Holders<'_, IdcUser>,
+    emails: &Holders<'_, IdcUser>,
+    policy: &Policy,
+    out: &mut Plan,
+) {
+    let want = &c.want;
+    let mut changed = Vec::new();
+    let who = || format!("user {} ({}, {})", e.user_name, want.external_id, c.dir.dn);
+
+    // Whether the wanted userName and email are sent, or Identity Center's current values
+    // are kept (unchanged, a case-only difference, a conflict or a deferral).
+    let mut send_user_name = false;
+    if !same_identifier(&e.user_name, &want.user_name, policy) {
+        match check_value(names, "new userName", &want.user_name, Some(&e.id)) {
+            Check::Take => {
+                changed.push(UserField::UserName);
+                send_user_name = true;
+            }
+            Check::Conflict(m) => out
+                .conflicts
+                .push(format!("{}: userName not changed: {m}", who())),
+            Check::Wait(m) => out
+                .notes
+                .push(format!("{}: userName not changed yet: {m}", who())),
+        }
+    }
+    if e.display_name.as_deref() != Some(want.display_name.as_str()) {
+        changed.push(UserField::DisplayName);
+    }
+    if e.given_name.as_deref() != Some(want.given_name.as_str()) {
+        changed.push(UserField::GivenName);
+    }
+    if e.family_name.as_deref() != Some(want.family_name.as_str()) {
+        changed.push(UserField::FamilyName);
+    }
+    let mut send_email = false;
+    match (e.email.as_deref(), want.email.as_deref()) {
+        (None, None) => {}
+        (Some(cur), Some(w)) if same_identifier(cur, w, policy) => {}
+        (_, None) => {
+            changed.push(UserField::Email);
+            send_email = true;
+        }
+        (_, Some(w)) => match check_value(emails, "new email", w, Some(&e.id)) {
+            Check::Take => {
+                changed.push(UserField::Email);
+                send_email = true;
+            }
+            Check::Conflict(m) => out
+                .conflicts
+                .push(format!("{}: email not changed: {m}", who())),
+            Check::Wait(m) => out
+                .notes
+                .push(format!("{}: email not changed yet: {m}", who())),
+        },
+    }
+    if e.active != want.active {
+        changed.push(UserField::Active);
+    }
+    if changed.is_empty() {
+        return;
+    }
+    // `user` is the full state after the update: a field not in `changed` holds Identity
+    // Center's current value, so even a writer that PUTs the whole user sends nothing this
+    // plan did not decide to change.
+    let mut user = want.clone();
+    if !send_user_name {
+        user.user_name = e.user_name.clone();
+    }
+    if !send_email {
+        user.email = e.email.clone();
+    }
+    changed.sort();
+    out.operations.push(Operation::UpdateUser {
+        id: e.id.clone(),
+        user,
+        changed,
+    });
+}

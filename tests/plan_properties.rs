@@ -1,0 +1,548 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Property tests of the planner: random directories against random Identity Center
+//! contents (owned and foreign users and groups, random memberships, deliberate collisions),
+//! applied to an in-memory model of Identity Center that enforces its uniqueness rules.
+
+#[path = "support/idc_sim.rs"]
+mod idc_sim;
+
+use std::collections::{BTreeSet, HashSet};
+
+use idc_sim::{Sim, SimGroup};
+use proptest::prelude::*;
+use scim_sync::model::{
+    DirectoryGroup, DirectorySnapshot, DirectoryUser, IdcSnapshot, IdcUser, SkippedEntry,
+};
+use scim_sync::plan::{
+    apply_guard, is_owned_group_external_id, is_owned_user_external_id, plan, GroupRef,
+    GuardSettings, Operation, OutOfScopeAction, Plan, Policy, UserField, UserNameSource, UserRef,
+};
+
+const NAMES: [&str; 6] = ["ann", "bob", "cy", "dee", "eve", "fay"];
+const GIVEN: [&str; 3] = ["Ann", "Bob", "Cy"];
+
+fn sid(n: u8) -> String {
+    format!("S-1-5-21-7-8-9-{}", 1000 + u32::from(n))
+}
+
+fn guid(n: u8) -> String {
+    format!("00000000-0000-4000-8000-{n:012}")
+}
+
+fn cased(s: String, upper: bool) -> String {
+    if upper {
+        let mut c = s.chars();
+        c.next()
+            .map(|f| f.to_uppercase().chain(c).collect())
+            .unwrap_or_default()
+    } else {
+        s
+    }
+}
+
+/// A name in one of the shapes the three userName sources produce, so directory and
+/// Identity Center values collide often.
+fn value(kind: u8, idx: usize, upper: bool) -> String {
+    let n = NAMES[idx % NAMES.len()];
+    cased(
+        match kind % 3 {
+            0 => format!("{n}@corp.example"),
+            1 => format!("{n}@mail.example"),
+            _ => n.to_string(),
+        },
+        upper,
+    )
+}
+
+/// How a generated directory entry is broken, if at all (most are not).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Broken {
+    No,
+    SpaceInUserName,
+    InvisibleGivenName,
+    NoSurname,
+}
+
+#[derive(Debug, Clone)]
+struct World {
+    dir: DirectorySnapshot,
+    /// SIDs of directory entries generated invalid: the planner must skip them.
+    broken: BTreeSet<String>,
+    sim: Sim,
+    unread: BTreeSet<String>,
+    policy: Policy,
+}
+
+fn dir_user() -> impl Strategy<Value = (u8, DirectoryUser, Broken)> {
+    (
+        (
+            0u8..14,
+            0usize..6,
+            any::<bool>(),
+            proptest::option::weighted(0.9, 0usize..6),
+        ),
+        (
+            0usize..3,
+            any::<bool>(),
+            proptest::option::of(0usize..6),
+            any::<bool>(),
+        ),
+        prop_oneof![
+            8 => Just(Broken::No),
+            1 => Just(Broken::SpaceInUserName),
+            1 => Just(Broken::InvisibleGivenName),
+            1 => Just(Broken::NoSurname),
+        ],
+    )
+        .prop_map(
+            |((s, name, upper, mail), (given, display, sam, enabled), broken)| {
+                let mut u = DirectoryUser {
+                    object_sid: sid(s),
+                    object_guid: format!("10000000-0000-4000-8000-{s:012}"),
+                    dn: format!("CN=u{s},OU=Staff,DC=corp"),
+                    sam_account_name: value(2, sam.unwrap_or(name), upper),
+                    user_principal_name: Some(value(0, name, upper)),
+                    given_name: Some(GIVEN[given].to_string()),
+                    surname: Some("Doe".to_string()),
+                    display_name: display.then(|| format!("{} Doe", GIVEN[given])),
+                    mail: mail.map(|m| value(1, m, !upper)),
+                    enabled,
+                };
+                match broken {
+                    Broken::No => {}
+                    Broken::SpaceInUserName => {
+                        u.user_principal_name = Some("a b@corp.example".into());
+                        u.sam_account_name = "a b".into();
+                        u.mail = Some("a b@mail.example".into());
+                    }
+                    Broken::InvisibleGivenName => u.given_name = Some("\u{200B}".into()),
+                    Broken::NoSurname => u.surname = None,
+                }
+                (s, u, broken)
+            },
+        )
+}
+
+fn idc_user() -> impl Strategy<Value = IdcUser> {
+    (
+        (0u8..4, 0u8..14, 0u8..3, 0usize..6, any::<bool>()),
+        (
+            proptest::option::of((0usize..6, any::<bool>())),
+            0usize..3,
+            any::<bool>(),
+            any::<bool>(),
+        ),
+    )
+        .prop_map(
+            |((owner, s, kind, name, upper), (mail, given, display, active))| IdcUser {
+                id: String::new(),
+                external_id: match owner {
+                    0 | 1 => Some(sid(s)),
+                    2 => None,
+                    _ => Some(format!("okta-{s}")),
+                },
+                user_name: value(kind, name, upper),
+                display_name: Some(if display {
+                    format!("{} Doe", GIVEN[given])
+                } else {
+                    "Old Name".into()
+                }),
+                given_name: Some(GIVEN[given].to_string()),
+                family_name: Some("Doe".into()),
+                email: mail.map(|(m, u)| value(1, m, u)),
+                active,
+            },
+        )
+}
+
+fn dir_group() -> impl Strategy<Value = DirectoryGroup> {
+    (
+        0u8..6,
+        0usize..5,
+        any::<bool>(),
+        proptest::collection::vec(0u8..16, 0..8),
+    )
+        .prop_map(|(g, name, upper, members)| DirectoryGroup {
+            object_guid: guid(g),
+            object_sid: None,
+            dn: format!("CN=g{g},OU=Groups,DC=corp"),
+            name: cased(format!("aws-{}", NAMES[name]), upper),
+            description: None,
+            member_sids: members.into_iter().map(sid).collect(),
+        })
+}
+
+fn idc_group() -> impl Strategy<Value = (SimGroup, Vec<usize>, bool)> {
+    (
+        (0u8..4, 0u8..6, 0usize..5, any::<bool>()),
+        proptest::collection::vec(0usize..12, 0..8),
+        proptest::bool::weighted(0.15),
+    )
+        .prop_map(|((owner, g, name, upper), members, unread)| {
+            (
+                SimGroup {
+                    external_id: match owner {
+                        0 | 1 => Some(guid(g)),
+                        2 => None,
+                        _ => Some(format!("ext-{g}")),
+                    },
+                    display_name: cased(format!("aws-{}", NAMES[name]), upper),
+                    members: BTreeSet::new(),
+                },
+                members,
+                unread,
+            )
+        })
+}
+
+fn policy() -> impl Strategy<Value = Policy> {
+    (0u8..3, any::<bool>(), any::<bool>(), 0u8..3, any::<bool>()).prop_map(
+        |(oos, adopt, delete_groups, source, lower)| Policy {
+            out_of_scope_users: [
+                OutOfScopeAction::Disable,
+                OutOfScopeAction::Delete,
+                OutOfScopeAction::Ignore,
+            ][oos as usize],
+            adopt_groups_by_name: adopt,
+            delete_groups_out_of_scope: delete_groups,
+            user_name_source: [
+                UserNameSource::UserPrincipalName,
+                UserNameSource::Mail,
+                UserNameSource::SamAccountName,
+            ][source as usize],
+            lowercase_user_names: lower,
+        },
+    )
+}
+
+fn world() -> impl Strategy<Value = World> {
+    (
+        proptest::collection::vec(dir_user(), 0..12),
+        proptest::collection::vec(dir_group(), 0..5),
+        proptest::collection::vec(0u8..16, 0..3),
+        proptest::collection::vec(idc_user(), 0..12),
+        proptest::collection::vec(idc_group(), 0..6),
+        policy(),
+    )
+        .prop_map(|(users, groups, skipped, idc_users, idc_groups, policy)| {
+            let mut seen = HashSet::new();
+            let mut dir = DirectorySnapshot::default();
+            let mut broken = BTreeSet::new();
+            for (s, u, b) in users {
+                if seen.insert(s) {
+                    if b != Broken::No {
+                        broken.insert(u.object_sid.clone());
+                    }
+                    dir.users.push(u);
+                }
+            }
+            let mut seen_groups = HashSet::new();
+            dir.groups = groups
+                .into_iter()
+                .filter(|g| seen_groups.insert(g.object_guid.clone()))
+                .collect();
+            dir.skipped = skipped
+                .into_iter()
+                .map(|s| SkippedEntry {
+                    dn: format!("CN=skipped{s}"),
+                    anchor: Some(sid(s)),
+                    reason: "unreadable".into(),
+                })
+                .collect();
+            let mut unread_flags = Vec::new();
+            let groups = idc_groups
+                .into_iter()
+                .map(|(g, m, unread)| {
+                    unread_flags.push(unread);
+                    (g, m)
+                })
+                .collect();
+            let sim = Sim::seeded(idc_users, groups);
+            let unread = sim
+                .groups
+                .keys()
+                .zip(unread_flags)
+                .filter(|(_, u)| *u)
+                .map(|(id, _)| id.clone())
+                .collect();
+            World {
+                dir,
+                broken,
+                sim,
+                unread,
+                policy,
+            }
+        })
+}
+
+/// Directory users the plan must not touch: skipped by the reader, or reported as skipped.
+fn untouchable_sids(w: &World, plan: &Plan) -> BTreeSet<String> {
+    let mut s: BTreeSet<String> = w
+        .dir
+        .skipped
+        .iter()
+        .filter_map(|e| e.anchor.clone())
+        .collect();
+    for u in &w.dir.users {
+        if plan
+            .skipped
+            .iter()
+            .any(|m| m.starts_with(&format!("{}: ", u.dn)))
+        {
+            s.insert(u.object_sid.clone());
+        }
+    }
+    s
+}
+
+fn owned_user_ids(snap: &IdcSnapshot) -> HashSet<String> {
+    snap.users
+        .iter()
+        .filter(|u| {
+            u.external_id
+                .as_deref()
+                .is_some_and(is_owned_user_external_id)
+        })
+        .map(|u| u.id.clone())
+        .collect()
+}
+
+fn owned_group_ids(snap: &IdcSnapshot) -> HashSet<String> {
+    snap.groups
+        .iter()
+        .filter(|g| {
+            g.external_id
+                .as_deref()
+                .is_some_and(is_owned_group_external_id)
+        })
+        .map(|g| g.id.clone())
+        .collect()
+}
+
+/// Every id an operation writes to must be ours (or a group adopted in the same plan), and
+/// users whose directory entry was skipped are not written to at all.
+fn check_targets(w: &World, snap: &IdcSnapshot, plan: &Plan) -> Result<(), TestCaseError> {
+    let users = owned_user_ids(snap);
+    let mut groups = owned_group_ids(snap);
+    for op in &plan.operations {
+        if let Operation::AdoptGroup { id, .. } = op {
+            prop_assert!(w.policy.adopt_groups_by_name, "adoption without the policy");
+            let g = snap.groups.iter().find(|g| &g.id == id).unwrap();
+            prop_assert!(
+                g.external_id.is_none(),
+                "adopted a group with an externalId"
+            );
+            groups.insert(id.clone());
+        }
+    }
+    let skipped = untouchable_sids(w, plan);
+    prop_assert!(
+        w.broken.is_subset(&skipped),
+        "broken entries not skipped: {:?} vs {:?}",
+        w.broken,
+        plan.skipped
+    );
+    let skipped_ids: HashSet<&str> = snap
+        .users
+        .iter()
+        .filter(|u| u.external_id.as_ref().is_some_and(|e| skipped.contains(e)))
+        .map(|u| u.id.as_str())
+        .collect();
+    for op in &plan.operations {
+        match op {
+            Operation::UpdateUser { id, .. }
+            | Operation::DisableUser { id, .. }
+            | Operation::DeleteUser { id, .. } => {
+                prop_assert!(users.contains(id), "foreign user targeted: {op:?}");
+                prop_assert!(
+                    !skipped_ids.contains(id.as_str()),
+                    "skipped user touched: {op:?}"
+                );
+            }
+            Operation::CreateUser { user } => {
+                prop_assert!(!skipped.contains(&user.external_id), "skipped user created");
+            }
+            Operation::RenameGroup { id, .. } | Operation::DeleteGroup { id, .. } => {
+                prop_assert!(groups.contains(id), "foreign group targeted: {op:?}");
+            }
+            Operation::RemoveMembers {
+                group_id, user_ids, ..
+            } => {
+                prop_assert!(groups.contains(group_id), "foreign group targeted: {op:?}");
+                for u in user_ids {
+                    prop_assert!(!skipped_ids.contains(u.as_str()), "skipped user removed");
+                }
+            }
+            Operation::AddMembers {
+                group, users: refs, ..
+            } => {
+                if let GroupRef::Existing(id) = group {
+                    prop_assert!(groups.contains(id), "foreign group targeted: {op:?}");
+                }
+                for r in refs {
+                    if let UserRef::Existing(id) = r {
+                        prop_assert!(users.contains(id), "foreign user added: {op:?}");
+                        prop_assert!(!skipped_ids.contains(id.as_str()), "skipped user added");
+                    }
+                }
+            }
+            Operation::CreateGroup { .. } | Operation::AdoptGroup { .. } => {}
+        }
+    }
+    Ok(())
+}
+
+/// After convergence: every sendable, enabled directory user exists unless a conflict or a
+/// note names it, and every managed group's members are exactly the directory's (ignoring
+/// skipped users).
+fn check_converged(w: &World, sim: &Sim, first: &Plan, last: &Plan) -> Result<(), TestCaseError> {
+    let skipped = untouchable_sids(w, first);
+    let by_ext = |ext: &str| {
+        sim.users
+            .values()
+            .find(|u| u.external_id.as_deref() == Some(ext))
+    };
+    let reported = |u: &DirectoryUser| {
+        last.conflicts
+            .iter()
+            .chain(&last.notes)
+            .any(|m| m.contains(&u.dn))
+    };
+    for u in w
+        .dir
+        .users
+        .iter()
+        .filter(|u| u.enabled && !skipped.contains(&u.object_sid))
+    {
+        prop_assert!(
+            by_ext(&u.object_sid).is_some() || reported(u),
+            "user {} neither exists nor is reported: {last:#?}",
+            u.dn
+        );
+    }
+    let skipped_ids: HashSet<&str> = sim
+        .users
+        .values()
+        .filter(|u| u.external_id.as_ref().is_some_and(|e| skipped.contains(e)))
+        .map(|u| u.id.as_str())
+        .collect();
+    for g in &w.dir.groups {
+        let Some((gid, sg)) = sim
+            .groups
+            .iter()
+            .find(|(_, sg)| sg.external_id.as_deref() == Some(g.object_guid.as_str()))
+        else {
+            continue;
+        };
+        if w.unread.contains(gid) || last.skipped.iter().any(|m| m.starts_with(&g.dn)) {
+            continue;
+        }
+        let wanted: BTreeSet<String> = g
+            .member_sids
+            .iter()
+            .filter(|s| w.dir.users.iter().any(|u| &u.object_sid == *s))
+            .filter_map(|s| by_ext(s))
+            .map(|u| u.id.clone())
+            .filter(|id| !skipped_ids.contains(id.as_str()))
+            .collect();
+        let actual: BTreeSet<String> = sg
+            .members
+            .iter()
+            .filter(|id| !skipped_ids.contains(id.as_str()))
+            .cloned()
+            .collect();
+        prop_assert_eq!(actual, wanted, "members of {}", g.dn);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// plan → apply → plan again converges (at once, unless the plan announced a deferral),
+    /// no operation targets a foreign object, skipped users are never touched, and the
+    /// simulator's uniqueness rules never reject a planned write, in either order.
+    #[test]
+    fn planning_converges_safely(w in world()) {
+        let snap = w.sim.snapshot(&w.unread);
+        let first = plan(&w.dir, &snap, &w.policy);
+        prop_assert_eq!(&first, &plan(&w.dir, &snap, &w.policy), "deterministic");
+        check_targets(&w, &snap, &first)?;
+
+        let mut reversed = w.sim.clone();
+        reversed.apply(&first, true).map_err(|e| TestCaseError::fail(format!("reversed: {e}")))?;
+        let mut sim = w.sim.clone();
+        sim.apply(&first, false).map_err(TestCaseError::fail)?;
+
+        let none = BTreeSet::new();
+        let mut last = first.clone();
+        for pass in 2..=6 {
+            let snap = sim.snapshot(&none);
+            let next = plan(&w.dir, &snap, &w.policy);
+            if pass == 2 && first.notes.is_empty() {
+                prop_assert!(next.is_empty(), "second plan not empty: {next:#?}");
+            }
+            check_targets(&w, &snap, &next)?;
+            sim.apply(&next, false).map_err(TestCaseError::fail)?;
+            let done = next.is_empty();
+            last = next;
+            if done {
+                break;
+            }
+        }
+        prop_assert!(last.is_empty(), "no convergence after 6 passes: {last:#?}");
+        check_converged(&w, &sim, &first, &last)?;
+    }
+
+    /// The guard never lets more through than its limits, keeps the safe part intact, and
+    /// changes nothing when it has nothing to say.
+    #[test]
+    fn the_guard_never_exceeds_its_limits(
+        w in world(),
+        share in 0.0f64..0.6,
+        count in 0u64..8,
+        allow in proptest::bool::weighted(0.2),
+    ) {
+        let snap = w.sim.snapshot(&w.unread);
+        let planned = plan(&w.dir, &snap, &w.policy);
+        let g = GuardSettings { max_destructive_share: share, max_destructive_count: count, allow_mass_changes: allow };
+        let (kept, withheld) = apply_guard(planned.clone(), &snap, &w.dir, &g);
+        if allow || withheld.is_empty() {
+            prop_assert_eq!(&kept, &planned);
+            prop_assert!(allow || withheld.is_empty());
+        }
+        if allow {
+            return Ok(());
+        }
+        let deactivates = |op: &Operation| matches!(op, Operation::UpdateUser { user, changed, .. }
+            if changed.contains(&UserField::Active) && !user.active);
+        let users_lost = kept.operations.iter()
+            .filter(|op| matches!(op, Operation::DisableUser { .. } | Operation::DeleteUser { .. }) || deactivates(op))
+            .count() as u64;
+        let removed: u64 = kept.operations.iter().map(|op| match op {
+            Operation::RemoveMembers { user_ids, .. } => user_ids.len() as u64,
+            _ => 0,
+        }).sum();
+        let groups_deleted = kept.operations.iter().filter(|op| matches!(op, Operation::DeleteGroup { .. })).count() as u64;
+        let owned_users = owned_user_ids(&snap).len() as u64;
+        let owned_groups = owned_group_ids(&snap);
+        let owned_members: u64 = snap.groups.iter()
+            .filter(|g| owned_groups.contains(&g.id))
+            .map(|g| g.member_ids.as_ref().map_or(0, |m| m.len() as u64))
+            .sum();
+        let limit = |base: u64| count.min(((share * base as f64) - 1e-9).ceil().max(0.0) as u64);
+        prop_assert!(users_lost <= limit(owned_users), "{users_lost} users lost, limit {}", limit(owned_users));
+        prop_assert!(removed <= limit(owned_members));
+        prop_assert!(groups_deleted <= limit(owned_groups.len() as u64));
+        if w.dir.users.is_empty() && owned_users > 0 {
+            prop_assert!(kept.operations.iter().all(|op| !op.is_destructive() && !deactivates(op)));
+        }
+        if !withheld.is_empty() {
+            prop_assert!(kept.operations.iter().all(|op| !op.is_destructive() && !deactivates(op)));
+            let safe = |p: &Plan| p.operations.iter()
+                .filter(|op| matches!(op, Operation::CreateUser { .. } | Operation::CreateGroup { .. } | Operation::AddMembers { .. } | Operation::RenameGroup { .. } | Operation::AdoptGroup { .. }))
+                .cloned().collect::<Vec<_>>();
+            prop_assert_eq!(safe(&kept), safe(&planned), "the safe part is kept");
+        }
+    }
+}
