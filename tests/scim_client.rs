@@ -47,7 +47,11 @@ async fn user_lifecycle() {
         .unwrap()
         .unwrap();
     assert_eq!(by_name.id, id);
-    assert!(c.find_user_by_external_id("S-1-5-nope").await.unwrap().is_none());
+    assert!(c
+        .find_user_by_external_id("S-1-5-nope")
+        .await
+        .unwrap()
+        .is_none());
 
     // Update every field; only the ones listed are sent.
     let changed = UserAttributes {
@@ -65,7 +69,11 @@ async fn user_lifecycle() {
     let d = emu.dump();
     let rec = d.user_by_id(&id).unwrap();
     assert_eq!(rec.given_name.as_deref(), Some("Alice"));
-    assert_eq!(rec.family_name.as_deref(), Some("Number1"), "not in `changed`, not sent");
+    assert_eq!(
+        rec.family_name.as_deref(),
+        Some("Number1"),
+        "not in `changed`, not sent"
+    );
     c.update_user(
         &id,
         &changed,
@@ -87,14 +95,20 @@ async fn user_lifecycle() {
     assert_eq!(rec.email.as_deref(), Some("alice@example.org"));
     let before = emu.counters().writes;
     c.update_user(&id, &changed, &[]).await.unwrap();
-    assert_eq!(emu.counters().writes, before, "nothing changed, nothing sent");
+    assert_eq!(
+        emu.counters().writes,
+        before,
+        "nothing changed, nothing sent"
+    );
 
     // Removing the email.
     let no_mail = UserAttributes {
         email: None,
         ..changed.clone()
     };
-    c.update_user(&id, &no_mail, &[UserField::Email]).await.unwrap();
+    c.update_user(&id, &no_mail, &[UserField::Email])
+        .await
+        .unwrap();
     assert_eq!(emu.dump().user_by_id(&id).unwrap().email, None);
 
     c.set_user_active(&id, false).await.unwrap();
@@ -121,14 +135,29 @@ async fn group_lifecycle() {
     let emu = start(Behaviour::default()).await;
     let c = client(&emu);
     let id = c.create_group("aws-admins", &guid(1)).await.unwrap();
-    let g = c.find_group_by_external_id(&guid(1)).await.unwrap().unwrap();
-    assert_eq!((g.id.as_str(), g.display_name.as_str()), (id.as_str(), "aws-admins"));
+    let g = c
+        .find_group_by_external_id(&guid(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (g.id.as_str(), g.display_name.as_str()),
+        (id.as_str(), "aws-admins")
+    );
     assert_eq!(g.external_id.as_deref(), Some(guid(1).as_str()));
     assert_eq!(
-        c.find_group_by_display_name("AWS-Admins").await.unwrap().unwrap().id,
+        c.find_group_by_display_name("AWS-Admins")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
         id
     );
-    assert!(c.find_group_by_display_name("other").await.unwrap().is_none());
+    assert!(c
+        .find_group_by_display_name("other")
+        .await
+        .unwrap()
+        .is_none());
 
     c.rename_group(&id, "aws-administrators").await.unwrap();
     c.set_group_external_id(&id, &guid(2)).await.unwrap();
@@ -209,7 +238,14 @@ async fn member_changes_are_chunked_at_100_and_read_back_with_paging() {
     emu.reset_counters();
     c.remove_members(&gid, &ids[..120]).await.unwrap();
     assert_eq!(emu.counters().route("PATCH /Groups/{id} 204"), 2);
-    let left: BTreeSet<String> = emu.dump().group("big").unwrap().member_ids.iter().cloned().collect();
+    let left: BTreeSet<String> = emu
+        .dump()
+        .group("big")
+        .unwrap()
+        .member_ids
+        .iter()
+        .cloned()
+        .collect();
     assert_eq!(left, ids[120..].iter().cloned().collect::<BTreeSet<_>>());
     assert_eq!(
         c.group_member_ids(&gid).await.unwrap(),
@@ -232,13 +268,28 @@ async fn duplicate_adds_and_non_member_removes_succeed_under_every_switch() {
         c.add_members(&gid, &ids[1..5]).await.unwrap();
         // All present.
         c.add_members(&gid, &ids[..5]).await.unwrap();
-        assert_eq!(emu.dump().group("g").unwrap().member_ids.len(), 5, "{label}");
+        assert_eq!(
+            emu.dump().group("g").unwrap().member_ids.len(),
+            5,
+            "{label}"
+        );
         // One member, one non-member.
         c.remove_members(&gid, &ids[..1]).await.unwrap();
         c.remove_members(&gid, &ids[..2]).await.unwrap();
         c.remove_members(&gid, &ids[..2]).await.unwrap();
-        let left: BTreeSet<String> = emu.dump().group("g").unwrap().member_ids.iter().cloned().collect();
-        assert_eq!(left, ids[2..].iter().cloned().collect::<BTreeSet<_>>(), "{label}");
+        let left: BTreeSet<String> = emu
+            .dump()
+            .group("g")
+            .unwrap()
+            .member_ids
+            .iter()
+            .cloned()
+            .collect();
+        assert_eq!(
+            left,
+            ids[2..].iter().cloned().collect::<BTreeSet<_>>(),
+            "{label}"
+        );
         emu.shutdown().await;
     }
 }
@@ -271,7 +322,10 @@ async fn conflicts_name_what_collides() {
     assert!(err.is_conflict(), "{err}");
     let msg = err.to_string();
     assert!(msg.contains("userName") && msg.contains(&holder), "{msg}");
-    assert!(msg.contains(&sid(2)), "names the object being created: {msg}");
+    assert!(
+        msg.contains(&sid(2)),
+        "names the object being created: {msg}"
+    );
 
     // Same email, different userName and anchor: only the email can explain the 409.
     let email_clash = UserAttributes {
@@ -356,11 +410,22 @@ async fn filter_unsafe_values_are_found_through_listings() {
     };
     let id = c.create_user(&odd).await.unwrap();
     emu.reset_counters();
-    let found = c.find_user_by_external_id(&odd.external_id).await.unwrap().unwrap();
+    let found = c
+        .find_user_by_external_id(&odd.external_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.id, id);
-    let found = c.find_user_by_user_name(&odd.user_name).await.unwrap().unwrap();
+    let found = c
+        .find_user_by_user_name(&odd.user_name)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.id, id);
-    let gid = c.create_group(r#"the "quoted" \ group"#, &guid(1)).await.unwrap();
+    let gid = c
+        .create_group(r#"the "quoted" \ group"#, &guid(1))
+        .await
+        .unwrap();
     emu.reset_counters();
     let g = c
         .find_group_by_display_name(r#"the "quoted" \ group"#)
@@ -386,7 +451,13 @@ async fn filter_unsafe_values_are_found_through_listings() {
         ..user(2)
     };
     let id2 = c.create_user(&odd2).await.unwrap();
-    assert_eq!(emu.dump().user_by_external_id(&odd2.external_id).unwrap().id, id2);
+    assert_eq!(
+        emu.dump()
+            .user_by_external_id(&odd2.external_id)
+            .unwrap()
+            .id,
+        id2
+    );
     assert_eq!(emu.dump().user_records.len(), 2);
     emu.shutdown().await;
 }
@@ -403,11 +474,17 @@ async fn a_rejected_token_names_the_secret_and_never_the_token() {
     let err = c.list_users().await.unwrap_err();
     assert!(err.is_auth_failure(), "{err}");
     let msg = err.to_string();
-    assert!(msg.contains("401") && msg.contains(TOKEN_SECRET_ID), "{msg}");
+    assert!(
+        msg.contains("401") && msg.contains(TOKEN_SECRET_ID),
+        "{msg}"
+    );
     assert!(msg.contains("list users"), "{msg}");
     let dbg = format!("{err:?} {c:?} {:?}", fast_config(&emu));
     for text in [&msg, &dbg] {
-        assert!(!text.contains(wrong) && !text.contains(TOKEN), "token leaked: {text}");
+        assert!(
+            !text.contains(wrong) && !text.contains(TOKEN),
+            "token leaked: {text}"
+        );
     }
     assert_eq!(emu.counters().unauthorized, 1, "a 401 is not retried");
 
@@ -422,7 +499,10 @@ async fn a_rejected_token_names_the_secret_and_never_the_token() {
     assert!(!err.to_string().contains(new_token) && !err.to_string().contains(TOKEN));
     good.set_token(Secret::new(new_token));
     let clone = good.clone();
-    clone.create_user(&user(2)).await.expect("clones share the token");
+    clone
+        .create_user(&user(2))
+        .await
+        .expect("clones share the token");
     emu.shutdown().await;
 }
 
@@ -501,7 +581,11 @@ async fn read_state_finds_owned_groups_whether_or_not_external_ids_are_echoed() 
         assert_eq!(snap.groups.len(), 3);
         let by_id = |id: &str| snap.groups.iter().find(|g| g.id == id).unwrap();
         let one = by_id(&ours1);
-        assert_eq!(one.external_id.as_deref(), Some(guid(1).as_str()), "echo={echo}");
+        assert_eq!(
+            one.external_id.as_deref(),
+            Some(guid(1).as_str()),
+            "echo={echo}"
+        );
         assert_eq!(
             one.member_ids.as_ref().unwrap(),
             &ids[..110].iter().cloned().collect::<BTreeSet<_>>()
@@ -510,7 +594,10 @@ async fn read_state_finds_owned_groups_whether_or_not_external_ids_are_echoed() 
         assert_eq!(two.external_id.as_deref(), Some(guid(2).as_str()));
         assert_eq!(two.member_ids.as_ref().unwrap().len(), 0);
         let foreign = by_id(&theirs);
-        assert_eq!(foreign.member_ids, None, "members of foreign groups are not read");
+        assert_eq!(
+            foreign.member_ids, None,
+            "members of foreign groups are not read"
+        );
         if echo {
             assert_eq!(foreign.external_id.as_deref(), Some("someone-elses"));
         } else {
@@ -555,7 +642,9 @@ async fn a_group_created_moments_ago_is_retried_through_read_after_write_lag() {
     let uid = c.create_user(&user(1)).await.unwrap();
     let gid = c.create_group("fresh", &guid(1)).await.unwrap();
     c.rename_group(&gid, "fresh-renamed").await.unwrap();
-    c.add_members(&gid, std::slice::from_ref(&uid)).await.unwrap();
+    c.add_members(&gid, std::slice::from_ref(&uid))
+        .await
+        .unwrap();
     let d = emu.dump();
     assert_eq!(d.group("fresh-renamed").unwrap().member_ids, vec![uid]);
     assert!(
@@ -567,8 +656,13 @@ async fn a_group_created_moments_ago_is_retried_through_read_after_write_lag() {
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     let late = c.create_user(&user(2)).await.unwrap();
     emu.reset_counters();
-    c.add_members(&gid, std::slice::from_ref(&late)).await.unwrap();
+    c.add_members(&gid, std::slice::from_ref(&late))
+        .await
+        .unwrap();
     assert!(emu.counters().route("PATCH /Groups/{id} 400") >= 1);
-    assert_eq!(emu.dump().group("fresh-renamed").unwrap().member_ids.len(), 2);
+    assert_eq!(
+        emu.dump().group("fresh-renamed").unwrap().member_ids.len(),
+        2
+    );
     emu.shutdown().await;
 }

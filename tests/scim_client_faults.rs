@@ -76,7 +76,10 @@ async fn workload(c: &ScimClient) -> (BTreeMap<String, bool>, BTreeMap<String, B
     .unwrap();
     try_join_all(group_ids.iter().enumerate().map(|(g, gid)| {
         let c = c.clone();
-        let ids: Vec<String> = members(g)[..4].iter().map(|&i| user_ids[i].clone()).collect();
+        let ids: Vec<String> = members(g)[..4]
+            .iter()
+            .map(|&i| user_ids[i].clone())
+            .collect();
         async move { c.remove_members(gid, &ids).await }
     }))
     .await
@@ -125,14 +128,26 @@ fn assert_state(
 ) {
     let d = emu.dump();
     assert_eq!(d.user_records.len(), users.len(), "{label}: user count");
-    let anchors: BTreeSet<_> = d.user_records.iter().map(|u| u.external_id.clone()).collect();
+    let anchors: BTreeSet<_> = d
+        .user_records
+        .iter()
+        .map(|u| u.external_id.clone())
+        .collect();
     assert_eq!(anchors.len(), users.len(), "{label}: no duplicate anchors");
     for u in &d.user_records {
-        assert_eq!(Some(&u.active), users.get(&u.user_name), "{label}: {}", u.user_name);
+        assert_eq!(
+            Some(&u.active),
+            users.get(&u.user_name),
+            "{label}: {}",
+            u.user_name
+        );
         let i: usize = u.user_name["user".len()..u.user_name.find('@').unwrap()]
             .parse()
             .unwrap();
-        assert_eq!(u.display_name.as_deref(), Some(format!("Renamed {i}").as_str()));
+        assert_eq!(
+            u.display_name.as_deref(),
+            Some(format!("Renamed {i}").as_str())
+        );
     }
     assert_eq!(d.groups.len(), groups.len(), "{label}: group count");
     for (name, want) in groups {
@@ -175,7 +190,10 @@ async fn run_resilience(retry_after: bool) {
     emu.set_faults(Faults::default());
     assert_state(&emu, &users, &groups, &label);
     let counts = c.request_counts();
-    assert_eq!(counts.throttled, counters.throttled, "{label}: the client saw every 429");
+    assert_eq!(
+        counts.throttled, counters.throttled,
+        "{label}: the client saw every 429"
+    );
     assert!(counts.retries >= counters.throttled + counters.injected_errors);
     emu.shutdown().await;
 }
@@ -230,7 +248,11 @@ async fn every_operation_takes_effect_once_when_answers_are_lost() {
         // The state reader sees the same picture.
         let wanted: BTreeSet<String> = (0..GROUPS).map(guid).collect();
         let snap = c.read_state(&wanted).await.unwrap();
-        assert!(snap.read_errors.is_empty(), "{label}: {:?}", snap.read_errors);
+        assert!(
+            snap.read_errors.is_empty(),
+            "{label}: {:?}",
+            snap.read_errors
+        );
         for g in &snap.groups {
             let want = &groups[&g.display_name];
             let ids = g.member_ids.as_ref().expect("owned group members read");
@@ -284,7 +306,10 @@ async fn timeouts_are_retried_and_bounded() {
     })
     .unwrap();
     let err = c.list_users().await.unwrap_err();
-    assert!(matches!(err, ScimError::RetriesExhausted { attempts: 3, .. }), "{err}");
+    assert!(
+        matches!(err, ScimError::RetriesExhausted { attempts: 3, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("timeout"), "{err}");
     assert_eq!(c.request_counts().by_kind.get("list_users"), Some(&3));
     emu.shutdown().await;
@@ -312,7 +337,10 @@ async fn the_total_retry_time_is_bounded() {
     .unwrap();
     c.list_users().await.unwrap();
     let err = c.list_groups().await.unwrap_err();
-    assert!(matches!(err, ScimError::RetriesExhausted { attempts: 1, .. }), "{err}");
+    assert!(
+        matches!(err, ScimError::RetriesExhausted { attempts: 1, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("429"), "{err}");
     emu.shutdown().await;
 }

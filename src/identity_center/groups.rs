@@ -370,7 +370,7 @@ impl ScimClient {
             }
             if outstanding.len() == pending.len() {
                 // Nothing explains the refusal, unless something in it is brand new.
-                if !grace_until.is_some_and(|until| Instant::now() + wait < until) {
+                if grace_until.is_none_or(|until| Instant::now() + wait >= until) {
                     return Err(refused);
                 }
                 tokio::time::sleep(wait).await;
