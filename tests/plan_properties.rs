@@ -350,14 +350,31 @@ fn check_targets(w: &World, snap: &IdcSnapshot, plan: &Plan) -> Result<(), TestC
         .collect();
     for op in &plan.operations {
         match op {
-            Operation::UpdateUser { id, .. }
-            | Operation::DisableUser { id, .. }
-            | Operation::DeleteUser { id, .. } => {
+            Operation::UpdateUser { id, .. } | Operation::DeleteUser { id, .. } => {
                 prop_assert!(users.contains(id), "foreign user targeted: {op:?}");
                 prop_assert!(
                     !skipped_ids.contains(id.as_str()),
                     "skipped user touched: {op:?}"
                 );
+            }
+            Operation::DisableUser {
+                id, external_id, ..
+            } => {
+                prop_assert!(users.contains(id), "foreign user targeted: {op:?}");
+                // Only a planner-skipped entry that the directory says is disabled.
+                if skipped_ids.contains(id.as_str()) {
+                    let reader_skipped = w
+                        .dir
+                        .skipped
+                        .iter()
+                        .any(|e| e.anchor.as_ref() == Some(external_id));
+                    let disabled = w
+                        .dir
+                        .users
+                        .iter()
+                        .any(|u| &u.object_sid == external_id && !u.enabled);
+                    prop_assert!(!reader_skipped && disabled, "skipped user disabled: {op:?}");
+                }
             }
             Operation::CreateUser { user } => {
                 prop_assert!(!skipped.contains(&user.external_id), "skipped user created");

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use emulator::{client, fast_config, guid, sid, start, start_with, user, TOKEN, TOKEN_SECRET_ID};
 use futures::future::try_join_all;
-use idc_emulator::{Behaviour, Faults};
+use idc_emulator::{Behaviour, Emulator, EmulatorConfig, Faults};
 use scim_sync::identity_center::{ScimClient, ScimClientConfig, ScimError};
 use scim_sync::plan::{UserAttributes, UserField};
 use scim_sync::secret::Secret;
@@ -344,10 +344,22 @@ async fn conflicts_name_what_collides() {
     let other = c.create_group("others", &guid(3)).await.unwrap();
     let err = c.rename_group(&other, "admins").await.unwrap_err();
     assert!(err.is_conflict(), "{err}");
+    assert!(err.to_string().contains(&gid), "names the holder: {err}");
+    let second = c.create_user(&user(5)).await.unwrap();
+    let taken = UserAttributes {
+        user_name: "USER1@example.com".into(),
+        ..user(5)
+    };
+    let err = c
+        .update_user(&second, &taken, &[UserField::UserName])
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+    assert!(err.to_string().contains(&holder), "names the holder: {err}");
 
     // Nothing was created twice.
     let d = emu.dump();
-    assert_eq!(d.user_records.len(), 1);
+    assert_eq!(d.user_records.len(), 2);
     assert_eq!(d.groups.len(), 2);
     emu.shutdown().await;
 }
@@ -381,6 +393,31 @@ async fn a_create_whose_answer_was_lost_is_adopted_not_duplicated() {
         assert_eq!(d.groups[0].id, gid);
         emu.shutdown().await;
     }
+}
+
+#[tokio::test]
+async fn adoption_waits_for_an_object_that_is_not_visible_yet() {
+    let emu = start_with(
+        Behaviour {
+            echo_group_external_id: false,
+            ..Behaviour::default()
+        },
+        Faults {
+            lost_response_rate: 1.0,
+            visibility_delay_ms: 300,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let c = client(&emu);
+    let uid = c.create_user(&user(1)).await.unwrap();
+    let gid = c.create_group("team", &guid(1)).await.unwrap();
+    let d = emu.dump();
+    assert_eq!(d.user_records.len(), 1);
+    assert_eq!(d.user_records[0].id, uid);
+    assert_eq!(d.groups.len(), 1);
+    assert_eq!(d.groups[0].id, gid);
+    emu.shutdown().await;
 }
 
 #[tokio::test]
@@ -508,17 +545,49 @@ async fn a_rejected_token_names_the_secret_and_never_the_token() {
 
 #[tokio::test]
 async fn a_wrong_endpoint_is_reported_as_a_configuration_error() {
-    let emu = start(Behaviour::default()).await;
-    let base = emu.base_url().replace("/scim/v2/", "/wrong-tenant/scim/v2");
+    let tenant = "kE3934e0444-9ba8-41e7-b468-2fecf5b4fa22";
+    let emu = Emulator::start(EmulatorConfig {
+        token: TOKEN.to_string(),
+        tenant: Some(tenant.to_string()),
+        behaviour: Behaviour {
+            wrong_tenant_not_found: true,
+            ..Behaviour::default()
+        },
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let wrong_tenant = |emu: &idc_emulator::RunningEmulator| {
+        ScimClient::new(ScimClientConfig {
+            base_url: emu
+                .base_url()
+                .replace(tenant, "f3vd2aa29dc-223c-4e5c-91b9-8ca1bb1faf7b"),
+            ..fast_config(emu)
+        })
+        .unwrap()
+    };
+    // The 2022 answer to a wrong tenant: 404 "TENANT does not exist.".
+    let c = wrong_tenant(&emu);
+    let err = c.check_endpoint().await.unwrap_err();
+    assert!(matches!(err, ScimError::EndpointNotFound { .. }), "{err}");
+    assert!(err.to_string().contains("tenant"), "{err}");
+    let err = c.list_groups().await.unwrap_err();
+    assert!(matches!(err, ScimError::EndpointNotFound { .. }), "{err}");
+    let err = c.create_user(&user(1)).await.unwrap_err();
+    assert!(matches!(err, ScimError::EndpointNotFound { .. }), "{err}");
+    // The documented answer: 401, whose message names re-enabled provisioning.
+    emu.set_behaviour(Behaviour::default());
+    let err = c.list_users().await.unwrap_err();
+    assert!(err.is_auth_failure(), "{err}");
+    assert!(err.to_string().contains("re-enabled"), "{err}");
+
+    // A wrong path under the right host.
     let c = ScimClient::new(ScimClientConfig {
-        base_url: base,
+        base_url: emu.base_url().replace("/scim/v2/", "/scim/v3/"),
         ..fast_config(&emu)
     })
     .unwrap();
-    let err = c.list_groups().await.unwrap_err();
-    assert!(matches!(err, ScimError::EndpointNotFound { .. }), "{err}");
-    assert!(err.to_string().contains("tenant"), "{err}");
-    let err = c.create_user(&user(1)).await.unwrap_err();
+    let err = c.check_endpoint().await.unwrap_err();
     assert!(matches!(err, ScimError::EndpointNotFound { .. }), "{err}");
 
     // The URL without its trailing slash works as well as with it.
@@ -527,8 +596,19 @@ async fn a_wrong_endpoint_is_reported_as_a_configuration_error() {
         ..fast_config(&emu)
     })
     .unwrap();
-    assert!(c.base_url().ends_with("/scim/v2/"));
+    assert!(c.base_url().ends_with(&format!("/{tenant}/scim/v2/")));
     c.list_users().await.unwrap();
+    c.check_endpoint().await.unwrap();
+    let bad_token = ScimClient::new(ScimClientConfig {
+        token: Secret::new("nope"),
+        ..fast_config(&emu)
+    })
+    .unwrap();
+    assert!(bad_token
+        .check_endpoint()
+        .await
+        .unwrap_err()
+        .is_auth_failure());
 
     let err = ScimClient::new(ScimClientConfig {
         base_url: "http://scim.us-east-1.amazonaws.com/t/scim/v2/".into(),

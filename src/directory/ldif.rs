@@ -54,11 +54,11 @@ pub fn read_ldif_with(
     };
     let is_group = |e: &RawEntry| match e.values(map.object_class) {
         Some(_) => has_class(e, map.group_classes),
-        None => e.values("groupType").is_some(),
+        None => e.values(map.group_type).is_some(),
     };
     let is_user = |e: &RawEntry| match e.values(map.object_class) {
         Some(_) => has_class(e, map.user_classes) && !has_class(e, map.non_user_classes),
-        None => e.values(map.account_control).is_some() && e.values("groupType").is_none(),
+        None => e.values(map.account_control).is_some() && e.values(map.group_type).is_none(),
     };
 
     let mut graph = MembershipGraph::default();

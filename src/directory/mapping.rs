@@ -33,6 +33,8 @@ pub struct AttributeMap {
     /// The group's display name (and the attribute the prefix is matched against).
     pub group_name: &'static str,
     pub description: &'static str,
+    /// Present only on groups: classifies entries of an export that lacks `objectClass`.
+    pub group_type: &'static str,
     /// Forward link from a group to its members (ranged on AD for big groups).
     pub member: &'static str,
     /// Back link from an object to the groups it belongs to (used by the LDIF source).
@@ -65,6 +67,7 @@ impl AttributeMap {
             disabled_mask: 0x2,
             group_name: "cn",
             description: "description",
+            group_type: "groupType",
             member: "member",
             member_of: "memberOf",
             in_chain_rule: "1.2.840.113556.1.4.1941",

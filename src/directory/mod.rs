@@ -3,23 +3,28 @@
 //!
 //! Scope follows the PowerShell original: the users are the direct and nested members of the
 //! sync group (enabled and disabled), the groups are those under the group search base whose
-//! name starts with the prefix, each with its members flattened to users in scope. A read
-//! either returns the whole snapshot or a [`DirectoryError`]; single malformed entries are
-//! left out and listed in `snapshot.skipped`.
+//! name starts with the prefix, each with its members flattened to users in scope (Identity
+//! Center has no nested groups). A read either returns the whole snapshot or a
+//! [`DirectoryError`]; single malformed entries are left out and listed in
+//! `snapshot.skipped`. Both sources share decoding (`entry.rs`) and flattening (`scope.rs`),
+//! so they agree on the same directory.
+//!
+//! Layout: `ldap/` (connect, paged search, ranged `member`), `ldif.rs` (parser + source),
+//! `scope.rs` (nesting), `entry.rs` (model conversion), `sid.rs` (SID/GUID), `dn.rs`,
+//! `filter_escape.rs` (RFC 4515/4514), `mapping.rs` (attribute names), `error.rs`.
 
 mod dn;
 mod entry;
 mod error;
 pub mod filter_escape;
+mod ldap;
 mod ldif;
 pub mod mapping;
 mod scope;
 pub mod sid;
 
 pub use error::{DirectoryError, CREDENTIALS_SECRET_HINT};
+pub use ldap::{read_ldap, read_ldap_with, LdapSettings};
 pub use ldif::{read_ldif, read_ldif_file, read_ldif_with};
 pub use mapping::AttributeMap;
 pub use scope::Scope;
-
-mod ldap;
-pub use ldap::{read_ldap, read_ldap_with, LdapSettings};

@@ -142,6 +142,27 @@ impl ScimClient {
             .map(|at| *at + self.inner.tuning.read_after_write_grace)
     }
 
+    /// Checks the endpoint and the token with `GET /ServiceProviderConfig` (what Teleport
+    /// uses as its ping): a wrong URL or tenant gives [`ScimError::EndpointNotFound`], a bad
+    /// token [`ScimError::Unauthorized`]. For start-up checks and the CLI's `check` command.
+    pub async fn check_endpoint(&self) -> Result<(), ScimError> {
+        let call = super::http::Call::new(
+            super::counts::RequestKind::Discovery,
+            reqwest::Method::GET,
+            self.resource_url(&["ServiceProviderConfig"]),
+            "check the SCIM endpoint",
+            "ServiceProviderConfig",
+        )
+        .collection()
+        .expect_json();
+        let reply = self.send(&call).await?;
+        if reply.status.is_success() {
+            Ok(())
+        } else {
+            Err(reply.into_error(&call))
+        }
+    }
+
     /// `<base>/<segment>/<segment>`, each segment percent-encoded (ids are opaque).
     pub(crate) fn resource_url(&self, segments: &[&str]) -> Url {
         let mut url = self.inner.base.clone();
@@ -152,5 +173,45 @@ impl ScimClient {
             }
         }
         url
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn clones_share_one_budget_and_one_token() {
+        let a = ScimClient::new(ScimClientConfig::new(
+            "http://127.0.0.1:9/scim/v2",
+            Secret::new("t1"),
+        ))
+        .unwrap();
+        let b = a.clone();
+        assert!(Arc::ptr_eq(&a.inner.pacer, &b.inner.pacer));
+        b.set_token(Secret::new("t2"));
+        assert_eq!(a.token().expose(), "t2");
+        assert_eq!(a.base_url(), "http://127.0.0.1:9/scim/v2/");
+        assert!(!format!("{a:?}").contains("t2"));
+        assert_eq!(
+            a.resource_url(&["Users", "a/b?c"]).as_str(),
+            "http://127.0.0.1:9/scim/v2/Users/a%2Fb%3Fc"
+        );
+    }
+
+    #[test]
+    fn created_ids_get_a_grace_until_deleted() {
+        let c = ScimClient::new(ScimClientConfig::new(
+            "http://127.0.0.1:9/scim/v2/",
+            Secret::new("t"),
+        ))
+        .unwrap();
+        assert!(c.not_found_grace("u1").is_none());
+        c.note_created("u1");
+        assert!(c.not_found_grace("u1").is_some_and(|t| t > Instant::now()));
+        c.note_deleted("u1");
+        assert!(c.not_found_grace("u1").is_none());
     }
 }

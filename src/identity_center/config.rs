@@ -42,6 +42,7 @@ pub struct ScimClientConfig {
     /// The SCIM endpoint as the console shows it (`https://scim.<region>.amazonaws.com/<tenant>/scim/v2/`).
     /// Normalised by the client; `http` is accepted only for loopback test servers.
     pub base_url: String,
+    /// The SCIM bearer token; swap it at run time with [`super::ScimClient::set_token`].
     pub token: Secret,
     /// The Secrets Manager id the token came from, named in the 401 message so an operator
     /// knows where to put a new token. Never the token itself.
@@ -56,9 +57,13 @@ pub struct ScimClientConfig {
     pub max_attempts: u32,
     /// Upper bound on the time one call spends retrying.
     pub max_retry_time: Duration,
+    /// First backoff ceiling; see [`defaults::BACKOFF_BASE`]. Tests use a few ms.
     pub backoff_base: Duration,
+    /// Largest wait between two attempts when the server sends no `Retry-After`.
     pub backoff_cap: Duration,
+    /// Limit for one HTTP attempt, connection included; a timeout is retried.
     pub request_timeout: Duration,
+    /// Limit for establishing the TCP + TLS connection.
     pub connect_timeout: Duration,
     /// See [`defaults::READ_AFTER_WRITE_GRACE`].
     pub read_after_write_grace: Duration,

@@ -23,10 +23,12 @@ pub enum RequestKind {
     /// Member add/remove PATCH.
     PatchMembers,
     DeleteGroup,
+    /// `GET /ServiceProviderConfig`, the connectivity and credentials check.
+    Discovery,
 }
 
 impl RequestKind {
-    const ALL: [RequestKind; 12] = [
+    const ALL: [RequestKind; 13] = [
         RequestKind::ListUsers,
         RequestKind::ListGroups,
         RequestKind::ListMembers,
@@ -39,6 +41,7 @@ impl RequestKind {
         RequestKind::UpdateGroup,
         RequestKind::PatchMembers,
         RequestKind::DeleteGroup,
+        RequestKind::Discovery,
     ];
 
     /// Stable name used as the key of [`ScimRequestCounts::by_kind`].
@@ -56,6 +59,7 @@ impl RequestKind {
             RequestKind::UpdateGroup => "update_group",
             RequestKind::PatchMembers => "patch_members",
             RequestKind::DeleteGroup => "delete_group",
+            RequestKind::Discovery => "discovery",
         }
     }
 
@@ -68,6 +72,7 @@ impl RequestKind {
                 | RequestKind::ListMembers
                 | RequestKind::FindUser
                 | RequestKind::FindGroup
+                | RequestKind::Discovery
         )
     }
 
@@ -94,7 +99,7 @@ pub struct ScimRequestCounts {
 /// The live counters behind a client (shared by its clones).
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    by_kind: [AtomicU64; 12],
+    by_kind: [AtomicU64; 13],
     retries: AtomicU64,
     throttled: AtomicU64,
 }

@@ -264,14 +264,36 @@ impl ScimClient {
     pub async fn rename_group(&self, id: &str, display_name: &str) -> Result<(), ScimError> {
         let object = format!("group {id} (new name {display_name:?})");
         let op = PatchOperation::replace("displayName", Value::String(display_name.into()));
-        self.patch_group(
-            id,
-            &object,
-            "rename group",
-            RequestKind::UpdateGroup,
-            vec![op],
-        )
-        .await
+        let result = self
+            .patch_group(
+                id,
+                &object,
+                "rename group",
+                RequestKind::UpdateGroup,
+                vec![op],
+            )
+            .await;
+        match result {
+            Err(ScimError::Conflict {
+                operation,
+                object,
+                detail,
+            }) => {
+                let detail = match self.find_group_by_display_name(display_name).await {
+                    Ok(Some(holder)) if holder.id != id => format!(
+                        "displayName {:?} is already held by group {}",
+                        holder.display_name, holder.id
+                    ),
+                    _ => format!("Identity Center: {detail:?}"),
+                };
+                Err(ScimError::Conflict {
+                    operation,
+                    object,
+                    detail,
+                })
+            }
+            other => other,
+        }
     }
 
     /// Writes our externalId onto a group (PATCH `replace externalId`): adoption by name.

@@ -141,7 +141,8 @@ impl ScimClient {
         let mut grace_waits: u32 = 0;
         loop {
             attempt += 1;
-            let (why, retry_after) = match self.attempt(call, attempt > 1).await {
+            let is_retry = attempt > 1 || grace_waits > 0;
+            let (why, retry_after) = match self.attempt(call, is_retry).await {
                 Attempt::Done(result) => return result,
                 Attempt::Retry { why, retry_after } => (why, retry_after),
                 Attempt::NotYetVisible => {

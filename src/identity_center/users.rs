@@ -216,8 +216,50 @@ impl ScimClient {
             "{} [id {id}]",
             describe_user(&user.user_name, &user.external_id)
         );
-        self.patch_user(id, &object, "update user", operations)
-            .await
+        let result = self
+            .patch_user(id, &object, "update user", operations)
+            .await;
+        match result {
+            Err(ScimError::Conflict {
+                operation,
+                object,
+                detail,
+            }) => Err(ScimError::Conflict {
+                detail: self.explain_user_conflict(id, user, &fields, detail).await,
+                operation,
+                object,
+            }),
+            other => other,
+        }
+    }
+
+    /// Names the user holding the userName an update collided on, when it can be found;
+    /// otherwise the collision is on the email (which no filter can look up).
+    async fn explain_user_conflict(
+        &self,
+        id: &str,
+        user: &UserAttributes,
+        fields: &BTreeSet<UserField>,
+        detail: String,
+    ) -> String {
+        if fields.contains(&UserField::UserName) {
+            if let Ok(Some(holder)) = self.find_user_by_user_name(&user.user_name).await {
+                if holder.id != id {
+                    return format!(
+                        "userName {:?} is already held by user {} (externalId {})",
+                        holder.user_name,
+                        holder.id,
+                        holder.external_id.as_deref().unwrap_or("none")
+                    );
+                }
+            }
+        }
+        match (&user.email, fields.contains(&UserField::Email)) {
+            (Some(email), true) => format!(
+                "the email {email:?} is probably held by another user (Identity Center: {detail:?})"
+            ),
+            _ => format!("Identity Center: {detail:?}"),
+        }
     }
 
     /// Enables or disables a user (PATCH `replace active`).

@@ -13,8 +13,10 @@
 //!   `userNameSource` attribute; one primary email from `mail`; `active` = enabled. Values
 //!   are trimmed. displayName falls back to "given family"; givenName and sn have no fallback.
 //!   An entry Identity Center would reject ([`validate`]) is skipped and its user left alone.
-//! - **Skipped users** (by the reader or the planner) are never updated, disabled, deleted,
-//!   added to or removed from a group.
+//! - **Skipped users** (by the reader or the planner) are never updated, deleted, added to
+//!   or removed from a group, nor disabled for being out of scope. One exception: an entry
+//!   the planner skipped whose account is disabled in the directory is still deactivated
+//!   (`DisableUser`), since that sends no attribute and a leaver must lose access.
 //! - **Disabled directory users** that do not exist yet are not created; existing ones are
 //!   deactivated with an `UpdateUser` (`Active`). Out-of-scope users follow
 //!   `outOfScopeUsers` (disable only if active / delete / ignore).

@@ -528,3 +528,52 @@ fn owned_group_anchor_colliding_out_of_scope_group_is_a_conflict_or_waits_for_de
     assert!(matches!(only_op(&deleting), Operation::DeleteGroup { .. }));
     assert!(deleting.notes[0].contains("next pass"));
 }
+
+#[test]
+fn a_skipped_entry_disabled_in_the_directory_is_still_deactivated() {
+    let mut u = dir_user(1);
+    u.surname = None;
+    u.enabled = false;
+    let d = dir(vec![u], vec![dir_group(1, &[])]);
+    let i = idc(vec![idc_user(1)], vec![idc_group(1, &[1])]);
+    let plan = plan(&d, &i, &p());
+    assert_eq!(
+        plan.operations,
+        vec![Operation::DisableUser {
+            id: "u-1".into(),
+            external_id: sid(1),
+            user_name: "user1@corp.example".into()
+        }],
+        "disabled, but its membership is left alone"
+    );
+    assert_eq!(plan.skipped.len(), 1);
+}
+
+#[test]
+fn of_two_users_carrying_one_anchor_only_the_lowest_id_is_managed() {
+    let mut twin = idc_user(1);
+    twin.id = "u-9".into();
+    twin.external_id = Some(sid(1).to_lowercase());
+    twin.user_name = "twin".into();
+    twin.email = None;
+    let d = dir(vec![], vec![dir_group(1, &[])]);
+    let i = idc(vec![twin, idc_user(1)], vec![idc_group(1, &[1, 9])]);
+    let plan = plan(&d, &i, &p());
+    assert_eq!(
+        plan.operations,
+        vec![
+            Operation::RemoveMembers {
+                group_id: "g-1".into(),
+                group_name: "aws-group1".into(),
+                user_ids: vec!["u-1".into()],
+            },
+            Operation::DisableUser {
+                id: "u-1".into(),
+                external_id: sid(1),
+                user_name: "user1@corp.example".into()
+            },
+        ],
+        "u-9 is left alone: {plan:#?}"
+    );
+    assert!(plan.notes[0].contains("only u-1 is managed"));
+}

@@ -39,7 +39,7 @@ pub(super) fn plan_users<'a>(
     policy: &Policy,
     out: &mut Plan,
 ) -> UserOutcome<'a> {
-    let owned = index_owned(idc_users, out);
+    let (owned, shadowed) = index_owned(idc_users, out);
     let mut untouchable_keys: HashSet<Cow<'a, str>> = skipped_anchors.clone();
     let in_directory: HashSet<Cow<'a, str>> =
         dir_users.iter().map(|u| user_key(&u.object_sid)).collect();
@@ -57,6 +57,7 @@ pub(super) fn plan_users<'a>(
             describe_values(&c.want),
             c.duplicate_of.join(" and ")
         ));
+        disable_if_disabled_in_directory(c.dir, c.existing, out);
         untouchable_keys.insert(c.key);
     }
     let out_of_scope: Vec<&IdcUser> = {
@@ -127,17 +128,10 @@ pub(super) fn plan_users<'a>(
         }
     }
 
-    let untouchable_ids = idc_users
+    let untouchable_ids = untouchable_keys
         .iter()
-        .filter(|u| match u.external_id.as_deref() {
-            Some(ext) if is_owned_user_external_id(ext) => {
-                let key = user_key(ext);
-                untouchable_keys.contains(&key)
-                    || owned.get(&key).is_some_and(|chosen| chosen.id != u.id)
-            }
-            _ => false,
-        })
-        .map(|u| u.id.as_str())
+        .filter_map(|k| owned.get(k).map(|u| u.id.as_str()))
+        .chain(shadowed)
         .collect();
     member_refs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut slot_of = SidIndex::with_capacity(member_refs.len());
@@ -153,11 +147,35 @@ pub(super) fn plan_users<'a>(
     }
 }
 
+/// A skipped entry is otherwise left alone, but an account the directory says is disabled
+/// must lose access whatever its other attributes: deactivating sends no attribute, so
+/// nothing about the entry can make Identity Center reject it. (Think of an offboarding that
+/// clears the name or hands the mail address on, which would otherwise keep the leaver
+/// active.) Memberships stay as they are.
+fn disable_if_disabled_in_directory(
+    dir: &DirectoryUser,
+    existing: Option<&IdcUser>,
+    out: &mut Plan,
+) {
+    if let Some(e) = existing.filter(|e| e.active && !dir.enabled) {
+        out.operations.push(Operation::DisableUser {
+            id: e.id.clone(),
+            external_id: e.external_id.clone().unwrap_or_default(),
+            user_name: e.user_name.clone(),
+        });
+    }
+}
+
 /// Owned users by canonical anchor. Identity Center keeps externalIds unique, but should two
 /// users carry the same anchor anyway, only the lowest id is managed and the other is left
-/// alone (and reported), rather than both fighting over one directory entry.
-fn index_owned<'a>(idc_users: &'a [IdcUser], out: &mut Plan) -> HashMap<Cow<'a, str>, &'a IdcUser> {
+/// alone (and reported, and returned as "shadowed"), rather than both fighting over one
+/// directory entry.
+fn index_owned<'a>(
+    idc_users: &'a [IdcUser],
+    out: &mut Plan,
+) -> (HashMap<Cow<'a, str>, &'a IdcUser>, Vec<&'a str>) {
     let mut owned: HashMap<Cow<'a, str>, &'a IdcUser> = HashMap::with_capacity(idc_users.len());
+    let mut shadowed = Vec::new();
     for u in idc_users {
         let Some(ext) = u
             .external_id
@@ -181,11 +199,12 @@ fn index_owned<'a>(idc_users: &'a [IdcUser], out: &mut Plan) -> HashMap<Cow<'a, 
                      managed; delete the other",
                     keep.id, other.id, keep.id
                 ));
+                shadowed.push(other.id.as_str());
                 o.insert(keep);
             }
         }
     }
-    owned
+    (owned, shadowed)
 }
 
 /// Maps every directory user to its desired attributes, in anchor order. Entries that cannot
@@ -235,6 +254,7 @@ fn candidates<'a>(
             Err(reason) => {
                 out.skipped.push(format!("{}: {reason}", dir.dn));
                 untouchable.insert(key.clone());
+                disable_if_disabled_in_directory(dir, owned.get(key).copied(), out);
                 continue;
             }
         };

@@ -100,15 +100,24 @@ async fn get_tokens(State(app): State<App>) -> Json<serde_json::Value> {
 #[derive(Deserialize)]
 struct TokenBody {
     token: String,
+    /// Optional lifetime of a new token, in seconds.
+    #[serde(default)]
+    ttl_secs: Option<u64>,
+}
+
+impl TokenBody {
+    fn ttl(&self) -> Option<std::time::Duration> {
+        self.ttl_secs.map(std::time::Duration::from_secs)
+    }
 }
 
 async fn rotate_token(State(app): State<App>, Json(b): Json<TokenBody>) -> StatusCode {
-    app.lock().tokens.rotate(&b.token);
+    app.lock().tokens.rotate(&b.token, b.ttl());
     StatusCode::NO_CONTENT
 }
 
 async fn add_token(State(app): State<App>, Json(b): Json<TokenBody>) -> Response {
-    match app.lock().tokens.add(&b.token) {
+    match app.lock().tokens.add(&b.token, b.ttl()) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => (StatusCode::CONFLICT, Json(json!({"error": e.to_string()}))).into_response(),
     }

@@ -20,6 +20,8 @@ pub struct EmulatorConfig {
     pub seed: Option<u64>,
     /// Bearer token the admin API requires; `None` = admin API open (loopback only anyway).
     pub admin_token: Option<String>,
+    /// Tenant id in the URL (`/<tenant>/scim/v2/`, like AWS); `None` = plain `/scim/v2/`.
+    pub tenant: Option<String>,
 }
 
 impl Default for EmulatorConfig {
@@ -31,6 +33,7 @@ impl Default for EmulatorConfig {
             faults: Faults::default(),
             seed: None,
             admin_token: None,
+            tenant: None,
         }
     }
 }
@@ -84,6 +87,12 @@ pub struct Behaviour {
     pub put_group: PutGroupAnswer,
     /// Hand out legacy `<10 hex>-<uuid>` ids instead of plain UUIDs (default false).
     pub legacy_ids: bool,
+    /// A wrong tenant id gets 404 "TENANT does not exist." (seen in 2022) instead of the
+    /// documented 401 (default false).
+    pub wrong_tenant_not_found: bool,
+    /// `replace` on members answers 204 and changes nothing, as in April 2024, instead of the
+    /// current 400 (default false).
+    pub legacy_replace_members_noop: bool,
 }
 
 impl Default for Behaviour {
@@ -100,6 +109,8 @@ impl Default for Behaviour {
             shuffle_unpaged: false,
             put_group: PutGroupAnswer::BadRequest,
             legacy_ids: false,
+            wrong_tenant_not_found: false,
+            legacy_replace_members_noop: false,
         }
     }
 }

@@ -114,6 +114,7 @@ enum Pre {
     Drop,
     Error(StatusCode),
     Unauthorized,
+    WrongTenant,
     Proceed,
 }
 
@@ -127,9 +128,19 @@ fn bearer(req: &Request) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// The tenant segment of `/<tenant>/scim/v2/...`, `None` for plain `/scim/v2/...`.
+fn tenant_of(req: &Request) -> Option<&str> {
+    req.extensions()
+        .get::<crate::server::PathTenant>()
+        .map(|t| t.0.as_str())
+}
+
 fn route_of(method: &Method, matched: Option<&MatchedPath>, req: &Request) -> String {
     let template = match matched {
-        Some(m) => m.as_str().trim_start_matches("/scim/v2").to_string(),
+        Some(m) => match m.as_str().split_once("/scim/v2") {
+            Some((_, rest)) => rest.to_string(),
+            None => m.as_str().to_string(),
+        },
         None => req.uri().path().to_string(),
     };
     format!("{method} {template}")
@@ -179,6 +190,8 @@ pub(crate) async fn scim_middleware(
             Pre::Error(StatusCode::INTERNAL_SERVER_ERROR)
         } else if roll(&mut g.rng, g.faults.error_503_rate) {
             Pre::Error(StatusCode::SERVICE_UNAVAILABLE)
+        } else if tenant_of(&req) != app.tenant.as_deref() {
+            Pre::WrongTenant
         } else if !bearer(&req).is_some_and(|t| g.tokens.accepts(t)) {
             Pre::Unauthorized
         } else {
@@ -214,6 +227,22 @@ pub(crate) async fn scim_middleware(
             g.counters.injected_errors += 1;
             g.counters.record(&route, status.as_str());
             return ScimError::new(status, detail).into_response();
+        }
+        Pre::WrongTenant => {
+            let mut g = app.lock();
+            let (err, label) = if g.behaviour.wrong_tenant_not_found {
+                (
+                    ScimError::new(StatusCode::NOT_FOUND, "TENANT does not exist."),
+                    "404",
+                )
+            } else {
+                (ScimError::unauthorized(), "401")
+            };
+            if label == "401" {
+                g.counters.unauthorized += 1;
+            }
+            g.counters.record(&route, label);
+            return err.into_response();
         }
         Pre::Unauthorized => {
             let mut g = app.lock();

@@ -177,7 +177,7 @@ fn parse_member_filter(path: &str) -> Option<&str> {
         .flatten()
 }
 
-fn collect_change(store: &Store, body: &Value) -> ScimResult<GroupChange> {
+fn collect_change(store: &Store, body: &Value, legacy_noop: bool) -> ScimResult<GroupChange> {
     let mut ch = GroupChange::default();
     let mut v = Violations::default();
     for op in parse_ops(body)? {
@@ -187,6 +187,7 @@ fn collect_change(store: &Store, body: &Value) -> ScimResult<GroupChange> {
                 if p.eq_ignore_ascii_case("members") =>
             {
                 match op.kind {
+                    OpKind::Replace if legacy_noop => {}
                     OpKind::Replace => return Err(ScimError::bad_request(NO_REPLACE)),
                     kind => {
                         let value = op.value.ok_or_else(ScimError::unparsable)?;
@@ -241,6 +242,7 @@ fn collect_change(store: &Store, body: &Value) -> ScimResult<GroupChange> {
                             let slots = member_slots(store, &val)?;
                             ch.members.extend(slots.into_iter().map(|s| (true, s)));
                         }
+                        "members" if legacy_noop => {}
                         "members" => return Err(ScimError::bad_request(NO_REPLACE)),
                         _ => return Err(ScimError::unparsable()),
                     }
@@ -266,7 +268,7 @@ pub async fn patch(
     let g = &mut *g;
     let (slot, gr) = visible_group(&g.store, &id)?;
     let (old_name, old_ext) = (gr.display_name.clone(), gr.external_id.clone());
-    let ch = collect_change(&g.store, &body)?;
+    let ch = collect_change(&g.store, &body, g.behaviour.legacy_replace_members_noop)?;
     // Membership effects, checked against an overlay so a big group is never copied.
     let mut overlay: HashMap<u64, bool> = HashMap::new();
     for (add, user) in &ch.members {

@@ -48,6 +48,7 @@ pub(crate) struct Inner {
 pub(crate) struct App {
     inner: Arc<Mutex<Inner>>,
     admin_token: Option<Arc<str>>,
+    pub(crate) tenant: Option<Arc<str>>,
 }
 
 impl App {
@@ -68,6 +69,7 @@ impl App {
         Self {
             inner: Arc::new(Mutex::new(inner)),
             admin_token: cfg.admin_token.as_deref().map(Arc::from),
+            tenant: cfg.tenant.as_deref().map(Arc::from),
         }
     }
 
@@ -120,7 +122,10 @@ pub struct RunningEmulator {
 impl RunningEmulator {
     /// The SCIM base URL, with the trailing slash the AWS console shows.
     pub fn base_url(&self) -> String {
-        format!("http://{}/scim/v2/", self.addr)
+        match &self.app.tenant {
+            Some(t) => format!("http://{}/{t}/scim/v2/", self.addr),
+            None => format!("http://{}/scim/v2/", self.addr),
+        }
     }
 
     /// Base of the admin API (faults, counters, state, tokens).
@@ -176,12 +181,17 @@ impl RunningEmulator {
     /// Adds `new_token` as valid; the old one stays valid until [`Self::revoke_token`].
     /// AWS allows two tokens: if two already exist, the oldest is revoked to make room.
     pub fn rotate_token(&self, new_token: &str) {
-        self.app.lock().tokens.rotate(new_token);
+        self.app.lock().tokens.rotate(new_token, None);
+    }
+
+    /// Like [`Self::rotate_token`], but the new token expires after `ttl` (then 401).
+    pub fn rotate_token_with_ttl(&self, new_token: &str, ttl: std::time::Duration) {
+        self.app.lock().tokens.rotate(new_token, Some(ttl));
     }
 
     /// Adds a token the AWS way: refused while two tokens exist.
     pub fn add_token(&self, new_token: &str) -> Result<(), TokenLimitReached> {
-        self.app.lock().tokens.add(new_token)
+        self.app.lock().tokens.add(new_token, None)
     }
 
     /// Makes a token invalid (deleted in the console).

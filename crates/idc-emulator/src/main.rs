@@ -21,6 +21,15 @@ struct Cli {
     /// Token the /admin/ API requires (default: none required).
     #[arg(long, env = "IDC_EMULATOR_ADMIN_TOKEN")]
     admin_token: Option<String>,
+    /// Tenant id in the URL: serve `/<tenant>/scim/v2/` (default: plain `/scim/v2/`).
+    #[arg(long)]
+    tenant: Option<String>,
+    /// A wrong tenant gets 404 "TENANT does not exist." instead of 401.
+    #[arg(long)]
+    wrong_tenant_not_found: bool,
+    /// `replace` on members is a silent 204 no-op (April 2024) instead of 400.
+    #[arg(long)]
+    legacy_replace_members_noop: bool,
     /// Seed for all random decisions (faults, short pages, ids).
     #[arg(long)]
     seed: Option<u64>,
@@ -114,6 +123,8 @@ fn config(cli: Cli) -> Result<EmulatorConfig, String> {
         shuffle_unpaged: cli.shuffle_unpaged,
         put_group: put_group_answer(&cli.put_group)?,
         legacy_ids: cli.legacy_ids,
+        wrong_tenant_not_found: cli.wrong_tenant_not_found,
+        legacy_replace_members_noop: cli.legacy_replace_members_noop,
         ..Behaviour::default()
     };
     let faults = Faults {
@@ -134,6 +145,7 @@ fn config(cli: Cli) -> Result<EmulatorConfig, String> {
         faults,
         seed: cli.seed,
         admin_token: cli.admin_token,
+        tenant: cli.tenant,
     })
 }
 

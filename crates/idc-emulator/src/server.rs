@@ -17,6 +17,10 @@ use tower::ServiceExt;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DropConnection;
 
+/// The `<tenant>` segment of a `/<tenant>/scim/v2/...` request, stripped before routing.
+#[derive(Debug, Clone)]
+pub(crate) struct PathTenant(pub String);
+
 /// Error handed to hyper so that it closes the connection without writing a response.
 #[derive(Debug, thiserror::Error)]
 #[error("connection dropped on purpose by fault injection")]
@@ -73,10 +77,18 @@ pub(crate) async fn serve(
     ))
 }
 
-/// Collapses `//` in the path so `.../scim/v2//Users` works like AWS (probably) does.
+/// Collapses `//` in the path so `.../scim/v2//Users` works like AWS (probably) does, and
+/// moves a tenant segment (`/<tenant>/scim/v2/...`) into a [`PathTenant`] extension.
 fn normalise_path(req: &mut Request<Body>) {
     let path = req.uri().path();
-    if !path.contains("//") {
+    let tenant = path
+        .trim_start_matches('/')
+        .split_once('/')
+        .filter(|(seg, rest)| {
+            !seg.is_empty() && *seg != "scim" && *seg != "admin" && rest.starts_with("scim/v2")
+        })
+        .map(|(seg, _)| seg.to_string());
+    if !path.contains("//") && tenant.is_none() {
         return;
     }
     let mut collapsed = String::with_capacity(path.len());
@@ -84,6 +96,12 @@ fn normalise_path(req: &mut Request<Body>) {
         if !(c == '/' && collapsed.ends_with('/')) {
             collapsed.push(c);
         }
+    }
+    if let Some(t) = tenant {
+        if let Some(rest) = collapsed.trim_start_matches('/').strip_prefix(t.as_str()) {
+            collapsed = rest.to_string();
+        }
+        req.extensions_mut().insert(PathTenant(t));
     }
     let pq = match req.uri().query() {
         Some(q) => format!("{collapsed}?{q}"),

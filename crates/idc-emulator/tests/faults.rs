@@ -318,3 +318,36 @@ async fn visibility_delay_hides_fresh_objects_for_a_while() {
     // Behaviour switches are untouched by faults.
     assert_eq!(env.emu.behaviour(), Behaviour::default());
 }
+
+#[tokio::test]
+async fn concurrent_clients_are_counted_consistently_under_throttle_and_latency() {
+    let mut cfg = EmulatorConfig::new(env::TOKEN);
+    cfg.faults.throttle_rps = Some(0.01);
+    cfg.faults.throttle_burst = Some(10);
+    cfg.faults.latency_ms = 5;
+    let env = std::sync::Arc::new(Env::start_with(cfg).await);
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let env = env.clone();
+        tasks.push(tokio::spawn(async move {
+            env.post("Users", &user_body(&format!("conc{i:02}")))
+                .await
+                .status
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    let created = statuses.iter().filter(|s| **s == 201).count();
+    let throttled = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((created, throttled), (10, 20), "{statuses:?}");
+    let c = env.emu.counters();
+    assert_eq!(c.route("POST /Users 201"), 10);
+    assert_eq!(c.route("POST /Users 429"), 20);
+    assert_eq!(
+        (c.total, c.writes, c.applied_writes, c.throttled),
+        (30, 30, 10, 20)
+    );
+    assert_eq!(env.emu.dump().user_records.len(), 10);
+}

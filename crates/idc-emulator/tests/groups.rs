@@ -314,6 +314,22 @@ async fn patch_group_rejections() {
 }
 
 #[tokio::test]
+async fn legacy_replace_members_is_a_silent_no_op() {
+    let mut cfg = EmulatorConfig::new(env::TOKEN);
+    cfg.behaviour.legacy_replace_members_noop = true;
+    let env = Env::start_with(cfg).await;
+    let uids = users(&env, "l", 2).await;
+    let gid = env.create_group("Legacy", "ext-legacy").await;
+    let path = format!("Groups/{gid}");
+    let add = patch_op(json!([{"op": "add", "path": "members", "value": members(&uids[..1])}]));
+    assert_eq!(env.patch(&path, &add).await.status, 204);
+    let replace =
+        patch_op(json!([{"op": "replace", "path": "members", "value": members(&uids[1..])}]));
+    assert_eq!(env.patch(&path, &replace).await.status, 204);
+    assert_eq!(env.emu.dump().member_user_names("Legacy"), vec!["l0000"]);
+}
+
+#[tokio::test]
 async fn duplicate_add_and_non_member_remove_switches() {
     let env = Env::start().await;
     let uids = users(&env, "s", 2).await;

@@ -410,6 +410,12 @@ async fn token_rotation_keeps_at_most_two_tokens() {
     env.emu.expire_token("second");
     assert_eq!(ok("second").await, 401);
     assert_eq!(ok("third").await, 200);
+    // A token with a lifetime stops working once it is over.
+    env.emu.revoke_token("second");
+    env.emu
+        .rotate_token_with_ttl("short-lived", std::time::Duration::from_millis(1));
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    assert_eq!(ok("short-lived").await, 401);
 }
 
 #[tokio::test]
@@ -419,6 +425,46 @@ async fn unknown_routes_and_methods_answer_in_aws_shape() {
     let id = env.create_user("method").await;
     let a = env.post(&format!("Users/{id}"), &user_body("method")).await;
     assert_aws_error(&a, 405);
+}
+
+#[tokio::test]
+async fn tenant_urls_and_wrong_tenants() {
+    let mut cfg = EmulatorConfig::new(env::TOKEN);
+    cfg.tenant = Some("kE3934e0444-9ba8-41e7-b468-2fecf5b4fa22".into());
+    let env = Env::start_with(cfg).await;
+    assert!(env
+        .emu
+        .base_url()
+        .ends_with("/kE3934e0444-9ba8-41e7-b468-2fecf5b4fa22/scim/v2/"));
+    let id = env.create_user("tenanted").await;
+    assert_eq!(env.get(&format!("Users/{id}")).await.status, 200);
+    assert_eq!(env.emu.counters().route("GET /Users/{id} 200"), 1);
+    let wrong = |base: String| {
+        let env = &env;
+        async move {
+            let r = env
+                .http
+                .get(format!("{base}Users"))
+                .bearer_auth(env::TOKEN)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+    let root = format!("http://{}/", env.emu.addr());
+    let (s, _) = wrong(format!("{root}other-tenant/scim/v2/")).await;
+    assert_eq!(s, 401);
+    let (s, _) = wrong(format!("{root}scim/v2/")).await;
+    assert_eq!(s, 401);
+    env.emu.set_behaviour(Behaviour {
+        wrong_tenant_not_found: true,
+        ..Behaviour::default()
+    });
+    let (s, body) = wrong(format!("{root}other-tenant/scim/v2/")).await;
+    assert_eq!(s, 404);
+    assert_eq!(body["detail"], "TENANT does not exist.");
 }
 
 #[tokio::test]
