@@ -47,7 +47,9 @@ fn b64(bytes: &[u8]) -> String {
 
 /// Members of group `g`: a deterministic, overlapping spread (every user is in at least one).
 fn group_members(g: usize) -> Vec<usize> {
-    (0..USERS).filter(|u| u % GROUPS == g || u % 7 == g).collect()
+    (0..USERS)
+        .filter(|u| u % GROUPS == g || u % 7 == g)
+        .collect()
 }
 
 /// An AD-style LDIF export: the users, the sync group holding all of them, and the groups in
@@ -142,8 +144,18 @@ async fn a_pass_out_of_time_stops_and_the_next_passes_converge() {
         };
         let report = session.run(&opts).await.expect("the pass runs");
         let s = &report.summary;
-        assert!(s.failures.is_empty(), "pass {}: {:?}", passes.len() + 1, s.failures);
-        assert!(s.conflicts.is_empty(), "pass {}: {:?}", passes.len() + 1, s.conflicts);
+        assert!(
+            s.failures.is_empty(),
+            "pass {}: {:?}",
+            passes.len() + 1,
+            s.failures
+        );
+        assert!(
+            s.conflicts.is_empty(),
+            "pass {}: {:?}",
+            passes.len() + 1,
+            s.conflicts
+        );
         assert!(!s.token_rejected);
         let done = !s.incomplete && s.scim_writes == 0;
         passes.push(report.summary);
@@ -165,11 +177,17 @@ async fn a_pass_out_of_time_stops_and_the_next_passes_converge() {
         !last.incomplete && last.scim_writes == 0,
         "no convergence within {MAX_PASSES} passes: {passes:#?}"
     );
-    assert!(passes.len() >= 3, "the load needed several passes: {passes:#?}");
+    assert!(
+        passes.len() >= 3,
+        "the load needed several passes: {passes:#?}"
+    );
     let created: u64 = passes.iter().map(|s| s.users_created).sum();
     assert_eq!(created, USERS as u64, "each user created exactly once");
     let groups_created: u64 = passes.iter().map(|s| s.groups_created).sum();
-    assert_eq!(groups_created, GROUPS as u64, "each group created exactly once");
+    assert_eq!(
+        groups_created, GROUPS as u64,
+        "each group created exactly once"
+    );
 
     let state = emulator.dump();
     let mut by_external: BTreeMap<String, usize> = BTreeMap::new();
@@ -181,7 +199,11 @@ async fn a_pass_out_of_time_stops_and_the_next_passes_converge() {
     }
     let expected: BTreeMap<String, usize> = (0..USERS).map(|n| (sid(n), 1)).collect();
     assert_eq!(by_external, expected, "exactly one user per directory user");
-    assert_eq!(state.groups.len(), GROUPS, "exactly one group per directory group");
+    assert_eq!(
+        state.groups.len(),
+        GROUPS,
+        "exactly one group per directory group"
+    );
     for g in 0..GROUPS {
         let group = state
             .group_by_external_id(&guid(2, g))

@@ -15,6 +15,7 @@ pub mod filter;
 mod groups;
 mod http;
 mod listing;
+mod members;
 mod pacing;
 mod state;
 mod users;
@@ -26,7 +27,7 @@ pub use config::{defaults, normalise_base_url, ScimClientConfig};
 pub use counts::{RequestKind, ScimRequestCounts};
 pub use error::ScimError;
 pub use filter::FilterError;
-pub use groups::MAX_MEMBER_CHANGES_PER_PATCH;
+pub use members::MAX_MEMBER_CHANGES_PER_PATCH;
 pub use state::read_state;
 
 impl ScimClient {

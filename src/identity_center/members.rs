@@ -1,0 +1,187 @@
+//! Group memberships.
+//!
+//! Identity Center never returns members on a group read, allows no PUT on groups, rejects
+//! `replace` on members and caps a PATCH at 100 membership changes. So members are read
+//! through `groups.value eq` on `/Users`, and changed with `add`/`remove` on `path: "members"`
+//! in chunks of at most [`MAX_MEMBER_CHANGES_PER_PATCH`].
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use super::client::ScimClient;
+use super::counts::RequestKind;
+use super::error::ScimError;
+use super::filter::{self, FilterAttr};
+use super::http::Call;
+use super::listing::Listing;
+use super::wire::{PatchBody, PatchOperation};
+
+/// Identity Center's limit on membership changes in one PATCH, summed over its operations.
+pub const MAX_MEMBER_CHANGES_PER_PATCH: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MemberOp {
+    Add,
+    Remove,
+}
+
+impl MemberOp {
+    fn as_str(self) -> &'static str {
+        match self {
+            MemberOp::Add => "add",
+            MemberOp::Remove => "remove",
+        }
+    }
+
+    fn operation(self) -> &'static str {
+        match self {
+            MemberOp::Add => "add members",
+            MemberOp::Remove => "remove members",
+        }
+    }
+}
+
+impl ScimClient {
+    /// The ids of a group's members, through `groups.value eq "<id>"` on `/Users` with cursor
+    /// paging (the only SCIM read of memberships; group reads return no members).
+    pub async fn group_member_ids(&self, group_id: &str) -> Result<BTreeSet<String>, ScimError> {
+        let f = filter::eq(FilterAttr::GroupsValue, group_id)?;
+        let object = format!("group {group_id}");
+        let resources = self
+            .list_all(&Listing {
+                kind: RequestKind::ListMembers,
+                collection: "Users",
+                filter: Some(&f),
+                operation: "read group members",
+                object: &object,
+            })
+            .await?;
+        // Only the id is needed; a member whose other attributes are odd still counts.
+        let ids = resources
+            .iter()
+            .filter_map(|r| r.get("id").and_then(Value::as_str))
+            .filter(|id| !id.is_empty())
+            .map(str::to_string)
+            .collect();
+        Ok(ids)
+    }
+
+    /// Adds users to a group, at most [`MAX_MEMBER_CHANGES_PER_PATCH`] per request.
+    /// Adding a present member is fine whether or not the service treats it as an error.
+    pub async fn add_members(&self, group_id: &str, user_ids: &[String]) -> Result<(), ScimError> {
+        self.change_members(group_id, user_ids, MemberOp::Add).await
+    }
+
+    /// Removes users from a group, chunked like [`Self::add_members`]. Removing a non-member
+    /// is fine whether or not the service treats it as an error.
+    pub async fn remove_members(
+        &self,
+        group_id: &str,
+        user_ids: &[String],
+    ) -> Result<(), ScimError> {
+        self.change_members(group_id, user_ids, MemberOp::Remove)
+            .await
+    }
+
+    async fn change_members(
+        &self,
+        group_id: &str,
+        user_ids: &[String],
+        op: MemberOp,
+    ) -> Result<(), ScimError> {
+        let mut seen = BTreeSet::new();
+        let unique: Vec<String> = user_ids
+            .iter()
+            .filter(|id| seen.insert(id.as_str()))
+            .cloned()
+            .collect();
+        for chunk in unique.chunks(MAX_MEMBER_CHANGES_PER_PATCH) {
+            self.change_member_chunk(group_id, chunk, op).await?;
+        }
+        Ok(())
+    }
+
+    /// One PATCH. On a 400 the group's members are re-read: if the refused changes are
+    /// already in effect (a re-added member, a removed non-member, or an earlier attempt
+    /// whose answer was lost) that is success; if only some are, the rest is sent again.
+    /// A refusal that involves a user or group this client created moments ago is retried
+    /// for the read-after-write grace (a new user may not be addable yet).
+    async fn change_member_chunk(
+        &self,
+        group_id: &str,
+        chunk: &[String],
+        op: MemberOp,
+    ) -> Result<(), ScimError> {
+        let grace_until = std::iter::once(group_id)
+            .chain(chunk.iter().map(String::as_str))
+            .filter_map(|id| self.not_found_grace(id))
+            .max();
+        let mut wait = self.inner.tuning.backoff_base;
+        let mut pending: Vec<String> = chunk.to_vec();
+        loop {
+            let object = format!("group {group_id} ({} users)", pending.len());
+            let Err(refused) = self
+                .send_member_patch(group_id, &pending, op, &object)
+                .await?
+            else {
+                return Ok(());
+            };
+            let current = self.group_member_ids(group_id).await?;
+            let outstanding: Vec<String> = pending
+                .iter()
+                .filter(|id| match op {
+                    MemberOp::Add => !current.contains(*id),
+                    MemberOp::Remove => current.contains(*id),
+                })
+                .cloned()
+                .collect();
+            if outstanding.is_empty() {
+                tracing::debug!(
+                    group = group_id,
+                    "member change refused with 400 but already in effect"
+                );
+                return Ok(());
+            }
+            if outstanding.len() == pending.len() {
+                // Nothing explains the refusal, unless something in it is brand new.
+                if grace_until.is_none_or(|until| Instant::now() + wait >= until) {
+                    return Err(refused);
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(self.inner.tuning.backoff_cap);
+            }
+            pending = outstanding;
+        }
+    }
+
+    /// `Ok(Ok(()))` on success, `Ok(Err(_))` on a 400 the caller may reconcile, `Err` else.
+    async fn send_member_patch(
+        &self,
+        group_id: &str,
+        ids: &[String],
+        op: MemberOp,
+        object: &str,
+    ) -> Result<Result<(), ScimError>, ScimError> {
+        let call = Call::new(
+            RequestKind::PatchMembers,
+            Method::PATCH,
+            self.resource_url(&["Groups", group_id]),
+            op.operation(),
+            object,
+        )
+        .grace_until(self.not_found_grace(group_id))
+        .json_body(&PatchBody::new(vec![PatchOperation::members(
+            op.as_str(),
+            ids,
+        )]))?;
+        let reply = self.send(&call).await?;
+        match reply.status {
+            s if s.is_success() => Ok(Ok(())),
+            StatusCode::BAD_REQUEST => Ok(Err(reply.into_error(&call))),
+            _ => Err(reply.into_error(&call)),
+        }
+    }
+}
