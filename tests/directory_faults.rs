@@ -111,8 +111,8 @@ fn user_entry(n: u32) -> Vec<u8> {
     )
 }
 
-/// Reads one LDAPMessage: returns (message id, protocol op tag).
-async fn read_message(s: &mut TcpStream) -> Option<(u32, u8)> {
+/// Reads one LDAPMessage: returns (message id, protocol op tag, raw message body).
+async fn read_message(s: &mut TcpStream) -> Option<(u32, u8, Vec<u8>)> {
     let mut head = [0u8; 2];
     s.read_exact(&mut head).await.ok()?;
     let len = if head[1] < 0x80 {
@@ -129,7 +129,7 @@ async fn read_message(s: &mut TcpStream) -> Option<(u32, u8)> {
     let id = body[2..2 + id_len]
         .iter()
         .fold(0u32, |a, x| (a << 8) | u32::from(*x));
-    Some((id, body[2 + id_len]))
+    Some((id, body[2 + id_len], body))
 }
 
 async fn serve(listener: TcpListener, fault: Fault) {
@@ -138,55 +138,50 @@ async fn serve(listener: TcpListener, fault: Fault) {
         tokio::time::sleep(Duration::from_secs(30)).await;
         return;
     }
-    let mut searches = 0;
-    while let Some((id, op)) = read_message(&mut s).await {
+    let contains = |body: &[u8], what: &str| body.windows(what.len()).any(|w| w == what.as_bytes());
+    while let Some((id, op, body)) = read_message(&mut s).await {
+        let done_empty = || message(id, result_op(0x65, 0), Some(paged_control(b"")));
         let reply = match op {
             0x60 => message(id, result_op(0x61, 0), None), // bind
-            0x63 => {
-                searches += 1;
-                match searches {
-                    // the sync group lookup
-                    1 => {
-                        let mut r = message(id, entry("CN=sync,DC=x", &[]), None);
-                        r.extend(message(id, result_op(0x65, 0), Some(paged_control(b""))));
-                        r
+            0x63 if contains(&body, "1.2.840.113556.1.4.1941") => done_empty(), // no nested groups
+            0x63 if contains(&body, "description") => done_empty(), // no groups in scope
+            // users, page 1 of 2
+            0x63 if contains(&body, "userAccountControl") && !contains(&body, "next") => {
+                let mut r = message(id, user_entry(1), None);
+                r.extend(message(id, user_entry(2), None));
+                r.extend(message(
+                    id,
+                    result_op(0x65, 0),
+                    Some(paged_control(b"next")),
+                ));
+                r
+            }
+            // users, page 2: where the fault happens
+            0x63 if contains(&body, "userAccountControl") => {
+                let mut r = message(id, user_entry(3), None);
+                match fault {
+                    Fault::None => r.extend(done_empty()),
+                    Fault::SizeLimit => {
+                        r.extend(message(id, result_op(0x65, 4), Some(paged_control(b""))))
                     }
-                    // users, page 1 of 2
-                    2 => {
-                        let mut r = message(id, user_entry(1), None);
-                        r.extend(message(id, user_entry(2), None));
-                        r.extend(message(
-                            id,
-                            result_op(0x65, 0),
-                            Some(paged_control(b"next")),
-                        ));
-                        r
+                    Fault::MalformedControl => {
+                        let mut c = tlv(0x04, PAGED_OID.as_bytes());
+                        c.extend(tlv(0x04, &[0x30, 0x09, 0x02]));
+                        r.extend(message(id, result_op(0x65, 0), Some(tlv(0x30, &c))));
                     }
-                    3 => {
-                        let mut r = message(id, user_entry(3), None);
-                        match fault {
-                            Fault::None => {
-                                r.extend(message(id, result_op(0x65, 0), Some(paged_control(b""))))
-                            }
-                            Fault::SizeLimit => {
-                                r.extend(message(id, result_op(0x65, 4), Some(paged_control(b""))))
-                            }
-                            Fault::MalformedControl => {
-                                let mut c = tlv(0x04, PAGED_OID.as_bytes());
-                                c.extend(tlv(0x04, &[0x30, 0x09, 0x02]));
-                                r.extend(message(id, result_op(0x65, 0), Some(tlv(0x30, &c))));
-                            }
-                            Fault::Disconnect => {
-                                s.write_all(&r).await.unwrap();
-                                return; // drops the connection before SearchResultDone
-                            }
-                            Fault::Silent => unreachable!(),
-                        }
-                        r
+                    Fault::Disconnect => {
+                        s.write_all(&r).await.unwrap();
+                        return; // drops the connection before SearchResultDone
                     }
-                    // the group search: no groups
-                    _ => message(id, result_op(0x65, 0), Some(paged_control(b""))),
+                    Fault::Silent => unreachable!(),
                 }
+                r
+            }
+            // the sync group lookup
+            0x63 => {
+                let mut r = message(id, entry("CN=sync,DC=x", &[]), None);
+                r.extend(done_empty());
+                r
             }
             _ => return, // unbind or anything else: close
         };

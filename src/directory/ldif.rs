@@ -45,6 +45,7 @@ pub fn read_ldif_with(
     scope: &Scope,
     map: &AttributeMap,
 ) -> Result<DirectorySnapshot, DirectoryError> {
+    scope.validate()?;
     let entries = parse_ldif(text)?;
     let has_class = |e: &RawEntry, classes: &[&str]| {
         e.values(map.object_class).is_some_and(|vals| {

@@ -6,7 +6,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::model::{DirectoryGroup, DirectorySnapshot, DirectoryUser, SkippedEntry};
 
-use super::dn::dn_key;
+use super::dn::{dn_key, parse_dn};
+use super::error::DirectoryError;
 
 /// Which part of the directory is synchronised (the PowerShell original's three parameters).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +20,22 @@ pub struct Scope {
     pub group_prefix: String,
     /// The subtree searched for those groups.
     pub group_search_base: String,
+}
+
+impl Scope {
+    /// Refuses settings that would silently widen or empty the scope (both sources call it).
+    pub fn validate(&self) -> Result<(), DirectoryError> {
+        if self.sync_group.trim().is_empty() {
+            return Err(DirectoryError::Settings("the sync group is empty".into()));
+        }
+        if parse_dn(&self.group_search_base).is_none_or(|rdns| rdns.is_empty()) {
+            return Err(DirectoryError::Settings(format!(
+                "the group search base {:?} is not a DN (e.g. OU=AWS,DC=example,DC=com)",
+                self.group_search_base
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Group → direct members, by DN key; built from `member` (and, for LDIF, `memberOf`) values.
@@ -193,6 +210,24 @@ mod tests {
             .find(|g| g.name == "empty")
             .map(|g| g.member_sids.len());
         assert_eq!(empty, Some(0));
+    }
+
+    #[test]
+    fn scope_settings_are_checked() {
+        let ok = Scope {
+            sync_group: "aws-sync-users".into(),
+            group_prefix: String::new(),
+            group_search_base: "DC=local".into(),
+        };
+        assert!(ok.validate().is_ok());
+        let mut bad = ok.clone();
+        bad.group_search_base = String::new();
+        assert!(bad.validate().is_err());
+        bad.group_search_base = "just words".into();
+        assert!(bad.validate().is_err());
+        let mut bad = ok;
+        bad.sync_group = " ".into();
+        assert!(bad.validate().is_err());
     }
 
     #[test]

@@ -56,6 +56,7 @@ impl App {
         let Some(session) = guard.as_mut() else {
             return Err(Error::from("the session was not initialised"));
         };
+        tracing::info!(deadline_ms = event.context.deadline, "invocation received");
         let opts = PassOptions {
             dry_run: invocation.dry_run,
             allow_mass_changes: invocation.allow_mass_changes,
@@ -103,8 +104,12 @@ impl App {
     }
 }
 
+/// 2001-09-09 in milliseconds since the epoch: any real deadline is later.
+const LOCAL_RUNTIME_DEADLINE_LIMIT_MS: u64 = 1_000_000_000_000;
+
 /// The instant after which no write starts: the invocation's deadline less the margin, so
-/// the summary is still returned and logged inside the time limit.
+/// the summary is still returned and logged inside the time limit. The margin never takes more
+/// than a quarter of the time left, so a short function timeout still leaves room to work.
 /// A deadline already past (or a clock before 1970) leaves no time at all.
 fn stop_starting_at(deadline_ms: u64, margin: Duration) -> Option<Instant> {
     if deadline_ms == 0 {
@@ -115,6 +120,54 @@ fn stop_starting_at(deadline_ms: u64, margin: Duration) -> Option<Instant> {
         .map_or(u64::MAX, |d| {
             u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
         });
-    let remaining = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    // Lambda sends milliseconds since the epoch; cargo-lambda's local runtime sends the timeout
+    // itself (600000). Nothing before 2001 can be a real deadline, so such a value is read as
+    // the time left.
+    let remaining = if deadline_ms < LOCAL_RUNTIME_DEADLINE_LIMIT_MS {
+        Duration::from_millis(deadline_ms)
+    } else {
+        Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+    };
+    let margin = margin.min(remaining / 4);
     Some(Instant::now() + remaining.saturating_sub(margin))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn in_ms(d: Duration) -> u64 {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        u64::try_from((now + d).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    #[test]
+    fn the_margin_is_kept_before_the_deadline() {
+        let at = stop_starting_at(in_ms(Duration::from_secs(900)), Duration::from_secs(30));
+        let left = at.map(|t| t.saturating_duration_since(Instant::now()));
+        assert!(left.is_some_and(|l| l > Duration::from_secs(860) && l <= Duration::from_secs(870)));
+    }
+
+    #[test]
+    fn a_short_timeout_still_leaves_three_quarters_of_it() {
+        let at = stop_starting_at(in_ms(Duration::from_secs(20)), Duration::from_secs(30));
+        let left = at.map(|t| t.saturating_duration_since(Instant::now()));
+        assert!(left.is_some_and(|l| l > Duration::from_secs(14) && l <= Duration::from_secs(15)));
+    }
+
+    #[test]
+    fn a_local_runtime_timeout_counts_from_now() {
+        let at = stop_starting_at(600_000, Duration::from_secs(30));
+        let left = at.map(|t| t.saturating_duration_since(Instant::now()));
+        assert!(left.is_some_and(|l| l > Duration::from_secs(560) && l <= Duration::from_secs(570)));
+    }
+
+    #[test]
+    fn a_past_deadline_stops_at_once_and_no_deadline_means_none() {
+        let at = stop_starting_at(in_ms(Duration::ZERO) - 5_000, Duration::from_secs(30));
+        assert!(at.is_some_and(|t| t <= Instant::now()));
+        assert_eq!(stop_starting_at(0, Duration::from_secs(30)), None);
+    }
 }

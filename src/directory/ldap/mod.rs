@@ -1,9 +1,10 @@
 //! The LDAP source: one bound connection, four kinds of search, one snapshot.
 //!
-//! Users come from AD's in-chain rule on the sync group (server-side, so the directory's own
-//! nesting semantics decide who is in scope). Groups come from a paged search under the group
-//! search base; their `member` values (ranged) and those of the groups nested in them are
-//! flattened client-side by the same code the LDIF source uses.
+//! Users are the sync group's direct and nested members: the nested groups come from AD's
+//! in-chain rule (server-side, so the directory's own nesting semantics decide), the users
+//! from indexed `memberOf` searches over that chain. Groups come from a paged search under
+//! the group search base; their `member` values (ranged) and those of the groups nested in
+//! them are flattened client-side by the same code the LDIF source uses.
 
 mod connect;
 mod range;
@@ -17,7 +18,7 @@ use ldap3::Scope as LdapScope;
 use crate::model::{DirectorySnapshot, SkippedEntry};
 use crate::secret::Secret;
 
-use super::dn::{dn_key, looks_like_dn, parse_dn};
+use super::dn::{dn_key, looks_like_dn};
 use super::entry::{decode_group, decode_user, RawEntry};
 use super::error::DirectoryError;
 use super::filter_escape::filter_value;
@@ -92,7 +93,7 @@ pub async fn read_ldap_with(
     scope: &Scope,
     map: &AttributeMap,
 ) -> Result<DirectorySnapshot, DirectoryError> {
-    check_scope(scope)?;
+    scope.validate()?;
     let url = connect::effective_url(settings)?;
     let ldap = connect::connect_and_bind(settings, &url).await?;
     let mut reader = Reader {
@@ -104,19 +105,6 @@ pub async fn read_ldap_with(
     let result = read_all(&mut reader, settings, scope, map).await;
     let _ = reader.ldap.unbind().await;
     result
-}
-
-fn check_scope(scope: &Scope) -> Result<(), DirectoryError> {
-    if scope.sync_group.trim().is_empty() {
-        return Err(DirectoryError::Settings("the sync group is empty".into()));
-    }
-    if !looks_like_dn(&scope.group_search_base) {
-        return Err(DirectoryError::Settings(format!(
-            "the group search base {:?} is not a DN (e.g. OU=AWS,DC=example,DC=com)",
-            scope.group_search_base
-        )));
-    }
-    Ok(())
 }
 
 async fn read_all(
@@ -132,29 +120,7 @@ async fn read_all(
     let sync_dn = resolve_sync_group(reader, &base, scope, map).await?;
 
     let mut skipped: Vec<SkippedEntry> = Vec::new();
-    let user_filter = format!(
-        "(&{}({}:{}:={}))",
-        map.user_filter,
-        map.member_of,
-        map.in_chain_rule,
-        filter_value(&sync_dn)
-    );
-    let mut users = Vec::new();
-    for e in reader
-        .search_paged(
-            "users in scope",
-            &base,
-            LdapScope::Subtree,
-            &user_filter,
-            &map.user_attributes(),
-        )
-        .await?
-    {
-        match decode_user(&e, map) {
-            Ok(u) => users.push(u),
-            Err(s) => skipped.push(s),
-        }
-    }
+    let users = read_users(reader, &base, &sync_dn, map, &mut skipped).await?;
 
     let member_request = range::first_request(map.member, settings.range_window);
     let group_filter = if scope.group_prefix.is_empty() {
@@ -224,6 +190,74 @@ async fn read_all(
     )
     .await?;
     Ok(assemble(users, groups, &graph, skipped))
+}
+
+/// How many groups one user search names (`(|(memberOf=g1)(memberOf=g2)…)`), keeping
+/// filters well under servers' request size limits.
+const GROUPS_PER_USER_SEARCH: usize = 100;
+
+/// The users in scope: direct members of the sync group or of any group nested in it.
+///
+/// AD's in-chain rule finds the nested groups (few candidates, cheap); the users then come
+/// from indexed `memberOf` equality searches. That is the same set as an in-chain search
+/// over users, which directories evaluate against every user object (on Samba, seconds
+/// for a few thousand users instead of a fraction of a second).
+async fn read_users(
+    reader: &mut Reader,
+    base: &str,
+    sync_dn: &str,
+    map: &AttributeMap,
+    skipped: &mut Vec<SkippedEntry>,
+) -> Result<Vec<crate::model::DirectoryUser>, DirectoryError> {
+    let nested_filter = format!(
+        "(&{}({}:{}:={}))",
+        map.group_filter,
+        map.member_of,
+        map.in_chain_rule,
+        filter_value(sync_dn)
+    );
+    let mut closure = vec![sync_dn.to_string()];
+    closure.extend(
+        reader
+            .search_paged(
+                "groups nested in the sync group",
+                base,
+                LdapScope::Subtree,
+                &nested_filter,
+                &["1.1"],
+            )
+            .await?
+            .into_iter()
+            .map(|e| e.dn),
+    );
+    let mut seen = std::collections::HashSet::new();
+    let mut users = Vec::new();
+    for chunk in closure.chunks(GROUPS_PER_USER_SEARCH) {
+        let any_of: String = chunk
+            .iter()
+            .map(|g| format!("({}={})", map.member_of, filter_value(g)))
+            .collect();
+        let filter = format!("(&{}(|{any_of}))", map.user_filter);
+        for e in reader
+            .search_paged(
+                "users in scope",
+                base,
+                LdapScope::Subtree,
+                &filter,
+                &map.user_attributes(),
+            )
+            .await?
+        {
+            if !seen.insert(dn_key(&e.dn)) {
+                continue; // a member of several groups of the chain
+            }
+            match decode_user(&e, map) {
+                Ok(u) => users.push(u),
+                Err(s) => skipped.push(s),
+            }
+        }
+    }
+    Ok(users)
 }
 
 /// Reads the members of every group nested (at any depth) in the groups in scope, so that
@@ -345,7 +379,7 @@ async fn resolve_sync_group(
         name: wanted.to_string(),
         base: base.to_string(),
     };
-    if looks_like_dn(wanted) && parse_dn(wanted).is_some() {
+    if looks_like_dn(wanted) {
         return match reader
             .read_entry("find sync group", wanted, map.group_filter, &["1.1"])
             .await

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The performance harness, in one command (docs/performance.md has the results and how to read
+# them):
+#
+#   scripts/bench.sh
+#
+# 1. builds the benches and the Lambda binary with the `perf` profile (release without LTO);
+# 2. runs benches/plan.rs (the planner alone: 1k, 10k, 100k users / 1M memberships);
+# 3. starts a Samba AD DC (scripts/samba-dc.sh, loopback 127.0.0.31) and bulk-loads the LDAP
+#    benchmark directories (scripts/bench-ldif.py) with ldapmodify;
+# 4. runs benches/pass.rs: passes against the in-process Identity Center emulator (latency,
+#    throttle), the LDAP read against ldapsearch, and the Lambda's cold start.
+# Output is also written to $CARGO_TARGET_DIR/bench/{plan,pass}.txt.
+#
+# Environment:
+#   BENCH_SIZES=1k,10k,100k       in-process pass sizes
+#   BENCH_FULL=1                  also the long runs (throttled initial load at 10k: ~11 min;
+#                                 100k initial load with latency; throttled passes at 100k)
+#   BENCH_LDAP_SIZES=1k:1000,10k:10000   LABEL:USERS loaded into Samba; empty to skip LDAP
+#                                 (100k does not fit: Samba loads ~25 entries/s on 2 cores)
+#   BENCH_PROFILE=perf            cargo profile
+# Needs: cargo; for the LDAP part root, samba and ldap-utils (samba-dc.sh installs them).
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
+PROFILE="${BENCH_PROFILE:-perf}"
+OUT="$CARGO_TARGET_DIR/bench"
+LDAP_SIZES="${BENCH_LDAP_SIZES-1k:1000,10k:10000}"
+ADDR=127.0.0.31
+FIX="${SAMBA_FIXTURE_DIR:-$CARGO_TARGET_DIR/samba-fixture}"
+DC="$FIX/dc-bench"
+mkdir -p "$OUT"
+
+log() { echo "bench: $*" >&2; }
+
+command -v cargo >/dev/null || { log "cargo is missing (install Rust: https://rustup.rs)"; exit 1; }
+command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3; }
+
+log "building (profile $PROFILE)"
+cargo build --profile "$PROFILE" --bench pass --bench plan --bin scim-sync-lambda
+
+log "planner"
+cargo bench --profile "$PROFILE" --bench plan | tee "$OUT/plan.txt"
+awk '/plan: +100000 users/ { for (i = 1; i <= NF; i++) if ($i == "=") ms = $(i + 1) }
+     END { if (ms == "") exit;
+           printf "target: planning 100k users / 10k groups / 1M memberships: %s ms (< 1000 ms): %s\n",
+                  ms, (ms < 1000 ? "met" : "MISSED") }' "$OUT/plan.txt" | tee -a "$OUT/plan.txt"
+
+stop_dc() { SAMBA_FIXTURE_DIR="$FIX" bash scripts/samba-dc.sh stop "$DC" || true; }
+labels=""
+if [ -n "$LDAP_SIZES" ]; then
+  if [ "$(id -u)" != 0 ]; then
+    log "LDAP part skipped: Samba's AD DC needs root"
+  else
+    command -v ldapmodify >/dev/null || { apt-get update -qq && apt-get install -y -qq ldap-utils; }
+    log "starting the Samba AD DC on $ADDR"
+    SAMBA_FIXTURE_DIR="$FIX" bash scripts/samba-dc.sh start "$ADDR" "$DC" >/dev/null
+    trap stop_dc EXIT
+    IFS=, read -ra specs <<< "$LDAP_SIZES"
+    for spec in "${specs[@]}"; do
+      label=${spec%%:*}; users=${spec#*:}
+      log "loading $users users ($label) into Samba with ldapmodify -a"
+      t0=$SECONDS
+      python3 scripts/bench-ldif.py "$label" "$users" |
+        ldapmodify -x -H "ldap://$ADDR" -D 'Administrator@EXAMPLE.TEST' -w 'Passw0rd!Admin' -a \
+          > "$OUT/ldap-load-$label.log"
+      log "loaded $label in $((SECONDS - t0)) s"
+      labels="${labels:+$labels,}$label"
+    done
+    export BENCH_LDAP_URL="ldaps://$ADDR:636" BENCH_LDAP_CA="$DC/tls/ca.pem" \
+      BENCH_LDAP_BIND_DN='svc-scim-ro@example.test' BENCH_LDAP_PASSWORD='R3ad-Only.Pass!' \
+      BENCH_LDAP_BASE='DC=example,DC=test' BENCH_LDAP_LABELS="$labels"
+  fi
+fi
+
+log "passes"
+BENCH_LAMBDA_BIN="$CARGO_TARGET_DIR/$PROFILE/scim-sync-lambda" \
+  cargo bench --profile "$PROFILE" --bench pass | tee "$OUT/pass.txt"
+log "results: $OUT/plan.txt $OUT/pass.txt"

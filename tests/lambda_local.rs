@@ -1,0 +1,198 @@
+//! The Lambda binary under cargo-lambda's local runtime (`cargo lambda watch`), invoked with the
+//! files in `events/`, against the Samba AD DC, moto and the Identity Center emulator.
+//!
+//! Needs `cargo lambda` on PATH or in the cached virtual environment `scripts/setup.sh`
+//! creates. DC address 127.0.0.26 (see tests/support/samba.rs).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "support/moto.rs"]
+mod moto;
+#[path = "support/samba.rs"]
+mod samba;
+
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use idc_emulator::{Emulator, EmulatorConfig};
+use serde_json::{json, Value};
+
+const TOKEN: &str = "lambda-local-token-4d2e8b";
+const FUNCTION: &str = "scim-sync-lambda";
+
+/// `cargo lambda watch` in its own process group, stopped with everything it started.
+struct Watch {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Watch {
+    fn start(env: &[(&str, String)]) -> Watch {
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!("scim-sync-lambda-watch-{port}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let mut cmd = Command::new("cargo");
+        cmd.args([
+            "lambda",
+            "watch",
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+        ])
+        .arg(port.to_string())
+        .arg("--ignore-changes")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("PATH", path_with_cargo_lambda())
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .process_group(0);
+        for (name, value) in env {
+            cmd.arg("--env-var").arg(format!("{name}={value}"));
+        }
+        let child = cmd
+            .spawn()
+            .expect("start cargo lambda watch (is cargo-lambda installed? run scripts/setup.sh)");
+        let watch = Watch { child, port, log };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "cargo lambda watch did not listen:\n{}",
+                watch.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        watch
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn invoke(&self, event_file: &str) -> (u16, Value) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("events")
+            .join(event_file);
+        let body = std::fs::read_to_string(path).unwrap();
+        let url = format!(
+            "http://127.0.0.1:{}/2015-03-31/functions/{FUNCTION}/invocations",
+            self.port
+        );
+        let response = reqwest::Client::new()
+            .post(url)
+            .timeout(Duration::from_secs(600))
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("invoke failed: {e}\n{}", self.log()));
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let value = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("not JSON: {text}\n{}", self.log()));
+        (status, value)
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let pgid = self.child.id();
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{pgid}")])
+            .status();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// PATH with the cached cargo-lambda environment in front, as scripts/setup.sh installs it.
+fn path_with_cargo_lambda() -> String {
+    let cache = std::env::var("SCIM_SYNC_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            let base = std::env::var("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| {
+                    PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache")
+                });
+            base.join("scim-sync")
+        });
+    let venv = cache.join("venv-lambda/bin");
+    format!(
+        "{}:{}",
+        venv.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lambda_runs_dry_runs_and_scheduled_passes_locally() {
+    let dc = samba::SambaDc::start("127.0.0.26");
+    let moto = moto::Moto::start().await;
+    let emulator = Emulator::start(EmulatorConfig::new(TOKEN)).await.unwrap();
+    moto.put_parameter("/IAM-IDC/AD-Group-Name", samba::SYNC_GROUP)
+        .await;
+    moto.put_parameter("/IAM-IDC/AD-Group-Prefix", samba::GROUP_PREFIX)
+        .await;
+    moto.put_parameter("/IAM-IDC/AD-Search-Base", samba::GROUP_BASE)
+        .await;
+    moto.put_parameter("/IAM-IDC/SCIM-URI", &emulator.base_url())
+        .await;
+    moto.put_parameter("/IAM-IDC/Domain-Controller", &dc.ldaps_url())
+        .await;
+    moto.put_secure_parameter("/IAM-IDC/AD-CA-Bundle", &dc.ca_pem())
+        .await;
+    moto.create_secret(
+        "IAM-IDC/SCIM-API-Token",
+        &json!({"SCIM-API-Token": TOKEN}).to_string(),
+    )
+    .await;
+    let creds = json!({"userName": samba::BIND_DN, "userPassword": samba::BIND_PASSWORD});
+    moto.create_secret("IAM-IDC/AD-RO-UserCreds", &creds.to_string())
+        .await;
+
+    let mut env = moto.standard_env();
+    env.push(("RUST_LOG", "info".to_string()));
+    let watch = Watch::start(&env);
+
+    // A dry run returns the plan and writes nothing.
+    let (status, dry) = watch.invoke("dry-run.json").await;
+    assert_eq!(status, 200, "{dry}\n{}", watch.log());
+    assert_eq!(dry["summary"]["dryRun"], json!(true));
+    let planned = dry["plan"]["operations"].as_array().unwrap().len();
+    assert!(planned > 40, "{dry}");
+    assert_eq!(emulator.counters().writes, 0);
+
+    // The scheduled event runs a full pass.
+    let (status, first) = watch.invoke("scheduled.json").await;
+    assert_eq!(status, 200, "{first}\n{}", watch.log());
+    let summary = &first["summary"];
+    assert_eq!(summary["failures"], json!([]), "{first}");
+    assert!(summary["usersCreated"].as_u64().unwrap() > 30, "{first}\n{}", watch.log());
+    assert_eq!(summary["groupsCreated"], json!(12), "{first}");
+    assert_eq!(emulator.dump().groups.len(), 12);
+
+    // A second scheduled pass over the unchanged directory writes nothing.
+    let (status, second) = watch.invoke("scheduled.json").await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(second["summary"]["scimWrites"], json!(0), "{second}");
+
+    // The function logged JSON lines and EMF metrics, and never the token or the password.
+    let log = watch.log();
+    assert!(log.contains("\"_aws\""), "no EMF record in the log:\n{log}");
+    assert!(
+        !log.contains(TOKEN) && !log.contains(samba::BIND_PASSWORD),
+        "a secret reached the log"
+    );
+}
