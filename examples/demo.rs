@@ -59,7 +59,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             ..PassOptions::default()
         })
         .await?;
-    println!("{}", plan_text(&dry.plan));
+    println!("{}", plan_text(&dry.plan, &dry.user_names));
 
     println!("== 2. apply");
     let first = session.run(&PassOptions::default()).await?;
@@ -67,7 +67,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("== 3. apply again over the unchanged directory");
     let second = session.run(&PassOptions::default()).await?;
-    println!("{}", plan_text(&second.plan));
+    println!("{}", plan_text(&second.plan, &second.user_names));
     println!("{}", summary_text(&second.summary));
 
     let state = emulator.dump();

@@ -179,7 +179,11 @@ async fn the_lambda_runs_dry_runs_and_scheduled_passes_locally() {
     assert_eq!(status, 200, "{first}\n{}", watch.log());
     let summary = &first["summary"];
     assert_eq!(summary["failures"], json!([]), "{first}");
-    assert!(summary["usersCreated"].as_u64().unwrap() > 30, "{first}\n{}", watch.log());
+    assert!(
+        summary["usersCreated"].as_u64().unwrap() > 30,
+        "{first}\n{}",
+        watch.log()
+    );
     assert_eq!(summary["groupsCreated"], json!(12), "{first}");
     assert_eq!(emulator.dump().groups.len(), 12);
 

@@ -1,3 +1,4 @@
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::model::Summary;
@@ -8,14 +9,17 @@ const MEMBERS_SHOWN: usize = 5;
 
 /// The plan as a person reads it: one line per operation, `+` adds, `~` changes, `-` takes
 /// away, then conflicts and skipped entries, which need a person's attention.
-pub fn plan_text(plan: &Plan) -> String {
+///
+/// `user_names` maps the ids and objectSids the plan refers to onto userNames (see
+/// `PassReport::user_names`); unknown ones are shown as they are.
+pub fn plan_text(plan: &Plan, user_names: &HashMap<String, String>) -> String {
     let mut out = String::new();
     if plan.operations.is_empty() {
         out.push_str("No changes: Identity Center matches the directory.\n");
     } else {
         let _ = writeln!(out, "Plan: {} change(s)", plan.operations.len());
         for op in &plan.operations {
-            let _ = writeln!(out, "  {}", operation_line(op));
+            let _ = writeln!(out, "  {}", operation_line(op, user_names));
         }
     }
     section(
@@ -28,6 +32,7 @@ pub fn plan_text(plan: &Plan) -> String {
         "Skipped directory entries (Identity Center would reject them)",
         &plan.skipped,
     );
+    section(&mut out, "Left for a later pass", &plan.notes);
     out
 }
 
@@ -41,7 +46,8 @@ fn section(out: &mut String, title: &str, lines: &[String]) {
     }
 }
 
-fn operation_line(op: &Operation) -> String {
+fn operation_line(op: &Operation, names: &HashMap<String, String>) -> String {
+    let name = |key: &str| -> String { names.get(key).cloned().unwrap_or_else(|| key.to_string()) };
     match op {
         Operation::CreateUser { user } => {
             let state = if user.active { "" } else { " (disabled)" };
@@ -99,7 +105,7 @@ fn operation_line(op: &Operation) -> String {
                 "+ add {} member(s) to {group_name}{}: {}",
                 users.len(),
                 if new_group { " (new group)" } else { "" },
-                member_list(users.iter().map(user_ref_label))
+                member_list(users.iter().map(|u| name(user_ref_key(u))))
             )
         }
         Operation::RemoveMembers {
@@ -109,23 +115,23 @@ fn operation_line(op: &Operation) -> String {
         } => format!(
             "- remove {} member(s) from {group_name}: {}",
             user_ids.len(),
-            member_list(user_ids.iter().map(String::as_str))
+            member_list(user_ids.iter().map(|id| name(id)))
         ),
     }
 }
 
-fn user_ref_label(user: &UserRef) -> &str {
+fn user_ref_key(user: &UserRef) -> &str {
     match user {
         UserRef::Existing(id) | UserRef::New(id) => id,
     }
 }
 
-fn member_list<'a>(members: impl Iterator<Item = &'a str>) -> String {
-    let all: Vec<&str> = members.collect();
+fn member_list(members: impl Iterator<Item = String>) -> String {
+    let all: Vec<String> = members.collect();
     let mut shown = all
         .iter()
         .take(MEMBERS_SHOWN)
-        .copied()
+        .cloned()
         .collect::<Vec<_>>()
         .join(", ");
     if all.len() > MEMBERS_SHOWN {

@@ -76,7 +76,7 @@ fn print_report(report: &PassReport, output: OutputFormat) {
             Err(e) => eprintln!("could not encode the report as JSON: {e}"),
         },
         OutputFormat::Text => {
-            print!("{}", plan_text(&report.plan));
+            print!("{}", plan_text(&report.plan, &report.user_names));
             println!();
             print!("{}", summary_text(&report.summary));
         }

@@ -1,4 +1,4 @@
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 use aws_config::SdkConfig;
@@ -9,7 +9,7 @@ use super::sources::{read_directory, scim_client_config};
 use crate::apply::{execute, ExecuteOptions};
 use crate::config::{self, Settings};
 use crate::identity_center::{read_state, ScimClient};
-use crate::model::{DirectorySnapshot, Summary};
+use crate::model::{DirectorySnapshot, IdcSnapshot, Summary};
 use crate::plan::{self, GuardSettings, Plan};
 
 /// Per-run choices the front ends make (the Lambda from its event, the CLI from its command).
@@ -29,6 +29,10 @@ pub struct PassOptions {
 pub struct PassReport {
     pub summary: Summary,
     pub plan: Plan,
+    /// The plan names users by Identity Center id or objectSid; this maps both to a userName
+    /// so a person reading the plan sees who is meant. Not part of the JSON output.
+    #[serde(skip)]
+    pub user_names: HashMap<String, String>,
 }
 
 /// Settings and the SCIM client, kept for the life of the process.
@@ -135,11 +139,29 @@ impl Session {
         summary.scim_reads = requests.reads.saturating_sub(requests_before.reads);
         summary.scim_writes = requests.writes.saturating_sub(requests_before.writes);
         summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let user_names = user_names(&directory, &current);
         Ok(PassReport {
             summary,
             plan: planned,
+            user_names,
         })
     }
+}
+
+/// Identity Center ids and directory objectSids mapped to the names a person knows them by.
+fn user_names(directory: &DirectorySnapshot, current: &IdcSnapshot) -> HashMap<String, String> {
+    let idc = current
+        .users
+        .iter()
+        .map(|u| (u.id.clone(), u.user_name.clone()));
+    let dir = directory.users.iter().map(|u| {
+        let name = u
+            .user_principal_name
+            .as_ref()
+            .unwrap_or(&u.sam_account_name);
+        (u.object_sid.clone(), name.clone())
+    });
+    idc.chain(dir).collect()
 }
 
 /// Entries the directory reader left out and users the planner would not send, in one list.

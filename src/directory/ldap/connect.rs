@@ -266,6 +266,12 @@ mod tests {
     }
 
     #[test]
+    fn settings_debug_output_hides_the_password() {
+        let s = LdapSettings::new("dc1", "svc@example.test", Secret::new("hunter2-secret"));
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
     fn a_ca_bundle_without_certificates_is_a_settings_error() {
         let err = tls_config("not a pem").unwrap_err();
         assert!(err.to_string().contains("no CERTIFICATE"), "{err}");
