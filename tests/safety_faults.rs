@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use idc_emulator::{Behaviour, Emulator, EmulatorConfig, Faults, RunningEmulator};
 use pass_fixture::{
-    convergence, faults_injected, ldap_settings, ldif_settings, normalised, temp_ldif,
-    Directory, UserSpec, TOKEN,
+    convergence, faults_injected, ldap_settings, ldif_settings, normalised, temp_ldif, Directory,
+    UserSpec, TOKEN,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -227,7 +227,13 @@ async fn every_fault_profile_converges_without_duplicates() {
         let mut f = Figures::default();
         converge(&emu, &settings, &format!("{name}, first sync"), &mut f).await;
         v2.write(&path);
-        converge(&emu, &settings, &format!("{name}, after the change"), &mut f).await;
+        converge(
+            &emu,
+            &settings,
+            &format!("{name}, after the change"),
+            &mut f,
+        )
+        .await;
         // Users who left the scope were disabled, not duplicated or lost.
         let dump = emu.dump();
         for n in 1..=4 {

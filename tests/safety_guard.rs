@@ -90,18 +90,28 @@ async fn beyond_the_share_limit_nothing_destructive_is_written_but_the_safe_part
         "the summary names the reason and the override: {:?}",
         s.withheld
     );
-    assert_eq!((s.users_disabled, s.users_deleted, s.members_removed), (0, 0, 0));
+    assert_eq!(
+        (s.users_disabled, s.users_deleted, s.members_removed),
+        (0, 0, 0)
+    );
     assert_eq!(s.users_created, 5, "{s:?}");
     assert!(s.users_updated >= 1, "{s:?}");
     assert!(s.members_added >= 6, "{s:?}");
     assert!(s.failures.is_empty(), "{s:?}");
     assert!(
-        guarded.plan.operations.iter().all(|op| !op.is_destructive()),
+        guarded
+            .plan
+            .operations
+            .iter()
+            .all(|op| !op.is_destructive()),
         "the reported plan holds no destructive operation"
     );
     let dump = emu.dump();
     for n in 81..=100 {
-        assert!(user(&dump, n).active, "user {n} was disabled despite the guard");
+        assert!(
+            user(&dump, n).active,
+            "user {n} was disabled despite the guard"
+        );
     }
     assert_eq!(
         member_sids(&dump, "aws-g2"),

@@ -113,7 +113,9 @@ fn hostile() -> Hostile {
     add(21, &|u| u.display = Some("Nul\0Char".into()));
     add(22, &|u| u.upn = Some("nul\0user@example.test".into()));
     add(23, &|u| u.display = Some("D".repeat(5000)));
-    add(24, &|u| u.upn = Some(format!("{}@example.test", "l".repeat(200))));
+    add(24, &|u| {
+        u.upn = Some(format!("{}@example.test", "l".repeat(200)))
+    });
     add(25, &|u| u.given = None);
     add(26, &|u| u.sn = None);
     add(27, &|u| u.upn = None);
@@ -125,8 +127,7 @@ fn hostile() -> Hostile {
     dir.groups
         .push(GroupSpec::new(2, QUOTED_GROUP, [11, 12, 13]));
     dir.groups.push(GroupSpec::new(3, "aws-😀-team", [13, 14]));
-    dir.groups
-        .push(GroupSpec::new(4, "aws-*)(|(cn=*", [1, 2]));
+    dir.groups.push(GroupSpec::new(4, "aws-*)(|(cn=*", [1, 2]));
     dir.groups.push(GroupSpec::new(5, "aws-empty", []));
     Hostile {
         dir,
@@ -173,7 +174,11 @@ async fn odd_directory_values_arrive_exactly_or_are_skipped_with_a_reason() {
             .display
             .clone()
             .unwrap_or_else(|| format!("User Number{n}"));
-        assert_eq!(got.display_name.as_deref(), Some(display.as_str()), "user {n}");
+        assert_eq!(
+            got.display_name.as_deref(),
+            Some(display.as_str()),
+            "user {n}"
+        );
     }
     for (n, reason) in &h.unsendable {
         let dn = h.dir.users[n].dn();
@@ -185,7 +190,12 @@ async fn odd_directory_values_arrive_exactly_or_are_skipped_with_a_reason() {
             .skipped
             .iter()
             .find(|l| l.contains(&dn))
-            .unwrap_or_else(|| panic!("user {n} ({dn}) is neither sent nor reported: {:?}", s.skipped));
+            .unwrap_or_else(|| {
+                panic!(
+                    "user {n} ({dn}) is neither sent nor reported: {:?}",
+                    s.skipped
+                )
+            });
         assert!(line.contains(reason), "user {n}: {line}");
     }
     assert_eq!(
@@ -206,7 +216,11 @@ async fn odd_directory_values_arrive_exactly_or_are_skipped_with_a_reason() {
     for name in in_scope {
         assert!(dump.group(name).is_some(), "group {name:?} is missing");
     }
-    assert_eq!(dump.groups.len(), in_scope.len(), "no group beyond those in scope");
+    assert_eq!(
+        dump.groups.len(),
+        in_scope.len(),
+        "no group beyond those in scope"
+    );
     assert_eq!(dump.member_user_names(QUOTED_GROUP).len(), 3);
     let dir_snapshot = read_directory(&settings).await.unwrap();
     convergence(&dump, &dir_snapshot).assert_ok("hostile values");
@@ -270,7 +284,9 @@ async fn quoted_values_are_never_put_in_a_filter_even_on_the_lookup_paths() {
     let s = &report.summary;
     let reported = |needle: &str| {
         s.conflicts.iter().any(|c| c.contains(needle))
-            || s.failures.iter().any(|f| f.target.contains(needle) || f.error.contains(needle))
+            || s.failures
+                .iter()
+                .any(|f| f.target.contains(needle) || f.error.contains(needle))
     };
     assert!(reported("brien"), "the user collision is reported: {s:?}");
     assert!(reported("night"), "the group collision is reported: {s:?}");
@@ -287,10 +303,16 @@ async fn quoted_values_are_never_put_in_a_filter_even_on_the_lookup_paths() {
     );
     let g = dump.groups.iter().find(|g| g.id == foreign_group).unwrap();
     assert_eq!(g.external_id, None, "the foreign group was not taken over");
-    assert!(g.member_ids.is_empty(), "nobody was added to the foreign group");
+    assert!(
+        g.member_ids.is_empty(),
+        "nobody was added to the foreign group"
+    );
     // Everyone else arrived.
     for n in h.sendable.iter().filter(|n| **n != 11) {
-        assert!(dump.user_by_external_id(&sid_string(*n)).is_some(), "user {n}");
+        assert!(
+            dump.user_by_external_id(&sid_string(*n)).is_some(),
+            "user {n}"
+        );
     }
     let lines = proxy.request_lines();
     assert!(
@@ -379,7 +401,11 @@ async fn injection_attempts_in_the_scope_settings_match_nothing_unintended() {
     let mut s = base.clone();
     s.scope.group_search_base = "OU=AWS,DC=example,DC=test)(objectClass=*".into();
     assert!(read_directory(&s).await.unwrap().groups.is_empty());
-    assert_eq!(emu.counters().writes, 0, "nothing was written by any attempt");
+    assert_eq!(
+        emu.counters().writes,
+        0,
+        "nothing was written by any attempt"
+    );
 
     // Through a config file, a wildcard in the middle of the prefix is refused outright.
     let tmp = tempfile::tempdir().unwrap();

@@ -139,7 +139,13 @@ fn hostile_users() -> Vec<HostileUser> {
             Some("𝒜lice 😀 Zoë 山田"),
         ),
         // Nearly the longest displayName AD allows (256), ending in a non-BMP character.
-        user("h07", "Long Display", Some("h07@example.test"), Some("Long"), None),
+        user(
+            "h07",
+            "Long Display",
+            Some("h07@example.test"),
+            Some("Long"),
+            None,
+        ),
         // Unsendable: no givenName, no UPN, a userName over Identity Center's limit (128).
         user("h04", "No Given", Some("h04@example.test"), None, None),
         user("h05", "No UPN", None, Some("Nou"), None),
@@ -186,11 +192,7 @@ fn hostile_ldif(users: &[HostileUser]) -> String {
     };
     let all: Vec<&HostileUser> = users.iter().collect();
     out.push_str(&group("hostile-sync", "hostile-sync", &all));
-    out.push_str(&group(
-        r#"aws-ops "late" \ (x)*"#,
-        "aws-h-quote",
-        &all[..3],
-    ));
+    out.push_str(&group(r#"aws-ops "late" \ (x)*"#, "aws-h-quote", &all[..3]));
     out.push_str(&group("aws-😀-team", "aws-h-emoji", &all[2..4]));
     out.push_str(&group("aws-*)(|(cn=*", "aws-h-inject", &all[..2]));
     out
@@ -235,7 +237,11 @@ async fn hostile_values_in_the_live_directory_arrive_exactly_or_are_skipped() {
         assert!(line.contains(reason), "{}: {line}", u.sam);
     }
     assert_eq!(dump.user_records.len(), 4, "only the sendable users exist");
-    let names: BTreeSet<&str> = dump.groups.iter().map(|g| g.display_name.as_str()).collect();
+    let names: BTreeSet<&str> = dump
+        .groups
+        .iter()
+        .map(|g| g.display_name.as_str())
+        .collect();
     assert_eq!(
         names,
         BTreeSet::from([r#"aws-ops "late" \ (x)*"#, "aws-😀-team", "aws-*)(|(cn=*"]),
@@ -292,7 +298,11 @@ async fn injection_attempts_in_the_scope_match_nothing_unintended_in_a_live_dire
         let snap = read_directory(&settings(&dc, scope, &emu.base_url()))
             .await
             .unwrap();
-        assert!(snap.groups.is_empty(), "prefix {prefix:?} matched {:?}", snap.groups);
+        assert!(
+            snap.groups.is_empty(),
+            "prefix {prefix:?} matched {:?}",
+            snap.groups
+        );
         assert_eq!(snap.users.len(), 45, "the users in scope are unaffected");
     }
 
@@ -379,12 +389,19 @@ fn spellings(secret: &str) -> Vec<String> {
         format!("{secret:?}").trim_matches('"').to_string(),
         b64.encode(secret),
         url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
-        secret.as_bytes().iter().map(|b| format!("{b}, ")).collect::<String>(),
+        secret
+            .as_bytes()
+            .iter()
+            .map(|b| format!("{b}, "))
+            .collect::<String>(),
     ]
 }
 
 fn assert_no_secret(run: &CliRun, what: &str) {
-    for (name, secret) in [("SCIM token", TOKEN), ("LDAP password", samba::BIND_PASSWORD)] {
+    for (name, secret) in [
+        ("SCIM token", TOKEN),
+        ("LDAP password", samba::BIND_PASSWORD),
+    ] {
         for spelled in spellings(secret) {
             for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
                 if let Some(at) = text.find(&spelled) {
@@ -445,7 +462,13 @@ baseDn = "DC=example,DC=test"
     let apply = scim_sync(&config, &["apply"]).await;
     let replan = scim_sync(&config, &["plan"]).await;
     for (what, run) in [("plan", &plan), ("apply", &apply), ("plan again", &replan)] {
-        assert_eq!(run.code, 0, "{what} failed:\n{}\n{}", run.stdout, &run.stderr[run.stderr.len().saturating_sub(3000)..]);
+        assert_eq!(
+            run.code,
+            0,
+            "{what} failed:\n{}\n{}",
+            run.stdout,
+            &run.stderr[run.stderr.len().saturating_sub(3000)..]
+        );
         assert!(
             run.stderr.contains("TRACE"),
             "{what}: TRACE logging was not on, the check would prove nothing"
@@ -457,7 +480,10 @@ baseDn = "DC=example,DC=test"
     assert!(created > 30, "the apply did real work: {created} users");
     assert!(emu.dump().user_records.len() as u64 >= created);
     let replanned: serde_json::Value = serde_json::from_str(&replan.stdout).unwrap();
-    assert_eq!(replanned["plan"]["operations"].as_array().map(Vec::len), Some(0));
+    assert_eq!(
+        replanned["plan"]["operations"].as_array().map(Vec::len),
+        Some(0)
+    );
 
     // A revoked token: the run fails with a clear message, still without secrets.
     emu.revoke_token(TOKEN);

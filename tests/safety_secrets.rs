@@ -150,7 +150,11 @@ async fn debug_output_of_the_configuration_redacts_every_secret() {
     )
     .unwrap();
     let loaded = load_from_file(&cfg, None).await.unwrap();
-    assert_eq!(loaded.scim.token.expose(), TOKEN, "the loader really read it");
+    assert_eq!(
+        loaded.scim.token.expose(),
+        TOKEN,
+        "the loader really read it"
+    );
     outputs.push(format!("{loaded:#?}"));
 
     // A bad file: the error quotes the setting, never the secret next to it.
@@ -190,7 +194,10 @@ async fn a_revoked_token_is_named_by_its_secret_id_never_by_its_value() {
     assert!(err.is_token_rejected(), "{err}");
     let msg = err.to_string();
     assert!(msg.contains("401"), "{msg}");
-    assert!(msg.contains(SECRET_ID), "the message says where to rotate: {msg}");
+    assert!(
+        msg.contains(SECRET_ID),
+        "the message says where to rotate: {msg}"
+    );
     assert_clean(&msg, "the 401 message");
     assert_clean(&format!("{err:?}"), "the 401 error's Debug output");
     assert_eq!(emu.counters().applied_writes, 0);

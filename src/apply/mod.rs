@@ -10,3 +10,6 @@ mod writer;
 
 pub use executor::{execute, ExecuteOptions};
 pub use writer::{WriteError, Writer};
+
+#[cfg(test)]
+mod executor_tests;

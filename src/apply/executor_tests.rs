@@ -1,0 +1,324 @@
+//! The executor's ordering and failure rules, with a recording writer. A real server cannot be
+//! made to fail exactly one chosen write, which is what these rules are about; the executor
+//! against the real emulator is covered by the end-to-end and safety suites.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::{execute, ExecuteOptions, WriteError, Writer};
+use crate::model::Summary;
+use crate::plan::{GroupRef, Operation, Plan, UserAttributes, UserField, UserRef};
+
+#[derive(Debug)]
+struct FakeError {
+    auth: bool,
+    conflict: bool,
+}
+
+impl std::fmt::Display for FakeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.auth {
+            "token rejected"
+        } else {
+            "refused"
+        })
+    }
+}
+
+impl WriteError for FakeError {
+    fn is_auth_failure(&self) -> bool {
+        self.auth
+    }
+    fn is_conflict(&self) -> bool {
+        self.conflict
+    }
+}
+
+/// Records every write in order; fails the writes whose target is listed.
+#[derive(Default)]
+struct Recorder {
+    log: Mutex<Vec<String>>,
+    fail: Vec<&'static str>,
+    reject_token_at: Option<&'static str>,
+    conflict_at: Option<&'static str>,
+}
+
+impl Recorder {
+    fn write(&self, entry: String, target: &str) -> Result<(), FakeError> {
+        self.log.lock().unwrap().push(entry);
+        if self.reject_token_at == Some(target) {
+            return Err(FakeError {
+                auth: true,
+                conflict: false,
+            });
+        }
+        if self.conflict_at == Some(target) {
+            return Err(FakeError {
+                auth: false,
+                conflict: true,
+            });
+        }
+        if self.fail.contains(&target) {
+            return Err(FakeError {
+                auth: false,
+                conflict: false,
+            });
+        }
+        Ok(())
+    }
+    fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Writer for Recorder {
+    type Error = FakeError;
+    async fn create_user(&self, u: &UserAttributes) -> Result<String, FakeError> {
+        self.write(format!("create user {}", u.user_name), &u.user_name)?;
+        Ok(format!("id-{}", u.user_name))
+    }
+    async fn update_user(
+        &self,
+        id: &str,
+        _: &UserAttributes,
+        _: &[UserField],
+    ) -> Result<(), FakeError> {
+        self.write(format!("update user {id}"), id)
+    }
+    async fn set_user_active(&self, id: &str, active: bool) -> Result<(), FakeError> {
+        self.write(format!("set active {id} {active}"), id)
+    }
+    async fn delete_user(&self, id: &str) -> Result<(), FakeError> {
+        self.write(format!("delete user {id}"), id)
+    }
+    async fn create_group(&self, name: &str, _: &str) -> Result<String, FakeError> {
+        self.write(format!("create group {name}"), name)?;
+        Ok(format!("gid-{name}"))
+    }
+    async fn rename_group(&self, id: &str, name: &str) -> Result<(), FakeError> {
+        self.write(format!("rename group {id} {name}"), id)
+    }
+    async fn set_group_external_id(&self, id: &str, _: &str) -> Result<(), FakeError> {
+        self.write(format!("adopt group {id}"), id)
+    }
+    async fn delete_group(&self, id: &str) -> Result<(), FakeError> {
+        self.write(format!("delete group {id}"), id)
+    }
+    async fn add_members(&self, group_id: &str, ids: &[String]) -> Result<(), FakeError> {
+        self.write(format!("add {group_id} {}", ids.join(",")), group_id)
+    }
+    async fn remove_members(&self, group_id: &str, ids: &[String]) -> Result<(), FakeError> {
+        self.write(format!("remove {group_id} {}", ids.join(",")), group_id)
+    }
+}
+
+fn user(name: &str, active: bool) -> UserAttributes {
+    UserAttributes {
+        external_id: format!("S-1-5-21-{name}"),
+        user_name: name.to_string(),
+        display_name: name.to_string(),
+        given_name: "G".to_string(),
+        family_name: "F".to_string(),
+        email: None,
+        active,
+    }
+}
+
+fn sample_plan() -> Plan {
+    Plan {
+        operations: vec![
+            Operation::RemoveMembers {
+                group_id: "g-old".into(),
+                group_name: "old".into(),
+                user_ids: vec!["u9".into()],
+            },
+            Operation::DisableUser {
+                id: "u9".into(),
+                external_id: "S-1-5-21-9".into(),
+                user_name: "gone".into(),
+            },
+            Operation::AddMembers {
+                group: GroupRef::New("guid-new".into()),
+                group_name: "new".into(),
+                users: vec![
+                    UserRef::New("S-1-5-21-alice".into()),
+                    UserRef::Existing("u1".into()),
+                ],
+            },
+            Operation::CreateUser {
+                user: user("alice", true),
+            },
+            Operation::CreateGroup {
+                external_id: "guid-new".into(),
+                display_name: "new".into(),
+            },
+            Operation::UpdateUser {
+                id: "u1".into(),
+                user: user("bob", true),
+                changed: vec![UserField::DisplayName],
+            },
+        ],
+        ..Plan::default()
+    }
+}
+
+fn position(log: &[String], prefix: &str) -> usize {
+    log.iter()
+        .position(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("{prefix} not in {log:?}"))
+}
+
+#[tokio::test]
+async fn creates_come_first_additions_use_their_ids_destructive_changes_last() {
+    let w = Recorder::default();
+    let mut summary = Summary::default();
+    execute(&w, &sample_plan(), &ExecuteOptions::default(), &mut summary).await;
+    let log = w.log();
+    let add = position(&log, "add gid-new");
+    assert!(position(&log, "create user alice") < add);
+    assert!(position(&log, "create group new") < add);
+    assert!(log[add].ends_with("id-alice,u1"), "{log:?}");
+    assert!(add < position(&log, "remove g-old"));
+    assert!(add < position(&log, "set active u9 false"));
+    assert_eq!(
+        (
+            summary.users_created,
+            summary.groups_created,
+            summary.users_updated
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(
+        (
+            summary.members_added,
+            summary.members_removed,
+            summary.users_disabled
+        ),
+        (2, 1, 1)
+    );
+    assert!(summary.failures.is_empty());
+}
+
+#[tokio::test]
+async fn one_failed_write_does_not_stop_the_others() {
+    let w = Recorder {
+        fail: vec!["alice"],
+        ..Recorder::default()
+    };
+    let mut summary = Summary::default();
+    execute(&w, &sample_plan(), &ExecuteOptions::default(), &mut summary).await;
+    assert_eq!(summary.failures.len(), 1);
+    assert!(summary.failures[0].target.contains("alice"));
+    // The group's other member is still added; every other write still happens.
+    assert!(
+        w.log().iter().any(|l| l == "add gid-new u1"),
+        "{:?}",
+        w.log()
+    );
+    assert_eq!(summary.members_added, 1);
+    assert_eq!(summary.users_disabled, 1);
+    assert_eq!(summary.members_removed, 1);
+}
+
+#[tokio::test]
+async fn destructive_changes_are_held_back_when_not_allowed() {
+    let w = Recorder::default();
+    let mut summary = Summary::default();
+    let opts = ExecuteOptions {
+        allow_destructive: false,
+        ..ExecuteOptions::default()
+    };
+    execute(&w, &sample_plan(), &opts, &mut summary).await;
+    let log = w.log();
+    assert!(
+        !log.iter()
+            .any(|l| l.starts_with("remove") || l.starts_with("set active")),
+        "{log:?}"
+    );
+    assert_eq!(summary.members_added, 2);
+}
+
+#[tokio::test]
+async fn a_rejected_token_stops_everything_that_has_not_started() {
+    let w = Recorder {
+        reject_token_at: Some("new"),
+        ..Recorder::default()
+    };
+    let mut summary = Summary::default();
+    let opts = ExecuteOptions {
+        concurrency: 1,
+        ..ExecuteOptions::default()
+    };
+    execute(&w, &sample_plan(), &opts, &mut summary).await;
+    assert!(summary.token_rejected);
+    let log = w.log();
+    assert!(
+        !log.iter().any(|l| l.starts_with("add")
+            || l.starts_with("remove")
+            || l.starts_with("set active")),
+        "{log:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_conflict_is_reported_as_a_conflict_not_a_failure() {
+    let w = Recorder {
+        conflict_at: Some("alice"),
+        ..Recorder::default()
+    };
+    let mut summary = Summary::default();
+    execute(&w, &sample_plan(), &ExecuteOptions::default(), &mut summary).await;
+    assert!(summary.failures.is_empty());
+    assert_eq!(summary.conflicts.len(), 1);
+    assert!(summary.conflicts[0].contains("alice"));
+}
+
+#[tokio::test]
+async fn nothing_starts_after_the_deadline() {
+    let w = Recorder::default();
+    let mut summary = Summary::default();
+    let past = Instant::now()
+        .checked_sub(Duration::from_millis(1))
+        .unwrap_or_else(Instant::now);
+    let opts = ExecuteOptions {
+        stop_starting_at: Some(past),
+        ..ExecuteOptions::default()
+    };
+    execute(&w, &sample_plan(), &opts, &mut summary).await;
+    assert!(w.log().is_empty());
+    assert!(summary.incomplete);
+}
+
+#[tokio::test]
+async fn deactivating_an_in_scope_user_runs_with_the_destructive_changes() {
+    let w = Recorder::default();
+    let plan = Plan {
+        operations: vec![
+            Operation::UpdateUser {
+                id: "u5".into(),
+                user: user("carol", false),
+                changed: vec![UserField::Active],
+            },
+            Operation::CreateUser {
+                user: user("dave", true),
+            },
+        ],
+        ..Plan::default()
+    };
+    let mut summary = Summary::default();
+    let opts = ExecuteOptions {
+        allow_destructive: false,
+        ..ExecuteOptions::default()
+    };
+    execute(&w, &plan, &opts, &mut summary).await;
+    assert_eq!(w.log(), vec!["create user dave".to_string()]);
+    execute(
+        &w,
+        &plan,
+        &ExecuteOptions::default(),
+        &mut Summary::default(),
+    )
+    .await;
+    assert!(w.log().iter().any(|l| l == "update user u5"));
+}

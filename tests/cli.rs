@@ -1,0 +1,122 @@
+//! The `scim-sync` binary end to end: settings from a TOML file, the bundled sample LDIF as the
+//! directory, the emulator as Identity Center; output formats and exit codes.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use idc_emulator::{Emulator, EmulatorConfig, RunningEmulator};
+use serde_json::Value;
+
+const TOKEN: &str = "cli-test-token-93be1f";
+
+fn write_config(dir: &Path, emulator: &RunningEmulator) -> std::path::PathBuf {
+    let ldif = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sample-directory.ldif");
+    let path = dir.join("scim-sync.toml");
+    let text = format!(
+        r#"
+[directory]
+source = "ldif"
+path = "{}"
+
+[scope]
+syncGroup = "aws-sync-users"
+groupPrefix = "aws-"
+groupSearchBase = "OU=AWS,DC=example,DC=test"
+
+[scim]
+url = "{}"
+tokenEnv = "CLI_TEST_SCIM_TOKEN"
+"#,
+        ldif.display(),
+        emulator.base_url()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn scim_sync(config: &Path, token: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_scim-sync"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("CLI_TEST_SCIM_TOKEN", token)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_apply_and_a_second_apply_with_their_exit_codes() {
+    let emulator = Emulator::start(EmulatorConfig::new(TOKEN)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &emulator);
+
+    let plan = scim_sync(&config, TOKEN, &["plan"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stderr));
+    let out = text(&plan.stdout);
+    assert!(
+        out.contains("+ create user alice.jones@example.test"),
+        "{out}"
+    );
+    assert!(out.contains("Dry run finished"), "{out}");
+    assert_eq!(emulator.counters().writes, 0, "plan must not write");
+
+    let apply = scim_sync(&config, TOKEN, &["--output", "json", "apply"]);
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply.stderr));
+    let report: Value = serde_json::from_slice(&apply.stdout).unwrap();
+    let created = report["summary"]["usersCreated"].as_u64().unwrap();
+    assert_eq!(created as usize, emulator.dump().users.len());
+    assert!(report["plan"]["operations"]
+        .as_array()
+        .is_some_and(|ops| !ops.is_empty()));
+
+    let again = scim_sync(&config, TOKEN, &["apply"]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(
+        text(&again.stdout).contains("No changes"),
+        "{}",
+        text(&again.stdout)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_token_is_exit_1_and_the_token_is_never_printed() {
+    let emulator = Emulator::start(EmulatorConfig::new(TOKEN)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &emulator);
+    let wrong = "wrong-token-5c8d2a7e";
+    let out = scim_sync(&config, wrong, &["-vvv", "apply"]);
+    assert_eq!(out.status.code(), Some(1));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(all.contains("401"), "{all}");
+    assert!(
+        !all.contains(wrong) && !all.contains(TOKEN),
+        "a token was printed"
+    );
+}
+
+#[test]
+fn configuration_errors_are_exit_2() {
+    let missing = Command::new(env!("CARGO_BIN_EXE_scim-sync"))
+        .args(["--config", "/nonexistent/scim-sync.toml", "plan"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("/nonexistent/scim-sync.toml"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "[scope]\nsyncGroup = \"x\"\n").unwrap();
+    let bad = Command::new(env!("CARGO_BIN_EXE_scim-sync"))
+        .arg("--config")
+        .arg(&config)
+        .arg("plan")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+}
