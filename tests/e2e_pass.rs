@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use idc_emulator::{Emulator, EmulatorConfig, RunningEmulator, StateDump};
 use scim_sync::config::{self, AwsNames};
-use scim_sync::model::DirectorySnapshot;
+use scim_sync::model::{DirectoryGroup, DirectorySnapshot, DirectoryUser};
 use scim_sync::pass::{read_directory, PassOptions, PassReport, Session};
 use serde_json::json;
 
@@ -102,7 +102,7 @@ fn owned_user<'a>(state: &'a StateDump, sid: &str) -> Option<&'a idc_emulator::D
 /// Identity Center must hold exactly the directory's picture: one owned user per directory user
 /// that was sent, one owned group per directory group, memberships equal.
 fn assert_mirrors(dir: &DirectorySnapshot, state: &StateDump, report: &PassReport) {
-    let sent: BTreeMap<&str, &scim_sync::model::DirectoryUser> = dir
+    let sent: BTreeMap<&str, &DirectoryUser> = dir
         .users
         .iter()
         .filter(|u| !report.summary.skipped.iter().any(|s| s.contains(&u.dn)))
@@ -157,6 +157,23 @@ fn assert_mirrors(dir: &DirectorySnapshot, state: &StateDump, report: &PassRepor
     }
 }
 
+fn dir_user(dir: &DirectorySnapshot, sam_account_name: &str) -> DirectoryUser {
+    let found = dir
+        .users
+        .iter()
+        .find(|u| u.sam_account_name == sam_account_name);
+    found
+        .cloned()
+        .unwrap_or_else(|| panic!("{sam_account_name} not in the directory"))
+}
+
+fn dir_group(dir: &DirectorySnapshot, name: &str) -> DirectoryGroup {
+    let found = dir.groups.iter().find(|g| g.name == name);
+    found
+        .cloned()
+        .unwrap_or_else(|| panic!("{name} not in the directory"))
+}
+
 fn writes(report: &PassReport) -> u64 {
     report.summary.scim_writes
 }
@@ -197,12 +214,7 @@ async fn a_directory_and_identity_center_stay_in_step_through_changes() {
     assert!(second.plan.operations.is_empty());
 
     // 3. A user disabled in AD becomes active=false.
-    let p001 = dir
-        .users
-        .iter()
-        .find(|u| u.sam_account_name == "p001")
-        .unwrap()
-        .clone();
+    let p001 = dir_user(&dir, "p001");
     world.modify(&format!(
         "dn: {}\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: 546\n",
         p001.dn
@@ -213,24 +225,9 @@ async fn a_directory_and_identity_center_stay_in_step_through_changes() {
 
     // 4. A member removed in AD is removed in Identity Center, from the group and from the
     //    group that nests it (aws-all-staff contains aws-admins): memberships are flattened.
-    let admins = dir
-        .groups
-        .iter()
-        .find(|g| g.name == "aws-admins")
-        .unwrap()
-        .clone();
-    let all_staff = dir
-        .groups
-        .iter()
-        .find(|g| g.name == "aws-all-staff")
-        .unwrap()
-        .clone();
-    let p002 = dir
-        .users
-        .iter()
-        .find(|u| u.sam_account_name == "p002")
-        .unwrap()
-        .clone();
+    let admins = dir_group(&dir, "aws-admins");
+    let all_staff = dir_group(&dir, "aws-all-staff");
+    let p002 = dir_user(&dir, "p002");
     world.modify(&format!(
         "dn: {}\nchangetype: modify\ndelete: member\nmember: {}\n",
         admins.dn, p002.dn
@@ -249,12 +246,7 @@ async fn a_directory_and_identity_center_stay_in_step_through_changes() {
     }
 
     // 5. A group renamed in AD is renamed in place: same id, no second group.
-    let devs = dir
-        .groups
-        .iter()
-        .find(|g| g.name == "aws-developers")
-        .unwrap()
-        .clone();
+    let devs = dir_group(&dir, "aws-developers");
     let devs_id = state
         .group_by_external_id(&devs.object_guid)
         .unwrap()
@@ -275,12 +267,7 @@ async fn a_directory_and_identity_center_stay_in_step_through_changes() {
 
     // 6. A user moved out of the sync group is disabled (and leaves the groups it was in).
     let sync_group = format!("CN={},{}", samba::SYNC_GROUP, samba::GROUP_BASE);
-    let p010 = dir
-        .users
-        .iter()
-        .find(|u| u.sam_account_name == "p010")
-        .unwrap()
-        .clone();
+    let p010 = dir_user(&dir, "p010");
     world.modify(&format!(
         "dn: {sync_group}\nchangetype: modify\ndelete: member\nmember: {}\n",
         p010.dn

@@ -32,7 +32,10 @@ pub async fn read_state(
     let mut groups = groups.items;
 
     let echoes = groups.iter().any(|g| g.external_id.is_some());
-    if !echoes {
+    // An empty listing leaves nothing that could be taken for foreign: no lookups (an initial
+    // load would otherwise spend one request per directory group; a group created since the
+    // listing is adopted on the create's 409).
+    if !echoes && !groups.is_empty() {
         resolve_external_ids(
             client,
             &mut groups,
