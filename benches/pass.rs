@@ -278,15 +278,16 @@ fn pages(items: usize) -> u64 {
     (items as u64).div_ceil(PAGE).max(1)
 }
 
-/// Minimum traffic of a pass from Identity Center converged on `before` (or empty) to `after`.
-fn minimum(before: Option<&Dataset>, after: &Dataset) -> Minimum {
+/// Minimum traffic of a pass from Identity Center converged on `before` (or empty) to `after`;
+/// `stale_users` are users Identity Center still lists beyond `before`'s (disabled leavers).
+fn minimum(before: Option<&Dataset>, stale_users: usize, after: &Dataset) -> Minimum {
     let empty = BTreeSet::new();
     let users_before = before.map_or(&empty, |d| &d.in_scope);
     let groups_before = before.map_or(0, |d| d.groups.len());
     let member_pages: Vec<u64> = (0..after.groups.len().min(groups_before))
         .map(|g| pages(before.map_or(0, |d| d.desired_members(g).len())))
         .collect();
-    let list_users = pages(users_before.len());
+    let list_users = pages(users_before.len() + stale_users);
     let list_groups = pages(groups_before);
     let list_members: u64 = member_pages.iter().sum();
 
@@ -735,10 +736,11 @@ impl Bench {
             std::fs::metadata(&base_path).map_or(0, |m| m.len()) as f64 / 1e6,
             t.elapsed().as_secs_f64()
         );
-        let initial_min = minimum(None, &base);
-        let noop_min = minimum(Some(&base), &base);
-        let small_min = minimum(Some(&base), &changed);
-        let converged_min = minimum(Some(&changed), &changed);
+        let initial_min = minimum(None, 0, &base);
+        let noop_min = minimum(Some(&base), 0, &base);
+        let small_min = minimum(Some(&base), 0, &changed);
+        let leavers = base.in_scope.difference(&changed.in_scope).count();
+        let converged_min = minimum(Some(&changed), leavers, &changed);
 
         let (initial, steady): (Vec<Profile>, Vec<Profile>) = if users <= 2_000 {
             (vec![LATENCY, THROTTLED], vec![LATENCY, THROTTLED])

@@ -314,3 +314,60 @@ async fn a_directory_read_that_fails_changes_nothing() {
     assert_eq!(normalised(&emu.dump()), before);
     drop(tmp);
 }
+
+#[tokio::test]
+async fn mass_deletion_under_the_delete_policy_is_withheld_too() {
+    let mut dir = Directory::generated(100, 3);
+    let (_tmp, path) = temp_ldif(&dir);
+    let emu = emulator().await;
+    let mut settings = ldif_settings(&path, &emu.base_url(), TOKEN);
+    settings.policy.out_of_scope_users = scim_sync::plan::OutOfScopeAction::Delete;
+    apply(&settings).await;
+    for n in 1..=20 {
+        dir.user_mut(n).in_sync = false;
+    }
+    dir.write(&path);
+    let guarded = apply(&settings).await;
+    assert!(!guarded.summary.withheld.is_empty());
+    assert_eq!(guarded.summary.users_deleted, 0);
+    assert_eq!(emu.dump().user_records.len(), 100, "nobody was deleted");
+
+    let forced = run(
+        &settings,
+        PassOptions {
+            allow_mass_changes: true,
+            ..PassOptions::default()
+        },
+    )
+    .await;
+    assert_eq!(forced.summary.users_deleted, 20, "{:?}", forced.summary);
+    assert_eq!(emu.dump().user_records.len(), 80);
+}
+
+#[tokio::test]
+async fn a_wrong_group_search_base_deletes_no_group_even_with_group_deletion_on() {
+    let dir = Directory::generated(40, 4);
+    let (_tmp, path) = temp_ldif(&dir);
+    let emu = emulator().await;
+    let mut settings = ldif_settings(&path, &emu.base_url(), TOKEN);
+    settings.policy.delete_groups_out_of_scope = true;
+    apply(&settings).await;
+    let before = normalised(&emu.dump());
+    assert_eq!(emu.dump().groups.len(), 5);
+
+    // A typo in the search base: every group falls out of scope at once.
+    settings.scope.group_search_base = "OU=AWS-typo,DC=example,DC=test".into();
+    assert!(read_directory(&settings).await.unwrap().groups.is_empty());
+    let report = apply(&settings).await;
+    assert!(
+        report
+            .summary
+            .withheld
+            .iter()
+            .any(|w| w.contains("managed groups") && w.contains("deleted")),
+        "{:?}",
+        report.summary.withheld
+    );
+    assert_eq!(report.summary.groups_deleted, 0);
+    assert_eq!(normalised(&emu.dump()), before, "nothing changed");
+}

@@ -425,3 +425,50 @@ async fn injection_attempts_in_the_scope_settings_match_nothing_unintended() {
     assert!(err.contains("scope.groupPrefix"), "{err}");
     assert!(!err.contains(TOKEN), "the error leaks the token: {err}");
 }
+
+#[tokio::test]
+async fn synced_users_whose_entries_turn_malformed_keep_their_access() {
+    let mut dir = Directory::generated(30, 3);
+    let (_tmp, path) = temp_ldif(&dir);
+    let emu = emulator(Faults::default()).await;
+    let settings = ldif_settings(&path, &emu.base_url(), TOKEN);
+    apply(&settings).await;
+    let before = emu.dump();
+
+    // A bad export: two users lose a required name, one loses its objectGUID, one gets a
+    // userName Identity Center would refuse. Each must be reported, and none may lose its
+    // account or its groups because of it.
+    dir.user_mut(3).given = None;
+    dir.user_mut(4).sn = Some("   ".into());
+    dir.user_mut(5).no_guid = true;
+    dir.user_mut(6).upn = Some("bad name@example.test".into());
+    dir.write(&path);
+    let report = apply(&settings).await;
+    let s = &report.summary;
+    assert!(s.failures.is_empty(), "{:?}", s.failures);
+    let dump = emu.dump();
+    for n in 3..=6 {
+        let dn = dir.users[&n].dn();
+        assert!(
+            s.skipped.iter().any(|l| l.contains(&dn)),
+            "user {n} is reported: {:?}",
+            s.skipped
+        );
+        let was = before.user_by_external_id(&sid_string(n)).unwrap();
+        let now = dump.user_by_external_id(&sid_string(n)).unwrap();
+        assert!(
+            now.active,
+            "user {n} was disabled because its entry is malformed"
+        );
+        let mut was_groups = was.group_ids.clone();
+        let mut now_groups = now.group_ids.clone();
+        was_groups.sort();
+        now_groups.sort();
+        assert_eq!(now_groups, was_groups, "user {n} lost group memberships");
+    }
+    assert_eq!(
+        s.users_disabled + s.users_deleted + s.members_removed,
+        0,
+        "{s:?}"
+    );
+}

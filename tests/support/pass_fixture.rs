@@ -124,6 +124,8 @@ pub struct UserSpec {
     pub in_sync: bool,
     /// Leave objectSid out (a malformed entry).
     pub no_sid: bool,
+    /// Leave objectGUID out (a malformed entry whose SID is still known).
+    pub no_guid: bool,
 }
 
 impl UserSpec {
@@ -141,6 +143,7 @@ impl UserSpec {
             enabled: true,
             in_sync: true,
             no_sid: false,
+            no_guid: false,
         }
     }
 
@@ -243,7 +246,9 @@ impl Directory {
                 "userAccountControl",
                 if u.enabled { b"512" } else { b"514" },
             );
-            line(&mut out, "objectGUID", &guid_bytes(1, u.n));
+            if !u.no_guid {
+                line(&mut out, "objectGUID", &guid_bytes(1, u.n));
+            }
             if !u.no_sid {
                 line(&mut out, "objectSid", &sid_bytes(u.n));
             }
@@ -526,10 +531,13 @@ pub fn faults_injected(c: &Counters) -> u64 {
 // ---------------------------------------------------------------------------------------------
 
 /// A plain TCP proxy on loopback in front of the emulator that records every HTTP request
-/// line it forwards (method, path and query, percent-encoded as sent).
+/// line it forwards (method, path and query, percent-encoded as sent), and can drop the
+/// connection of chosen requests: a fault aimed at one kind of read, which the emulator's
+/// random faults cannot aim.
 pub struct RecordingProxy {
     addr: SocketAddr,
     lines: Arc<Mutex<Vec<String>>>,
+    drop_matching: Arc<Mutex<Option<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -539,18 +547,32 @@ impl RecordingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let lines = Arc::new(Mutex::new(Vec::new()));
+        let drop_matching = Arc::new(Mutex::new(None));
         let rec = lines.clone();
+        let dropper = drop_matching.clone();
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let rec = rec.clone();
+                let dropper = dropper.clone();
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(upstream).await {
-                        forward(client, server, rec).await;
+                        forward(client, server, rec, dropper).await;
                     }
                 });
             }
         });
-        Self { addr, lines, task }
+        Self {
+            addr,
+            lines,
+            drop_matching,
+            task,
+        }
+    }
+
+    /// From now on, a request whose line contains `needle` is not forwarded: its connection
+    /// is closed instead (`None` stops this).
+    pub fn drop_requests_containing(&self, needle: Option<&str>) {
+        *self.drop_matching.lock().unwrap() = needle.map(str::to_string);
     }
 
     /// The SCIM base URL through the proxy.
@@ -585,7 +607,12 @@ impl Drop for RecordingProxy {
     }
 }
 
-async fn forward(client: TcpStream, server: TcpStream, rec: Arc<Mutex<Vec<String>>>) {
+async fn forward(
+    client: TcpStream,
+    server: TcpStream,
+    rec: Arc<Mutex<Vec<String>>>,
+    dropper: Arc<Mutex<Option<String>>>,
+) {
     let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
     let back = tokio::spawn(async move {
@@ -596,6 +623,7 @@ async fn forward(client: TcpStream, server: TcpStream, rec: Arc<Mutex<Vec<String
     // ending in " HTTP/1.1" is cut back to the method that starts it.
     let mut pending = Vec::new();
     let mut buf = vec![0u8; 16 * 1024];
+    let mut doomed = false;
     loop {
         let n = match cr.read(&mut buf).await {
             Ok(0) | Err(_) => break,
@@ -614,7 +642,15 @@ async fn forward(client: TcpStream, server: TcpStream, rec: Arc<Mutex<Vec<String
                 .min();
             if let Some(start) = start {
                 rec.lock().unwrap().push(l[start..].to_string());
+                let needle = dropper.lock().unwrap().clone();
+                if needle.is_some_and(|needle| l.contains(&needle)) {
+                    doomed = true;
+                }
             }
+        }
+        if doomed {
+            back.abort();
+            return;
         }
         if sw.write_all(&buf[..n]).await.is_err() {
             break;
