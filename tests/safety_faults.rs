@@ -604,3 +604,61 @@ async fn a_domain_controller_that_dies_mid_read_fails_the_pass_and_changes_nothi
     );
     tokio::task::spawn_blocking(move || drop(dc)).await.unwrap();
 }
+
+#[tokio::test]
+async fn deletions_converge_under_lost_responses_and_drops() {
+    // The delete policies, where a lost response turns the retry into a 404.
+    let (v1, mut v2) = directories();
+    v2.groups.retain(|g| g.cn != "aws-g4");
+    let (_tmp, path) = temp_ldif(&v1);
+    let emu = emulator(
+        31,
+        Faults {
+            lost_response_rate: 0.3,
+            drop_connection_rate: 0.1,
+            ..Faults::default()
+        },
+        Behaviour::default(),
+    )
+    .await;
+    let mut settings = ldif_settings(&path, &emu.base_url(), TOKEN);
+    settings.policy.out_of_scope_users = scim_sync::plan::OutOfScopeAction::Delete;
+    settings.policy.delete_groups_out_of_scope = true;
+    let mut f = Figures::default();
+    converge(&emu, &settings, "delete policy, first sync", &mut f).await;
+    v2.write(&path);
+    converge(&emu, &settings, "delete policy, after the change", &mut f).await;
+    let dump = emu.dump();
+    for n in 1..=4 {
+        assert!(
+            dump.user_by_external_id(&pass_fixture::sid_string(n))
+                .is_none(),
+            "user {n} was deleted"
+        );
+    }
+    assert!(dump.group("aws-g4").is_none(), "the group was deleted");
+    let idle = loop {
+        if let Ok(r) = Session::new(settings.clone(), None)
+            .unwrap()
+            .run(&PassOptions::default())
+            .await
+        {
+            break r;
+        }
+    };
+    assert!(
+        idle.plan.operations.is_empty(),
+        "{:?}",
+        idle.plan.operations
+    );
+    let c = emu.counters();
+    println!(
+        "SAFETY-FIGURES profile=delete-policies-lost-and-dropped faults={} requests={} writes={} passes={} \
+         write-failures-retried-next-pass={} duplicates=0 lost=0",
+        faults_injected(&c),
+        c.total,
+        c.writes,
+        f.passes,
+        f.write_failures
+    );
+}

@@ -371,3 +371,56 @@ async fn a_wrong_group_search_base_deletes_no_group_even_with_group_deletion_on(
     assert_eq!(report.summary.groups_deleted, 0);
     assert_eq!(normalised(&emu.dump()), before, "nothing changed");
 }
+
+#[tokio::test]
+async fn mass_deactivation_in_the_directory_is_withheld_but_other_changes_to_those_users_apply() {
+    let mut dir = Directory::generated(100, 3);
+    let (_tmp, path) = temp_ldif(&dir);
+    let emu = emulator().await;
+    let settings = ldif_settings(&path, &emu.base_url(), TOKEN);
+    apply(&settings).await;
+
+    // 20 accounts disabled in AD while still in the sync group; 5 of them also renamed.
+    for n in 1..=20 {
+        dir.user_mut(n).enabled = false;
+    }
+    for n in 1..=5 {
+        dir.user_mut(n).display = Some(format!("Renamed {n}"));
+    }
+    dir.write(&path);
+    let guarded = apply(&settings).await;
+    assert!(
+        guarded
+            .summary
+            .withheld
+            .iter()
+            .any(|w| w.contains("20 of 100 managed users")),
+        "{:?}",
+        guarded.summary.withheld
+    );
+    assert_eq!(guarded.summary.users_disabled, 0);
+    let dump = emu.dump();
+    for n in 1..=20 {
+        assert!(user(&dump, n).active, "user {n} was deactivated");
+    }
+    for n in 1..=5 {
+        assert_eq!(
+            user(&dump, n).display_name.as_deref(),
+            Some(format!("Renamed {n}").as_str()),
+            "the rename of user {n} was applied without the deactivation"
+        );
+    }
+
+    let forced = run(
+        &settings,
+        PassOptions {
+            allow_mass_changes: true,
+            ..PassOptions::default()
+        },
+    )
+    .await;
+    assert_eq!(forced.summary.users_disabled, 20, "{:?}", forced.summary);
+    let dump = emu.dump();
+    assert!((1..=20).all(|n| !user(&dump, n).active));
+    assert_converged(&emu, &settings, "after the override").await;
+}

@@ -167,7 +167,6 @@ async fn the_client_itself_refuses_the_untrusted_certificate() {
 }
 
 #[tokio::test]
-#[ignore = "bug: an untrusted SCIM certificate is retried and reported as 'throttling or unavailable'"]
 async fn an_untrusted_certificate_is_a_configuration_error_not_a_retry() {
     let server = SelfSignedServer::start();
     let client =

@@ -17,6 +17,14 @@ pub enum ScimError {
     #[error("could not set up the HTTPS client for Identity Center: {0}")]
     Setup(String),
 
+    /// The server's TLS certificate was refused. Retrying cannot help: the endpoint is not
+    /// the one configured, or something between intercepts TLS.
+    #[error(
+        "the TLS certificate of the SCIM endpoint was refused during {operation}: {detail}; check \
+         that the SCIM URL points to Identity Center and that no proxy intercepts TLS"
+    )]
+    Certificate { operation: String, detail: String },
+
     /// 401: every further call would fail the same way.
     #[error(
         "SCIM token rejected (401) during {operation}: the token expired or was rotated, or \
@@ -131,6 +139,7 @@ impl ScimError {
             ScimError::Unauthorized { .. }
                 | ScimError::EndpointNotFound { .. }
                 | ScimError::InvalidUrl { .. }
+                | ScimError::Certificate { .. }
                 | ScimError::Setup(_)
         )
     }

@@ -209,6 +209,12 @@ impl ScimClient {
             Err(e) if e.is_builder() => {
                 return Attempt::Done(Err(ScimError::Setup(describe(&e))));
             }
+            Err(e) if is_certificate_error(&e) => {
+                return Attempt::Done(Err(ScimError::Certificate {
+                    operation: call.operation.to_string(),
+                    detail: describe(&e),
+                }));
+            }
             Err(e) => {
                 return Attempt::Retry {
                     why: describe(&e),
@@ -332,6 +338,33 @@ fn describe(e: &reqwest::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// True when the TLS handshake failed on the server's certificate. rustls's error sits inside
+/// an `io::Error`, whose `source()` skips it, so each link is also opened as an `io::Error`.
+fn is_certificate_error(e: &reqwest::Error) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        let inner = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|i| i as &(dyn std::error::Error + 'static));
+        for candidate in [Some(err), inner].into_iter().flatten() {
+            if let Some(tls) = candidate.downcast_ref::<rustls::Error>() {
+                return matches!(
+                    tls,
+                    rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+                );
+            }
+        }
+        // Wrappers that hide the rustls error from downcasting still carry its text.
+        let text = err.to_string();
+        if text.contains("invalid peer certificate") || text.contains("peer sent no certificates") {
+            return true;
+        }
+        current = err.source();
+    }
+    false
 }
 
 /// Random wait in `0..=min(cap, base * 2^exponent)` ("full jitter").
