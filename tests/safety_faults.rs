@@ -433,6 +433,7 @@ async fn a_pass_killed_at_random_points_and_rerun_ends_like_an_uninterrupted_one
     let mut rng = StdRng::seed_from_u64(0x5afe);
     let iterations = 16;
     let mut cut_writes = 0;
+    let mut total_cuts = 0;
     for i in 0..iterations {
         let (_tmp, path) = temp_ldif(&v1);
         let emu = emulator(200 + i, latency.clone(), Behaviour::default()).await;
@@ -444,15 +445,24 @@ async fn a_pass_killed_at_random_points_and_rerun_ends_like_an_uninterrupted_one
             .unwrap();
         v2.write(&path);
         emu.reset_counters();
-        let delay = Duration::from_millis(rng.random_range(0..=full.as_millis() as u64));
-        // Dropping the pass's future at the deadline cancels it at whatever await it is in,
-        // exactly as aborting its task would. (`tokio::spawn` of `Session::run` does not
-        // compile: its future is not provably `Send` for every lifetime; see docs/safety.md.)
-        let mut doomed = Session::new(settings.clone(), None).unwrap();
-        let _ = tokio::time::timeout(delay, doomed.run(&PassOptions::default())).await;
-        drop(doomed);
-        // Let requests already on the wire land, as they would after a crash.
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Odd iterations are cut twice in a row before the re-run.
+        let cuts = if i % 2 == 1 { 2 } else { 1 };
+        total_cuts += cuts;
+        let mut delays = Vec::new();
+        for _ in 0..cuts {
+            let delay = Duration::from_millis(rng.random_range(0..=full.as_millis() as u64));
+            delays.push(delay);
+            // Dropping the pass's future at the deadline cancels it at whatever await it is
+            // in, exactly as aborting its task would. (`tokio::spawn` of `Session::run` does
+            // not compile: its future is not provably `Send` for every lifetime; see
+            // docs/safety.md.)
+            let mut doomed = Session::new(settings.clone(), None).unwrap();
+            let _ = tokio::time::timeout(delay, doomed.run(&PassOptions::default())).await;
+            drop(doomed);
+            // Let requests already on the wire land, as they would after a crash.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let delay = &delays;
         let writes_before_rerun = emu.counters().writes;
         cut_writes += writes_before_rerun;
 
@@ -471,7 +481,7 @@ async fn a_pass_killed_at_random_points_and_rerun_ends_like_an_uninterrupted_one
         emu.shutdown().await;
     }
     println!(
-        "SAFETY-FIGURES profile=killed-passes iterations={iterations} full-pass-ms={} writes-before-kill={cut_writes} \
+        "SAFETY-FIGURES profile=killed-passes iterations={iterations} cuts={total_cuts} full-pass-ms={} writes-before-kill={cut_writes} \
          duplicates=0 lost=0 final-state=equal-to-uninterrupted",
         full.as_millis()
     );
@@ -661,4 +671,46 @@ async fn deletions_converge_under_lost_responses_and_drops() {
         f.passes,
         f.write_failures
     );
+}
+
+#[tokio::test]
+async fn a_pass_stopped_by_its_deadline_reports_itself_incomplete_and_the_next_finishes() {
+    let (v1, v2) = directories();
+    let (_tmp, path) = temp_ldif(&v1);
+    let emu = emulator(41, Faults::default(), Behaviour::default()).await;
+    let settings = ldif_settings(&path, &emu.base_url(), TOKEN);
+    Session::new(settings.clone(), None)
+        .unwrap()
+        .run(&PassOptions::default())
+        .await
+        .unwrap();
+    v2.write(&path);
+    let before = normalised(&emu.dump());
+    // A Lambda invoked too close to its deadline: it still reads (and plans), but may start
+    // no write; it says so, and the next invocation does the work.
+    let cut = Session::new(settings.clone(), None)
+        .unwrap()
+        .run(&PassOptions {
+            stop_starting_at: Some(Instant::now()),
+            ..PassOptions::default()
+        })
+        .await
+        .unwrap();
+    assert!(cut.summary.incomplete, "{:?}", cut.summary);
+    assert!(!cut.plan.operations.is_empty(), "there was work to do");
+    assert_eq!(cut.summary.scim_writes, 0, "{:?}", cut.summary);
+    assert!(
+        cut.summary.failures.is_empty(),
+        "{:?}",
+        cut.summary.failures
+    );
+    assert_eq!(normalised(&emu.dump()), before);
+    let next = Session::new(settings.clone(), None)
+        .unwrap()
+        .run(&PassOptions::default())
+        .await
+        .unwrap();
+    assert!(!next.summary.incomplete);
+    convergence(&emu.dump(), &read_directory(&settings).await.unwrap())
+        .assert_ok("after the deadline-cut pass");
 }
