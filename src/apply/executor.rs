@@ -128,8 +128,10 @@ pub async fn execute<W: Writer>(
         }
         let created_ref = &created;
         let run_ref = &run;
-        let outcomes: Vec<Outcome> = stream::iter(ops)
-            .map(|op| run_ref.apply(op, created_ref))
+        // Indices, not references, so the closure's argument carries no lifetime and the
+        // pass's future stays `Send` for any lifetime (it can run in a spawned task).
+        let outcomes: Vec<Outcome> = stream::iter(0..ops.len())
+            .map(|i| run_ref.apply(ops[i], created_ref))
             .buffer_unordered(opts.concurrency.max(1))
             .collect()
             .await;

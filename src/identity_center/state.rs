@@ -111,11 +111,16 @@ async fn resolve_external_ids(
         }
     }
     let concurrency = client.inner.tuning.concurrency;
-    let found: Vec<(&String, Result<Option<IdcGroup>, ScimError>)> = stream::iter(missing)
-        .map(|x| async move { (x, client.find_group_by_external_id(x).await) })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
+    // Owned values, not references, keep the read's future `Send` for any lifetime.
+    let found: Vec<(String, Result<Option<IdcGroup>, ScimError>)> =
+        stream::iter(missing.into_iter().cloned())
+            .map(|x| async move {
+                let result = client.find_group_by_external_id(&x).await;
+                (x, result)
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
     let index: HashMap<String, usize> = groups
         .iter()
         .enumerate()

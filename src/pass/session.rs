@@ -173,3 +173,11 @@ fn skipped_lines(directory: &DirectorySnapshot, planned: &Plan) -> Vec<String> {
         .chain(planned.skipped.iter().cloned())
         .collect()
 }
+
+/// Compile-time check: a pass can run in a spawned task (`tokio::spawn`), which needs its
+/// future to be `Send` for every lifetime.
+#[allow(dead_code)]
+fn pass_future_is_send(session: &mut Session, opts: &PassOptions) {
+    fn assert_send<T: Send>(_: T) {}
+    assert_send(session.run(opts));
+}
