@@ -143,6 +143,34 @@ pub async fn execute<W: Writer>(
     summary.incomplete |= run.cut_short.load(Ordering::SeqCst);
 }
 
+/// Fills `summary` with what `plan` would do, counted as [`execute`] counts what it did, so a
+/// dry run's summary (and its metrics, under the dry-run dimension) reads like a real pass's.
+pub fn count_planned(plan: &Plan, summary: &mut Summary) {
+    for op in &plan.operations {
+        match op {
+            Operation::CreateUser { .. } => summary.users_created += 1,
+            Operation::UpdateUser { user, changed, .. } => {
+                if changed.contains(&UserField::Active) && !user.active && changed.len() == 1 {
+                    summary.users_disabled += 1;
+                } else {
+                    summary.users_updated += 1;
+                }
+            }
+            Operation::DisableUser { .. } => summary.users_disabled += 1,
+            Operation::DeleteUser { .. } => summary.users_deleted += 1,
+            Operation::CreateGroup { .. } => summary.groups_created += 1,
+            Operation::RenameGroup { .. } | Operation::AdoptGroup { .. } => {
+                summary.groups_updated += 1
+            }
+            Operation::DeleteGroup { .. } => summary.groups_deleted += 1,
+            Operation::AddMembers { users, .. } => summary.members_added += users.len() as u64,
+            Operation::RemoveMembers { user_ids, .. } => {
+                summary.members_removed += user_ids.len() as u64
+            }
+        }
+    }
+}
+
 fn record(outcome: Outcome, summary: &mut Summary, created: &mut Created) {
     match outcome {
         Outcome::UserCreated { external_id, id } => {

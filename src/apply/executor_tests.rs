@@ -322,3 +322,19 @@ async fn deactivating_an_in_scope_user_runs_with_the_destructive_changes() {
     .await;
     assert!(w.log().iter().any(|l| l == "update user u5"));
 }
+
+#[tokio::test]
+async fn a_dry_run_counts_what_the_pass_then_does() {
+    let mut planned = Summary::default();
+    super::count_planned(&sample_plan(), &mut planned);
+    let mut done = Summary::default();
+    execute(
+        &Recorder::default(),
+        &sample_plan(),
+        &ExecuteOptions::default(),
+        &mut done,
+    )
+    .await;
+    assert_eq!(planned, done);
+    assert_eq!(planned.members_added, 2);
+}

@@ -8,7 +8,7 @@
 mod executor;
 mod writer;
 
-pub use executor::{execute, ExecuteOptions};
+pub use executor::{count_planned, execute, ExecuteOptions};
 pub use writer::{WriteError, Writer};
 
 #[cfg(test)]

@@ -150,6 +150,9 @@ pub fn summary_text(s: &Summary) -> String {
         ""
     };
     let _ = writeln!(out, "{mode} finished in {} ms{state}", s.duration_ms);
+    if s.dry_run {
+        out.push_str("  (nothing was written; the counts are what a pass would do)\n");
+    }
     let _ = writeln!(
         out,
         "  users: {} created, {} updated, {} disabled, {} deleted",

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::error::PassError;
 use super::sources::{read_directory, scim_client_config};
-use crate::apply::{execute, ExecuteOptions};
+use crate::apply::{count_planned, execute, ExecuteOptions};
 use crate::config::{self, Settings};
 use crate::identity_center::{read_state, ScimClient};
 use crate::model::{DirectorySnapshot, IdcSnapshot, Summary};
@@ -127,7 +127,9 @@ impl Session {
                 current.read_errors.join("; ")
             ));
         }
-        if !dry_run {
+        if dry_run {
+            count_planned(&planned, &mut summary);
+        } else {
             let exec = ExecuteOptions {
                 concurrency: self.settings.scim.concurrency.max(1) * 2,
                 stop_starting_at: opts.stop_starting_at,
