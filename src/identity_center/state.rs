@@ -25,11 +25,30 @@ pub async fn read_state(
     client: &ScimClient,
     wanted_group_external_ids: &BTreeSet<String>,
 ) -> Result<IdcSnapshot, ScimError> {
-    let (users, groups) =
-        futures::try_join!(client.list_users_decoded(), client.list_groups_decoded())?;
+    // Members need only the group listing, so their reads run while the user listing (one
+    // sequential cursor chain, usually the longest) is still paging.
+    let (users, (groups, group_errors)) = futures::try_join!(
+        client.list_users_decoded(),
+        read_groups(client, wanted_group_external_ids)
+    )?;
     let mut read_errors = users.skipped;
-    read_errors.extend(groups.skipped);
-    let mut groups = groups.items;
+    read_errors.extend(group_errors);
+    Ok(IdcSnapshot {
+        users: users.items,
+        groups,
+        read_errors,
+    })
+}
+
+/// Lists the groups, resolves which are ours and reads their members; returns the groups
+/// and the read errors that hold destructive changes back.
+async fn read_groups(
+    client: &ScimClient,
+    wanted_group_external_ids: &BTreeSet<String>,
+) -> Result<(Vec<IdcGroup>, Vec<String>), ScimError> {
+    let listed = client.list_groups_decoded().await?;
+    let mut read_errors = listed.skipped;
+    let mut groups = listed.items;
 
     let echoes = groups.iter().any(|g| g.external_id.is_some());
     // An empty listing leaves nothing that could be taken for foreign: no lookups (an initial
@@ -78,11 +97,7 @@ pub async fn read_state(
         }
     }
 
-    Ok(IdcSnapshot {
-        users: users.items,
-        groups,
-        read_errors,
-    })
+    Ok((groups, read_errors))
 }
 
 /// Fills in the externalId of each wanted group the listing did not echo, by looking it up.
