@@ -17,7 +17,8 @@
 #   BENCH_FULL=1                  also the long runs (throttled initial load at 10k: ~11 min;
 #                                 100k initial load with latency; throttled passes at 100k)
 #   BENCH_LDAP_SIZES=1k:1000,10k:10000   LABEL:USERS loaded into Samba; empty to skip LDAP
-#                                 (100k does not fit: Samba loads ~25 entries/s on 2 cores)
+#                                 (10k loads in ~110 s on 2 cores; 100k is left out of the
+#                                 default: ~20 min of loading before a single read)
 #   BENCH_PROFILE=perf            cargo profile
 # Needs: cargo; for the LDAP part root, samba and ldap-utils (samba-dc.sh installs them).
 set -euo pipefail
