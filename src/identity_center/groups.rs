@@ -26,16 +26,18 @@ impl ScimClient {
     }
 
     pub(crate) async fn list_groups_decoded(&self) -> Result<Decoded<IdcGroup>, ScimError> {
-        let resources = self
-            .list_all(&Listing {
+        self.list_decoded(
+            &Listing {
                 kind: RequestKind::ListGroups,
                 collection: "Groups",
                 filter: None,
                 operation: "list groups",
                 object: "all groups",
-            })
-            .await?;
-        Ok(decode_each(resources, "group", WireGroup::into_model))
+            },
+            "group",
+            WireGroup::into_model,
+        )
+        .await
     }
 
     /// The group whose externalId is `external_id`, found with an `externalId eq` filter.

@@ -38,16 +38,21 @@ pub(crate) struct Listing<'a> {
 }
 
 impl ScimClient {
-    /// Every resource of a collection (optionally filtered), following cursors to the end.
-    pub(crate) async fn list_all(&self, listing: &Listing<'_>) -> Result<Vec<Value>, ScimError> {
-        let mut out = Vec::new();
+    /// Every resource of a collection (optionally filtered), following cursors to the end,
+    /// handed to `each_page` one page at a time so a caller can decode and drop it: 100,000
+    /// users held as JSON values would cost hundreds of megabytes.
+    pub(crate) async fn for_each_page(
+        &self,
+        listing: &Listing<'_>,
+        mut each_page: impl FnMut(Vec<Value>),
+    ) -> Result<(), ScimError> {
         let mut cursor = String::new();
         let mut seen_cursors = std::collections::HashSet::new();
         for _ in 0..MAX_PAGES {
             let page = self.page(listing, Some(&cursor)).await?;
-            out.extend(page.resources);
+            each_page(page.resources);
             match page.next_cursor.filter(|c| !c.is_empty()) {
-                None => return Ok(out),
+                None => return Ok(()),
                 Some(next) => {
                     if !seen_cursors.insert(next.clone()) {
                         return Err(self.invalid(listing, "the server repeated a cursor"));
@@ -57,6 +62,29 @@ impl ScimClient {
             }
         }
         Err(self.invalid(listing, "more pages than Identity Center can hold"))
+    }
+
+    /// Every resource of a collection, decoded page by page with `convert`.
+    pub(crate) async fn list_decoded<W, T>(
+        &self,
+        listing: &Listing<'_>,
+        what: &str,
+        convert: impl Fn(W) -> Option<T>,
+    ) -> Result<Decoded<T>, ScimError>
+    where
+        W: DeserializeOwned,
+    {
+        let mut all = Decoded {
+            items: Vec::new(),
+            skipped: Vec::new(),
+        };
+        self.for_each_page(listing, |page| {
+            let decoded = decode_each(page, what, &convert);
+            all.items.extend(decoded.items);
+            all.skipped.extend(decoded.skipped);
+        })
+        .await?;
+        Ok(all)
     }
 
     /// The first page of an `eq` lookup: such a filter matches at most a few objects.

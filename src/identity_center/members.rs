@@ -50,22 +50,24 @@ impl ScimClient {
     pub async fn group_member_ids(&self, group_id: &str) -> Result<BTreeSet<String>, ScimError> {
         let f = filter::eq(FilterAttr::GroupsValue, group_id)?;
         let object = format!("group {group_id}");
-        let resources = self
-            .list_all(&Listing {
-                kind: RequestKind::ListMembers,
-                collection: "Users",
-                filter: Some(&f),
-                operation: "read group members",
-                object: &object,
-            })
-            .await?;
+        let mut ids = BTreeSet::new();
+        let listing = Listing {
+            kind: RequestKind::ListMembers,
+            collection: "Users",
+            filter: Some(&f),
+            operation: "read group members",
+            object: &object,
+        };
         // Only the id is needed; a member whose other attributes are odd still counts.
-        let ids = resources
-            .iter()
-            .filter_map(|r| r.get("id").and_then(Value::as_str))
-            .filter(|id| !id.is_empty())
-            .map(str::to_string)
-            .collect();
+        self.for_each_page(&listing, |page| {
+            let page_ids = page
+                .iter()
+                .filter_map(|r| r.get("id").and_then(Value::as_str))
+                .filter(|id| !id.is_empty())
+                .map(str::to_string);
+            ids.extend(page_ids);
+        })
+        .await?;
         Ok(ids)
     }
 

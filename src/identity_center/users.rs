@@ -32,16 +32,18 @@ impl ScimClient {
     }
 
     pub(crate) async fn list_users_decoded(&self) -> Result<Decoded<IdcUser>, ScimError> {
-        let resources = self
-            .list_all(&Listing {
+        self.list_decoded(
+            &Listing {
                 kind: RequestKind::ListUsers,
                 collection: "Users",
                 filter: None,
                 operation: "list users",
                 object: "all users",
-            })
-            .await?;
-        Ok(decode_each(resources, "user", WireUser::into_model))
+            },
+            "user",
+            WireUser::into_model,
+        )
+        .await
     }
 
     /// The user whose externalId is exactly `external_id`. A value that cannot be put in a
