@@ -231,3 +231,36 @@ async fn a_pass_out_of_time_stops_and_the_next_passes_converge() {
     );
     emulator.shutdown().await;
 }
+
+/// Retries stop at the pass's deadline: a request that keeps failing after the deadline is not
+/// retried for the client's whole retry budget.
+#[tokio::test]
+async fn retries_stop_at_the_pass_deadline() {
+    use scim_sync::identity_center::{ScimClient, ScimClientConfig, ScimError};
+    let emulator = Emulator::start(EmulatorConfig::new(TOKEN)).await.unwrap();
+    emulator.set_faults(Faults {
+        error_503_rate: 1.0,
+        ..Faults::default()
+    });
+    let mut cfg = ScimClientConfig::new(emulator.base_url(), Secret::new(TOKEN));
+    // Without a deadline this budget allows 50 attempts over up to a minute.
+    cfg.max_attempts = 50;
+    cfg.backoff_base = Duration::from_millis(50);
+    cfg.backoff_cap = Duration::from_millis(200);
+    let client = ScimClient::new(cfg).unwrap();
+    client.set_retry_deadline(Some(Instant::now() + Duration::from_millis(300)));
+    let err = client.list_users().await.unwrap_err();
+    let ScimError::RetriesExhausted { attempts, .. } = &err else {
+        panic!("expected exhausted retries: {err}");
+    };
+    assert!(*attempts < 20, "retried past the deadline: {err}");
+    assert!(err.to_string().contains("deadline"), "{err}");
+
+    // The same failure without a deadline goes on to the attempt limit.
+    client.set_retry_deadline(None);
+    let err = client.list_users().await.unwrap_err();
+    assert!(
+        matches!(err, ScimError::RetriesExhausted { attempts: 50, .. }),
+        "{err}"
+    );
+}

@@ -45,6 +45,8 @@ pub(crate) struct Inner {
     pub counters: Counters,
     /// Ids this client created recently, for the read-after-write 404 grace.
     pub created: Mutex<HashMap<String, Instant>>,
+    /// No retry starts after this instant (the pass's deadline), whatever the retry budget.
+    pub retry_deadline: RwLock<Option<Instant>>,
 }
 
 impl fmt::Debug for ScimClient {
@@ -91,6 +93,7 @@ impl ScimClient {
                     config.rate_limit_burst,
                 ),
                 counters: Counters::default(),
+                retry_deadline: RwLock::new(None),
                 created: Mutex::new(HashMap::new()),
             }),
         })
@@ -105,6 +108,17 @@ impl ScimClient {
     pub fn set_token(&self, token: Secret) {
         let mut guard = self.inner.token.write().unwrap_or_else(|e| e.into_inner());
         *guard = token;
+    }
+
+    /// Stops retrying at `deadline` (for every clone): a pass that must end before the
+    /// Lambda's time limit cannot wait out a minute of backoff on one request. `None` lifts it.
+    pub fn set_retry_deadline(&self, deadline: Option<Instant>) {
+        let mut guard = self
+            .inner
+            .retry_deadline
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        *guard = deadline;
     }
 
     /// Requests sent so far by this client and its clones.

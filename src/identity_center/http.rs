@@ -136,7 +136,13 @@ impl ScimClient {
     /// for the caller; 401, 403, a collection 404 and anything unexpected are errors already.
     pub(crate) async fn send(&self, call: &Call<'_>) -> Result<Reply, ScimError> {
         let tuning = &self.inner.tuning;
-        let deadline = Instant::now() + tuning.max_retry_time;
+        let budget = Instant::now() + tuning.max_retry_time;
+        let pass_deadline = *self
+            .inner
+            .retry_deadline
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        let deadline = pass_deadline.map_or(budget, |d| d.min(budget));
         let mut attempt: u32 = 0;
         let mut grace_waits: u32 = 0;
         loop {
@@ -173,7 +179,8 @@ impl ScimClient {
             };
             if Instant::now() + delay > deadline {
                 return Err(exhausted(format!(
-                    "{why}; the next wait ({} ms) would pass the retry time limit of {} s",
+                    "{why}; the next wait ({} ms) would pass the retry time limit ({} s) or \
+                     the pass's deadline",
                     delay.as_millis(),
                     tuning.max_retry_time.as_secs()
                 )));

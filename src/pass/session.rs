@@ -135,7 +135,9 @@ impl Session {
                 stop_starting_at: opts.stop_starting_at,
                 allow_destructive: current.read_errors.is_empty(),
             };
+            self.client.set_retry_deadline(opts.stop_starting_at);
             execute(&self.client, &planned, &exec, &mut summary).await;
+            self.client.set_retry_deadline(None);
         }
         let requests = self.client.request_counts();
         summary.scim_reads = requests.reads.saturating_sub(requests_before.reads);
