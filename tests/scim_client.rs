@@ -256,6 +256,25 @@ async fn member_changes_are_chunked_at_100_and_read_back_with_paging() {
 }
 
 #[tokio::test]
+async fn additions_and_removals_share_patches_of_at_most_100_changes() {
+    let emu = start(Behaviour::default()).await;
+    let c = client(&emu);
+    let ids = create_users(&c, 0..200).await;
+    let gid = c.create_group("mixed", &guid(2)).await.unwrap();
+    c.add_members(&gid, &ids[..90]).await.unwrap();
+    emu.reset_counters();
+
+    // 110 additions and 40 removals: 150 changes, so two PATCHes, not three.
+    c.change_members(&gid, &ids[90..], &ids[..40])
+        .await
+        .unwrap();
+    assert_eq!(emu.counters().route_total("PATCH /Groups/{id}"), 2);
+    let want: BTreeSet<String> = ids[40..].iter().cloned().collect();
+    assert_eq!(c.group_member_ids(&gid).await.unwrap(), want);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
 async fn duplicate_adds_and_non_member_removes_succeed_under_every_switch() {
     for behaviour in emulator::member_switches() {
         let label = format!("{behaviour:?}");

@@ -74,7 +74,7 @@ enum Outcome {
     UserDeleted,
     GroupUpdated,
     GroupDeleted,
-    MembersAdded(u64),
+    MembersChanged { added: u64, removed: u64 },
     MembersRemoved(u64),
     Conflict(String),
     Failed(Failure),
@@ -91,6 +91,9 @@ struct Created {
 struct Run<'a, W: Writer> {
     writer: &'a W,
     opts: &'a ExecuteOptions,
+    /// Removals sent together with the same group's additions (one PATCH per 100 changes of
+    /// either kind); only when destructive changes are allowed at all.
+    merged_removals: HashMap<&'a str, &'a [String]>,
     /// Set on the first rejected credential: nothing more is started.
     auth_failed: AtomicBool,
     /// Set when the deadline stopped an operation from starting.
@@ -110,6 +113,7 @@ pub async fn execute<W: Writer>(
     let run = Run {
         writer,
         opts,
+        merged_removals: merged_removals(plan, opts),
         auth_failed: AtomicBool::new(false),
         cut_short: AtomicBool::new(false),
     };
@@ -119,6 +123,10 @@ pub async fn execute<W: Writer>(
             .operations
             .iter()
             .filter(|op| phase_of(op) == phase)
+            .filter(|op| {
+                !matches!(op, Operation::RemoveMembers { group_id, .. }
+                if run.merged_removals.contains_key(group_id.as_str()))
+            })
             .collect();
         if ops.is_empty() {
             continue;
@@ -141,6 +149,35 @@ pub async fn execute<W: Writer>(
     }
     summary.token_rejected |= run.auth_failed.load(Ordering::SeqCst);
     summary.incomplete |= run.cut_short.load(Ordering::SeqCst);
+}
+
+/// The removals that can travel with the same group's additions.
+fn merged_removals<'a>(plan: &'a Plan, opts: &ExecuteOptions) -> HashMap<&'a str, &'a [String]> {
+    if !opts.allow_destructive {
+        return HashMap::new();
+    }
+    let adds_to: std::collections::HashSet<&str> = plan
+        .operations
+        .iter()
+        .filter_map(|op| match op {
+            Operation::AddMembers {
+                group: GroupRef::Existing(id),
+                ..
+            } => Some(id.as_str()),
+            _ => None,
+        })
+        .collect();
+    plan.operations
+        .iter()
+        .filter_map(|op| match op {
+            Operation::RemoveMembers {
+                group_id, user_ids, ..
+            } if adds_to.contains(group_id.as_str()) => {
+                Some((group_id.as_str(), user_ids.as_slice()))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Fills `summary` with what `plan` would do, counted as [`execute`] counts what it did, so a
@@ -186,7 +223,10 @@ fn record(outcome: Outcome, summary: &mut Summary, created: &mut Created) {
         Outcome::UserDeleted => summary.users_deleted += 1,
         Outcome::GroupUpdated => summary.groups_updated += 1,
         Outcome::GroupDeleted => summary.groups_deleted += 1,
-        Outcome::MembersAdded(n) => summary.members_added += n,
+        Outcome::MembersChanged { added, removed } => {
+            summary.members_added += added;
+            summary.members_removed += removed;
+        }
         Outcome::MembersRemoved(n) => summary.members_removed += n,
         Outcome::Conflict(c) => summary.conflicts.push(c),
         Outcome::Failed(f) => summary.failures.push(f),
@@ -341,12 +381,20 @@ impl<W: Writer> Run<'_, W> {
                 UserRef::New(ext) => created.users.get(ext).cloned(),
             })
             .collect();
-        if ids.is_empty() {
+        let removals = self
+            .merged_removals
+            .get(group_id.as_str())
+            .copied()
+            .unwrap_or_default();
+        if ids.is_empty() && removals.is_empty() {
             return Outcome::NotStarted;
         }
-        match self.writer.add_members(&group_id, &ids).await {
-            Ok(()) => Outcome::MembersAdded(ids.len() as u64),
-            Err(e) => self.fail("add members", format!("group {group_name}"), e),
+        match self.writer.change_members(&group_id, &ids, removals).await {
+            Ok(()) => Outcome::MembersChanged {
+                added: ids.len() as u64,
+                removed: removals.len() as u64,
+            },
+            Err(e) => self.fail("change members", format!("group {group_name}"), e),
         }
     }
 }

@@ -111,6 +111,20 @@ impl Writer for Recorder {
     async fn remove_members(&self, group_id: &str, ids: &[String]) -> Result<(), FakeError> {
         self.write(format!("remove {group_id} {}", ids.join(",")), group_id)
     }
+    async fn change_members(
+        &self,
+        group_id: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<(), FakeError> {
+        if remove.is_empty() {
+            return self.add_members(group_id, add).await;
+        }
+        self.write(
+            format!("change {group_id} +{} -{}", add.join(","), remove.join(",")),
+            group_id,
+        )
+    }
 }
 
 fn user(name: &str, active: bool) -> UserAttributes {
@@ -337,4 +351,46 @@ async fn a_dry_run_counts_what_the_pass_then_does() {
     .await;
     assert_eq!(planned, done);
     assert_eq!(planned.members_added, 2);
+}
+
+fn add_and_remove_plan() -> Plan {
+    Plan {
+        operations: vec![
+            Operation::AddMembers {
+                group: GroupRef::Existing("g1".into()),
+                group_name: "g1".into(),
+                users: vec![UserRef::Existing("u1".into())],
+            },
+            Operation::RemoveMembers {
+                group_id: "g1".into(),
+                group_name: "g1".into(),
+                user_ids: vec!["u2".into()],
+            },
+        ],
+        ..Plan::default()
+    }
+}
+
+#[tokio::test]
+async fn a_group_that_gains_and_loses_members_changes_in_one_request() {
+    let w = Recorder::default();
+    let mut summary = Summary::default();
+    execute(
+        &w,
+        &add_and_remove_plan(),
+        &ExecuteOptions::default(),
+        &mut summary,
+    )
+    .await;
+    assert_eq!(w.log(), vec!["change g1 +u1 -u2".to_string()]);
+    assert_eq!((summary.members_added, summary.members_removed), (1, 1));
+
+    // With destructive changes held back, only the addition is sent.
+    let w = Recorder::default();
+    let opts = ExecuteOptions {
+        allow_destructive: false,
+        ..ExecuteOptions::default()
+    };
+    execute(&w, &add_and_remove_plan(), &opts, &mut Summary::default()).await;
+    assert_eq!(w.log(), vec!["add g1 u1".to_string()]);
 }

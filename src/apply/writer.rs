@@ -63,4 +63,22 @@ pub trait Writer: Sync {
         group_id: &str,
         user_ids: &[String],
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Adds and removes members of one group together, so a group that both gains and loses
+    /// members costs one request per 100 changes. The default sends additions, then removals.
+    fn change_members(
+        &self,
+        group_id: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        async move {
+            if !add.is_empty() {
+                self.add_members(group_id, add).await?;
+            }
+            if !remove.is_empty() {
+                self.remove_members(group_id, remove).await?;
+            }
+            Ok(())
+        }
+    }
 }

@@ -22,7 +22,7 @@ use super::wire::{PatchBody, PatchOperation};
 /// Identity Center's limit on membership changes in one PATCH, summed over its operations.
 pub const MAX_MEMBER_CHANGES_PER_PATCH: usize = 100;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum MemberOp {
     Add,
     Remove,
@@ -74,7 +74,7 @@ impl ScimClient {
     /// Adds users to a group, at most [`MAX_MEMBER_CHANGES_PER_PATCH`] per request.
     /// Adding a present member is fine whether or not the service treats it as an error.
     pub async fn add_members(&self, group_id: &str, user_ids: &[String]) -> Result<(), ScimError> {
-        self.change_members(group_id, user_ids, MemberOp::Add).await
+        self.change_members(group_id, user_ids, &[]).await
     }
 
     /// Removes users from a group, chunked like [`Self::add_members`]. Removing a non-member
@@ -84,24 +84,29 @@ impl ScimClient {
         group_id: &str,
         user_ids: &[String],
     ) -> Result<(), ScimError> {
-        self.change_members(group_id, user_ids, MemberOp::Remove)
-            .await
+        self.change_members(group_id, &[], user_ids).await
     }
 
-    async fn change_members(
+    /// Adds and removes in the same requests: one PATCH carries up to 100 changes of both
+    /// kinds (Identity Center's limit is summed over operations), so a group that gains and
+    /// loses members costs one request per 100 changes, not one per kind. Each PATCH is
+    /// applied as a whole, so no member is ever left with less access than before or after.
+    pub async fn change_members(
         &self,
         group_id: &str,
-        user_ids: &[String],
-        op: MemberOp,
+        add: &[String],
+        remove: &[String],
     ) -> Result<(), ScimError> {
         let mut seen = BTreeSet::new();
-        let unique: Vec<String> = user_ids
+        let changes: Vec<(MemberOp, String)> = add
             .iter()
-            .filter(|id| seen.insert(id.as_str()))
-            .cloned()
+            .map(|id| (MemberOp::Add, id))
+            .chain(remove.iter().map(|id| (MemberOp::Remove, id)))
+            .filter(|(op, id)| seen.insert((*op, id.as_str())))
+            .map(|(op, id)| (op, id.clone()))
             .collect();
-        for chunk in unique.chunks(MAX_MEMBER_CHANGES_PER_PATCH) {
-            self.change_member_chunk(group_id, chunk, op).await?;
+        for chunk in changes.chunks(MAX_MEMBER_CHANGES_PER_PATCH) {
+            self.change_member_chunk(group_id, chunk).await?;
         }
         Ok(())
     }
@@ -114,29 +119,25 @@ impl ScimClient {
     async fn change_member_chunk(
         &self,
         group_id: &str,
-        chunk: &[String],
-        op: MemberOp,
+        chunk: &[(MemberOp, String)],
     ) -> Result<(), ScimError> {
         let grace_until = std::iter::once(group_id)
-            .chain(chunk.iter().map(String::as_str))
+            .chain(chunk.iter().map(|(_, id)| id.as_str()))
             .filter_map(|id| self.not_found_grace(id))
             .max();
         let mut wait = self.inner.tuning.backoff_base;
-        let mut pending: Vec<String> = chunk.to_vec();
+        let mut pending: Vec<(MemberOp, String)> = chunk.to_vec();
         loop {
             let object = format!("group {group_id} ({} users)", pending.len());
-            let Err(refused) = self
-                .send_member_patch(group_id, &pending, op, &object)
-                .await?
-            else {
+            let Err(refused) = self.send_member_patch(group_id, &pending, &object).await? else {
                 return Ok(());
             };
             let current = self.group_member_ids(group_id).await?;
-            let outstanding: Vec<String> = pending
+            let outstanding: Vec<(MemberOp, String)> = pending
                 .iter()
-                .filter(|id| match op {
-                    MemberOp::Add => !current.contains(*id),
-                    MemberOp::Remove => current.contains(*id),
+                .filter(|(op, id)| match op {
+                    MemberOp::Add => !current.contains(id),
+                    MemberOp::Remove => current.contains(id),
                 })
                 .cloned()
                 .collect();
@@ -163,22 +164,36 @@ impl ScimClient {
     async fn send_member_patch(
         &self,
         group_id: &str,
-        ids: &[String],
-        op: MemberOp,
+        changes: &[(MemberOp, String)],
         object: &str,
     ) -> Result<Result<(), ScimError>, ScimError> {
+        let ids_for = |wanted: MemberOp| -> Vec<String> {
+            changes
+                .iter()
+                .filter(|(op, _)| *op == wanted)
+                .map(|(_, id)| id.clone())
+                .collect()
+        };
+        let (add, remove) = (ids_for(MemberOp::Add), ids_for(MemberOp::Remove));
+        let operation = match (add.is_empty(), remove.is_empty()) {
+            (false, true) => MemberOp::Add.operation(),
+            (true, false) => MemberOp::Remove.operation(),
+            _ => "change members",
+        };
+        let operations = [(MemberOp::Add, &add), (MemberOp::Remove, &remove)]
+            .into_iter()
+            .filter(|(_, ids)| !ids.is_empty())
+            .map(|(op, ids)| PatchOperation::members(op.as_str(), ids))
+            .collect();
         let call = Call::new(
             RequestKind::PatchMembers,
             Method::PATCH,
             self.resource_url(&["Groups", group_id]),
-            op.operation(),
+            operation,
             object,
         )
         .grace_until(self.not_found_grace(group_id))
-        .json_body(&PatchBody::new(vec![PatchOperation::members(
-            op.as_str(),
-            ids,
-        )]))?;
+        .json_body(&PatchBody::new(operations))?;
         let reply = self.send(&call).await?;
         match reply.status {
             s if s.is_success() => Ok(Ok(())),

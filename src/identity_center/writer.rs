@@ -58,4 +58,13 @@ impl Writer for ScimClient {
     async fn remove_members(&self, group_id: &str, user_ids: &[String]) -> Result<(), ScimError> {
         ScimClient::remove_members(self, group_id, user_ids).await
     }
+
+    async fn change_members(
+        &self,
+        group_id: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<(), ScimError> {
+        ScimClient::change_members(self, group_id, add, remove).await
+    }
 }
