@@ -12,7 +12,7 @@ use super::error::ScimError;
 use super::filter::{self, FilterAttr};
 use super::http::Call;
 use super::listing::{decode_each, Decoded, Listing};
-use super::wire::{CreateGroupBody, ErrorBody, PatchBody, PatchOperation, WireGroup, GROUP_SCHEMA};
+use super::wire::{CreateGroupBody, ErrorBody, PatchOperation, WireGroup, GROUP_SCHEMA};
 use crate::model::IdcGroup;
 
 impl ScimClient {
@@ -270,40 +270,20 @@ impl ScimClient {
         kind: RequestKind,
         operations: Vec<PatchOperation>,
     ) -> Result<(), ScimError> {
-        let call = Call::new(
-            kind,
-            Method::PATCH,
-            self.resource_url(&["Groups", id]),
-            operation,
-            object,
-        )
-        .grace_until(self.not_found_grace(id))
-        .json_body(&PatchBody::new(operations))?;
-        let reply = self.send(&call).await?;
-        if reply.status.is_success() {
-            Ok(())
-        } else {
-            Err(reply.into_error(&call))
-        }
+        self.patch_resource("Groups", id, kind, operation, object, operations)
+            .await
     }
 
     /// Deletes a group; a 404 means it is already gone, which is what was wanted.
     pub async fn delete_group(&self, id: &str) -> Result<(), ScimError> {
         let object = format!("group {id}");
-        let call = Call::new(
+        self.delete_resource(
+            "Groups",
+            id,
             RequestKind::DeleteGroup,
-            Method::DELETE,
-            self.resource_url(&["Groups", id]),
             "delete group",
             &object,
-        );
-        let reply = self.send(&call).await?;
-        match reply.status {
-            s if s.is_success() || s == StatusCode::NOT_FOUND => {
-                self.note_deleted(id);
-                Ok(())
-            }
-            _ => Err(reply.into_error(&call)),
-        }
+        )
+        .await
     }
 }

@@ -17,6 +17,7 @@ mod http;
 mod listing;
 mod members;
 mod pacing;
+mod resource;
 mod state;
 mod users;
 mod wire;

@@ -12,7 +12,7 @@ use super::error::ScimError;
 use super::filter::{self, FilterAttr};
 use super::http::Call;
 use super::listing::{decode_each, Decoded, Listing};
-use super::wire::{CreateUserBody, EmailBody, PatchBody, PatchOperation, WireUser};
+use super::wire::{CreateUserBody, EmailBody, PatchOperation, WireUser};
 use crate::model::IdcUser;
 use crate::plan::{UserAttributes, UserField};
 
@@ -283,42 +283,22 @@ impl ScimClient {
         operation: &str,
         operations: Vec<PatchOperation>,
     ) -> Result<(), ScimError> {
-        let call = Call::new(
+        self.patch_resource(
+            "Users",
+            id,
             RequestKind::UpdateUser,
-            Method::PATCH,
-            self.resource_url(&["Users", id]),
             operation,
             object,
+            operations,
         )
-        .grace_until(self.not_found_grace(id))
-        .json_body(&PatchBody::new(operations))?;
-        let reply = self.send(&call).await?;
-        // 200 with the user, or 204: both mean done; the body is not needed.
-        if reply.status.is_success() {
-            Ok(())
-        } else {
-            Err(reply.into_error(&call))
-        }
+        .await
     }
 
     /// Deletes a user; a 404 means it is already gone, which is what was wanted.
     pub async fn delete_user(&self, id: &str) -> Result<(), ScimError> {
         let object = format!("user {id}");
-        let call = Call::new(
-            RequestKind::DeleteUser,
-            Method::DELETE,
-            self.resource_url(&["Users", id]),
-            "delete user",
-            &object,
-        );
-        let reply = self.send(&call).await?;
-        match reply.status {
-            s if s.is_success() || s == StatusCode::NOT_FOUND => {
-                self.note_deleted(id);
-                Ok(())
-            }
-            _ => Err(reply.into_error(&call)),
-        }
+        self.delete_resource("Users", id, RequestKind::DeleteUser, "delete user", &object)
+            .await
     }
 }
 
