@@ -9,12 +9,12 @@
 #   scripts/moto.sh env [PORT]    print the environment only
 #
 # Environment:
-#   SCIM_SYNC_MOTO_VENV  venv to use/create (default ${XDG_CACHE_HOME:-$HOME/.cache}/scim-sync/venv-moto);
+#   SCIM_SYNC_MOTO_VENV  venv to use/create (default ${SCIM_SYNC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scim-sync}/venv-moto);
 #                        point it at an existing venv with moto to skip the install
 #   MOTO_STATE_DIR       where the pid and log files go (default <venv>/../moto-run)
 set -euo pipefail
 
-VENV="${SCIM_SYNC_MOTO_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/scim-sync/venv-moto}"
+VENV="${SCIM_SYNC_MOTO_VENV:-${SCIM_SYNC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scim-sync}/venv-moto}"
 STATE_DIR="${MOTO_STATE_DIR:-$(dirname "$VENV")/moto-run}"
 PIDFILE="$STATE_DIR/moto.pid"
 LOGFILE="$STATE_DIR/moto.log"
