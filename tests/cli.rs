@@ -11,6 +11,10 @@ use serde_json::Value;
 const TOKEN: &str = "cli-test-token-93be1f";
 
 fn write_config(dir: &Path, emulator: &RunningEmulator) -> std::path::PathBuf {
+    write_config_with(dir, emulator, "")
+}
+
+fn write_config_with(dir: &Path, emulator: &RunningEmulator, extra: &str) -> std::path::PathBuf {
     let ldif = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sample-directory.ldif");
     let path = dir.join("scim-sync.toml");
     let text = format!(
@@ -27,6 +31,7 @@ groupSearchBase = "OU=AWS,DC=example,DC=test"
 [scim]
 url = "{}"
 tokenEnv = "CLI_TEST_SCIM_TOKEN"
+{extra}
 "#,
         ldif.display(),
         emulator.base_url()
@@ -119,4 +124,35 @@ fn configuration_errors_are_exit_2() {
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_originals_email_and_sync_group_behaviour_can_be_chosen() {
+    let emulator = Emulator::start(EmulatorConfig::new(TOKEN)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let plan_json = |config: &Path| -> Value {
+        let out = scim_sync(config, TOKEN, &["--output", "json", "plan"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let creates_sync_group = |plan: &Value| {
+        plan["plan"]["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|op| op["op"] == "createGroup" && op["display_name"] == "aws-sync-users")
+    };
+
+    let default = plan_json(&write_config(dir.path(), &emulator));
+    assert!(creates_sync_group(&default), "{default}");
+
+    // Both of the original's behaviours are accepted settings (an unknown key would be exit 2);
+    // the email choice itself is covered by the planner's unit tests.
+    let original = write_config_with(
+        dir.path(),
+        &emulator,
+        "\n[policy]\nexcludeSyncGroup = true\nemailSource = \"userPrincipalName\"\n",
+    );
+    let like_original = plan_json(&original);
+    assert!(!creates_sync_group(&like_original), "{like_original}");
 }

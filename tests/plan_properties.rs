@@ -14,8 +14,9 @@ use scim_sync::model::{
     DirectoryGroup, DirectorySnapshot, DirectoryUser, IdcSnapshot, IdcUser, SkippedEntry,
 };
 use scim_sync::plan::{
-    apply_guard, is_owned_group_external_id, is_owned_user_external_id, plan, GroupRef,
-    GuardSettings, Operation, OutOfScopeAction, Plan, Policy, UserField, UserNameSource, UserRef,
+    apply_guard, is_owned_group_external_id, is_owned_user_external_id, plan, EmailSource,
+    GroupRef, GuardSettings, Operation, OutOfScopeAction, Plan, Policy, UserField, UserNameSource,
+    UserRef,
 };
 
 const NAMES: [&str; 6] = ["ann", "bob", "cy", "dee", "eve", "fay"];
@@ -196,23 +197,38 @@ fn idc_group() -> impl Strategy<Value = (SimGroup, Vec<usize>, bool)> {
 }
 
 fn policy() -> impl Strategy<Value = Policy> {
-    (0u8..3, any::<bool>(), any::<bool>(), 0u8..3, any::<bool>()).prop_map(
-        |(oos, adopt, delete_groups, source, lower)| Policy {
-            out_of_scope_users: [
-                OutOfScopeAction::Disable,
-                OutOfScopeAction::Delete,
-                OutOfScopeAction::Ignore,
-            ][oos as usize],
-            adopt_groups_by_name: adopt,
-            delete_groups_out_of_scope: delete_groups,
-            user_name_source: [
-                UserNameSource::UserPrincipalName,
-                UserNameSource::Mail,
-                UserNameSource::SamAccountName,
-            ][source as usize],
-            lowercase_user_names: lower,
-        },
+    (
+        0u8..3,
+        any::<bool>(),
+        any::<bool>(),
+        0u8..3,
+        any::<bool>(),
+        any::<bool>(),
     )
+        .prop_map(
+            |(oos, adopt, delete_groups, source, lower, upn_email)| Policy {
+                out_of_scope_users: [
+                    OutOfScopeAction::Disable,
+                    OutOfScopeAction::Delete,
+                    OutOfScopeAction::Ignore,
+                ][oos as usize],
+                adopt_groups_by_name: adopt,
+                delete_groups_out_of_scope: delete_groups,
+                user_name_source: [
+                    UserNameSource::UserPrincipalName,
+                    UserNameSource::Mail,
+                    UserNameSource::SamAccountName,
+                ][source as usize],
+                lowercase_user_names: lower,
+                email_source: if upn_email {
+                    EmailSource::UserPrincipalName
+                } else {
+                    EmailSource::Mail
+                },
+                // A pass-level filter of the directory: nothing for the planner to see.
+                exclude_sync_group: false,
+            },
+        )
 }
 
 fn world() -> impl Strategy<Value = World> {

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::error::ConfigError;
 use super::settings::{defaults, GuardConfig, RunConfig};
-use crate::plan::{OutOfScopeAction, Policy, UserNameSource};
+use crate::plan::{EmailSource, OutOfScopeAction, Policy, UserNameSource};
 
 /// Every optional section; absent keys keep their defaults.
 #[derive(Debug, Default, Deserialize)]
@@ -34,6 +34,8 @@ pub(crate) struct PolicySection {
     pub adopt_groups_by_name: Option<bool>,
     pub delete_groups_out_of_scope: Option<bool>,
     pub user_name_source: Option<UserNameSource>,
+    pub email_source: Option<EmailSource>,
+    pub exclude_sync_group: Option<bool>,
     pub lowercase_user_names: Option<bool>,
 }
 
@@ -154,6 +156,8 @@ impl OptionalSettings {
                 .delete_groups_out_of_scope
                 .unwrap_or(base.delete_groups_out_of_scope),
             user_name_source: p.user_name_source.unwrap_or(base.user_name_source),
+            email_source: p.email_source.unwrap_or(base.email_source),
+            exclude_sync_group: p.exclude_sync_group.unwrap_or(base.exclude_sync_group),
             lowercase_user_names: p.lowercase_user_names.unwrap_or(base.lowercase_user_names),
         };
 

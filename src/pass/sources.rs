@@ -5,6 +5,17 @@ use crate::model::DirectorySnapshot;
 
 /// Reads the configured directory source in full, or fails: never a partial snapshot.
 pub async fn read_directory(settings: &Settings) -> Result<DirectorySnapshot, DirectoryError> {
+    let mut snapshot = read_source(settings).await?;
+    if settings.policy.exclude_sync_group {
+        let sync = settings.scope.sync_group.as_str();
+        snapshot
+            .groups
+            .retain(|g| !g.name.eq_ignore_ascii_case(sync) && !g.dn.eq_ignore_ascii_case(sync));
+    }
+    Ok(snapshot)
+}
+
+async fn read_source(settings: &Settings) -> Result<DirectorySnapshot, DirectoryError> {
     let scope = scope(&settings.scope);
     match &settings.directory {
         DirectorySource::Ldap(ldap) => read_ldap(&ldap_settings(ldap), &scope).await,

@@ -3,7 +3,7 @@
 //! Kept apart from the diffing so the attribute rules (which AD attribute feeds which SCIM
 //! attribute, which fallbacks apply, what makes an entry unsendable) read in one place.
 
-use super::policy::{Policy, UserNameSource};
+use super::policy::{EmailSource, Policy, UserNameSource};
 use super::types::UserAttributes;
 use super::validate;
 use crate::model::{DirectoryGroup, DirectoryUser};
@@ -51,7 +51,11 @@ pub fn desired_user(user: &DirectoryUser, policy: &Policy) -> Result<UserAttribu
     };
     validate::text("displayName", &display_name)?;
 
-    let email = match clean(user.mail.as_deref()) {
+    let email_attribute = match policy.email_source {
+        EmailSource::Mail => user.mail.as_deref(),
+        EmailSource::UserPrincipalName => user.user_principal_name.as_deref(),
+    };
+    let email = match clean(email_attribute) {
         Some(m) => {
             let m = normalise_case(m, policy);
             validate::email(&m)?;
@@ -215,6 +219,28 @@ mod tests {
             ..Policy::default()
         };
         assert!(desired_user(&u, &p).unwrap_err().contains("mail is empty"));
+    }
+
+    #[test]
+    fn the_email_comes_from_mail_or_from_the_upn() {
+        let mut u = user();
+        u.mail = Some("jane@mail.example.com".into());
+        u.user_principal_name = Some("jdoe@corp.example.com".into());
+        assert_eq!(
+            desired_user(&u, &Policy::default())
+                .unwrap()
+                .email
+                .as_deref(),
+            Some("jane@mail.example.com")
+        );
+        let p = Policy {
+            email_source: EmailSource::UserPrincipalName,
+            ..Policy::default()
+        };
+        assert_eq!(
+            desired_user(&u, &p).unwrap().email.as_deref(),
+            Some("jdoe@corp.example.com")
+        );
     }
 
     #[test]

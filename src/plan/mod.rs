@@ -56,5 +56,5 @@ pub use desired::{desired_group_name, desired_user};
 pub use guard::{apply_guard, GuardSettings};
 pub use ownership::{is_owned_group_external_id, is_owned_user_external_id};
 pub use planner::plan;
-pub use policy::{OutOfScopeAction, Policy, UserNameSource};
+pub use policy::{EmailSource, OutOfScopeAction, Policy, UserNameSource};
 pub use types::{GroupRef, Operation, Plan, UserAttributes, UserField, UserRef};

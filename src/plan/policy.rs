@@ -26,6 +26,18 @@ pub enum UserNameSource {
     SamAccountName,
 }
 
+/// Which directory attribute becomes the Identity Center email (one, primary, type work).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EmailSource {
+    /// `mail`, the address people actually receive mail at.
+    #[default]
+    Mail,
+    /// `userPrincipalName`, what the PowerShell original sent: keeps migrated users' emails as
+    /// they are.
+    UserPrincipalName,
+}
+
 /// Choices an operator makes about how far the sync may go. Defaults are the safe ones.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -38,6 +50,10 @@ pub struct Policy {
     /// orphans its account assignments.
     pub delete_groups_out_of_scope: bool,
     pub user_name_source: UserNameSource,
+    pub email_source: EmailSource,
+    /// Leave the sync group itself out of the synchronised groups even when its name matches
+    /// the prefix, as the PowerShell original did.
+    pub exclude_sync_group: bool,
     /// Lowercase the userName and email before sending, so case changes in AD do not make
     /// Identity Center see a different user.
     pub lowercase_user_names: bool,
@@ -50,6 +66,8 @@ impl Default for Policy {
             adopt_groups_by_name: false,
             delete_groups_out_of_scope: false,
             user_name_source: UserNameSource::UserPrincipalName,
+            email_source: EmailSource::Mail,
+            exclude_sync_group: false,
             lowercase_user_names: false,
         }
     }
