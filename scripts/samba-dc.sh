@@ -200,7 +200,11 @@ do_start() {
   rm -rf "$dc"
   mkdir -p "$dc"
   tar -C "$dc" --strip-components=1 -xf "$SNAPSHOT"
-  sed -i "s#$BUILD_DIR#$dc#g" "$dc/etc/smb.conf"
+  # The snapshot names the directory it was provisioned in, which is not $BUILD_DIR when the
+  # cache was moved (a renamed target directory): read it back from the snapshot itself.
+  local built
+  built=$(sed -n 's#^[[:space:]]*pid directory = \(.*\)/run$#\1#p' "$dc/etc/smb.conf" | head -n 1)
+  sed -i "s#${built:-$BUILD_DIR}#$dc#g" "$dc/etc/smb.conf"
   printf '\n[global]\n\tinterfaces = %s\n' "$addr" >> "$dc/etc/smb.conf"
   server_cert "$dc" "$addr"
   run_samba "$dc" "$addr"

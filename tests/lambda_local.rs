@@ -73,27 +73,39 @@ impl Watch {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    async fn invoke(&self, event_file: &str) -> (u16, Value) {
+    /// `cargo lambda invoke --data-file events/<file>`: true and the response when the
+    /// function returned one, false and whatever was printed when it returned an error.
+    async fn invoke(&self, event_file: &str) -> (bool, Value) {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("events")
             .join(event_file);
-        let body = std::fs::read_to_string(path).unwrap();
-        let url = format!(
-            "http://127.0.0.1:{}/2015-03-31/functions/{FUNCTION}/invocations",
-            self.port
-        );
-        let response = reqwest::Client::new()
-            .post(url)
-            .timeout(Duration::from_secs(600))
-            .body(body)
-            .send()
+        let out = tokio::process::Command::new("cargo")
+            .args([
+                "lambda",
+                "invoke",
+                FUNCTION,
+                "--invoke-address",
+                "127.0.0.1",
+            ])
+            .arg("--invoke-port")
+            .arg(self.port.to_string())
+            .arg("--data-file")
+            .arg(&path)
+            .args(["--output-format", "json"])
+            .env("PATH", path_with_cargo_lambda())
+            .stdin(Stdio::null())
+            .output()
             .await
-            .unwrap_or_else(|e| panic!("invoke failed: {e}\n{}", self.log()));
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        let value = serde_json::from_str(&text)
-            .unwrap_or_else(|_| panic!("not JSON: {text}\n{}", self.log()));
-        (status, value)
+            .unwrap_or_else(|e| panic!("cargo lambda invoke did not run: {e}"));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let value = serde_json::from_str(&text).unwrap_or_else(|_| {
+            panic!(
+                "not JSON: {text}\n{}\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                self.log()
+            )
+        });
+        (out.status.success(), value)
     }
 }
 
@@ -167,16 +179,16 @@ async fn the_lambda_runs_dry_runs_and_scheduled_passes_locally() {
     let watch = Watch::start(&env);
 
     // A dry run returns the plan and writes nothing.
-    let (status, dry) = watch.invoke("dry-run.json").await;
-    assert_eq!(status, 200, "{dry}\n{}", watch.log());
+    let (ok, dry) = watch.invoke("dry-run.json").await;
+    assert!(ok, "{dry}\n{}", watch.log());
     assert_eq!(dry["summary"]["dryRun"], json!(true));
     let planned = dry["plan"]["operations"].as_array().unwrap().len();
     assert!(planned > 40, "{dry}");
     assert_eq!(emulator.counters().writes, 0);
 
     // The scheduled event runs a full pass.
-    let (status, first) = watch.invoke("scheduled.json").await;
-    assert_eq!(status, 200, "{first}\n{}", watch.log());
+    let (ok, first) = watch.invoke("scheduled.json").await;
+    assert!(ok, "{first}\n{}", watch.log());
     let summary = &first["summary"];
     assert_eq!(summary["failures"], json!([]), "{first}");
     assert!(
@@ -188,8 +200,8 @@ async fn the_lambda_runs_dry_runs_and_scheduled_passes_locally() {
     assert_eq!(emulator.dump().groups.len(), 12);
 
     // A second scheduled pass over the unchanged directory writes nothing.
-    let (status, second) = watch.invoke("scheduled.json").await;
-    assert_eq!(status, 200, "{second}");
+    let (ok, second) = watch.invoke("scheduled.json").await;
+    assert!(ok, "{second}");
     assert_eq!(second["summary"]["scimWrites"], json!(0), "{second}");
 
     // The function logged JSON lines and EMF metrics, and never the token or the password.
