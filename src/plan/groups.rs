@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use super::anchors::{unique_by_anchor, AnchorNames};
 use super::desired::desired_group_name;
 use super::holders::{Holder, Holders};
 use super::ownership::{fold, group_key, is_owned_group_external_id, same_folded};
@@ -144,48 +145,29 @@ fn candidates<'a>(
     untouchable: &mut HashSet<Cow<'a, str>>,
     out: &mut Plan,
 ) -> Vec<Candidate<'a>> {
-    let mut sorted: Vec<(Cow<'a, str>, &'a DirectoryGroup)> = dir_groups
+    let keyed = dir_groups
         .iter()
         .map(|g| (group_key(&g.object_guid), g))
         .collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.dn.cmp(&b.1.dn)));
+    let names = AnchorNames {
+        attribute: "objectGUID",
+        dn: |g: &DirectoryGroup| g.dn.as_str(),
+        anchor: |g: &DirectoryGroup| g.object_guid.as_str(),
+    };
+    let unique = unique_by_anchor(keyed, &names, untouchable, out);
 
-    let mut result: Vec<Candidate<'a>> = Vec::with_capacity(sorted.len());
-    let mut i = 0;
-    while i < sorted.len() {
-        let mut j = i + 1;
-        while j < sorted.len() && sorted[j].0 == sorted[i].0 {
-            j += 1;
-        }
-        let (key, dir) = (&sorted[i].0, sorted[i].1);
-        let same_anchor = &sorted[i..j];
-        i = j;
-        if untouchable.contains(key) {
-            continue;
-        }
-        if same_anchor.iter().any(|(_, other)| *other != dir) {
-            for (_, other) in same_anchor {
-                out.skipped.push(format!(
-                    "{}: objectGUID {} is carried by {} different directory entries; fix the \
-                     directory export",
-                    other.dn,
-                    other.object_guid,
-                    same_anchor.len()
-                ));
-            }
-            untouchable.insert(key.clone());
-            continue;
-        }
+    let mut result: Vec<Candidate<'a>> = Vec::with_capacity(unique.len());
+    for (key, dir) in unique {
         match desired_group_name(dir) {
             Ok(name) => result.push(Candidate {
                 dir,
-                key: key.clone(),
+                existing: owned.get(&key).copied(),
+                key,
                 name,
-                existing: owned.get(key).copied(),
             }),
             Err(reason) => {
                 out.skipped.push(format!("{}: {reason}", dir.dn));
-                untouchable.insert(key.clone());
+                untouchable.insert(key);
             }
         }
     }

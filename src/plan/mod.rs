@@ -35,6 +35,7 @@
 //!   except skipped users. A group whose members were not read gets no member changes.
 //! - **Guard** ([`apply_guard`]): see its module.
 
+mod anchors;
 mod desired;
 mod groups;
 mod guard;

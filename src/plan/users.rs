@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
+use super::anchors::{unique_by_anchor, AnchorNames};
 use super::desired::desired_user;
 use super::holders::{Holder, Holders};
 use super::ownership::{fold, is_owned_user_external_id, same_folded, user_key, SidIndex};
@@ -217,54 +218,35 @@ fn candidates<'a>(
     policy: &Policy,
     out: &mut Plan,
 ) -> Vec<Candidate<'a>> {
-    let mut sorted: Vec<(Cow<'a, str>, &'a DirectoryUser)> = dir_users
+    let keyed = dir_users
         .iter()
         .map(|u| (user_key(&u.object_sid), u))
         .collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.dn.cmp(&b.1.dn)));
+    let names = AnchorNames {
+        attribute: "objectSid",
+        dn: |u: &DirectoryUser| u.dn.as_str(),
+        anchor: |u: &DirectoryUser| u.object_sid.as_str(),
+    };
+    let unique = unique_by_anchor(keyed, &names, untouchable, out);
 
-    let mut result = Vec::with_capacity(sorted.len());
-    let mut i = 0;
-    while i < sorted.len() {
-        let mut j = i + 1;
-        while j < sorted.len() && sorted[j].0 == sorted[i].0 {
-            j += 1;
-        }
-        let (key, dir) = (&sorted[i].0, sorted[i].1);
-        let same_anchor = &sorted[i..j];
-        i = j;
-        if untouchable.contains(key) {
-            continue;
-        }
-        if same_anchor.iter().any(|(_, other)| *other != dir) {
-            for (_, other) in same_anchor {
-                out.skipped.push(format!(
-                    "{}: objectSid {} is carried by {} different directory entries; fix the \
-                     directory export",
-                    other.dn,
-                    other.object_sid,
-                    same_anchor.len()
-                ));
-            }
-            untouchable.insert(key.clone());
-            continue;
-        }
+    let mut result = Vec::with_capacity(unique.len());
+    for (key, dir) in unique {
+        let existing = owned.get(&key).copied();
         let want = match desired_user(dir, policy) {
             Ok(w) => w,
             Err(reason) => {
                 out.skipped.push(format!("{}: {reason}", dir.dn));
-                untouchable.insert(key.clone());
-                disable_if_disabled_in_directory(dir, owned.get(key).copied(), out);
+                untouchable.insert(key);
+                disable_if_disabled_in_directory(dir, existing, out);
                 continue;
             }
         };
-        let existing = owned.get(key).copied();
         if existing.is_none() && !want.active {
             continue;
         }
         result.push(Candidate {
             dir,
-            key: key.clone(),
+            key,
             want,
             existing,
             duplicate_of: Vec::new(),

@@ -1,0 +1,61 @@
+//! One rule for users and groups alike: an anchor (objectSid, objectGUID) names one directory
+//! entry. Entries that share an anchor but differ are an export problem; none of them is acted
+//! on, and each is reported.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use super::types::Plan;
+
+/// How to describe an entry in a report.
+pub(super) struct AnchorNames<T> {
+    /// `objectSid` or `objectGUID`, as the operator knows the attribute.
+    pub attribute: &'static str,
+    pub dn: fn(&T) -> &str,
+    pub anchor: fn(&T) -> &str,
+}
+
+/// The entries of `keyed` whose anchor key is neither untouchable nor carried by differing
+/// entries, one per key, in key order (ties by DN, so the result does not depend on directory
+/// order). Keys of differing entries are reported in `out.skipped` and made untouchable.
+pub(super) fn unique_by_anchor<'a, T: PartialEq>(
+    mut keyed: Vec<(Cow<'a, str>, &'a T)>,
+    names: &AnchorNames<T>,
+    untouchable: &mut HashSet<Cow<'a, str>>,
+    out: &mut Plan,
+) -> Vec<(Cow<'a, str>, &'a T)> {
+    keyed.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| (names.dn)(a.1).cmp((names.dn)(b.1)))
+    });
+    let mut unique = Vec::with_capacity(keyed.len());
+    let mut i = 0;
+    while i < keyed.len() {
+        let mut j = i + 1;
+        while j < keyed.len() && keyed[j].0 == keyed[i].0 {
+            j += 1;
+        }
+        let (key, entry) = (&keyed[i].0, keyed[i].1);
+        let same_anchor = &keyed[i..j];
+        i = j;
+        if untouchable.contains(key) {
+            continue;
+        }
+        if same_anchor.iter().any(|(_, other)| *other != entry) {
+            for (_, other) in same_anchor {
+                out.skipped.push(format!(
+                    "{}: {} {} is carried by {} different directory entries; fix the \
+                     directory export",
+                    (names.dn)(other),
+                    names.attribute,
+                    (names.anchor)(other),
+                    same_anchor.len()
+                ));
+            }
+            untouchable.insert(key.clone());
+            continue;
+        }
+        unique.push((key.clone(), entry));
+    }
+    unique
+}
