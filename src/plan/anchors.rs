@@ -59,3 +59,67 @@ pub(super) fn unique_by_anchor<'a, T: PartialEq>(
     }
     unique
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(PartialEq)]
+    struct Entry {
+        dn: &'static str,
+        anchor: &'static str,
+    }
+
+    const NAMES: AnchorNames<Entry> = AnchorNames {
+        attribute: "objectSid",
+        dn: |e| e.dn,
+        anchor: |e| e.anchor,
+    };
+
+    #[test]
+    fn a_shared_anchor_with_differing_entries_is_reported_and_left_alone() {
+        let entries = [
+            Entry {
+                dn: "CN=b",
+                anchor: "S-2",
+            },
+            Entry {
+                dn: "CN=a",
+                anchor: "S-1",
+            },
+            Entry {
+                dn: "CN=c",
+                anchor: "S-2",
+            },
+            Entry {
+                dn: "CN=d",
+                anchor: "S-3",
+            },
+        ];
+        let keyed = entries
+            .iter()
+            .map(|e| (Cow::Borrowed(e.anchor), e))
+            .collect();
+        let mut untouchable = HashSet::from([Cow::Borrowed("S-3")]);
+        let mut plan = Plan::default();
+        let unique = unique_by_anchor(keyed, &NAMES, &mut untouchable, &mut plan);
+        let dns: Vec<&str> = unique.iter().map(|(_, e)| e.dn).collect();
+        assert_eq!(dns, ["CN=a"]);
+        assert!(untouchable.contains("S-2"));
+        assert_eq!(plan.skipped.len(), 2);
+        assert!(plan.skipped[0].starts_with("CN=b: objectSid S-2 is carried by 2 different"));
+    }
+
+    #[test]
+    fn an_entry_listed_twice_identically_is_kept_once() {
+        let e = Entry {
+            dn: "CN=a",
+            anchor: "S-1",
+        };
+        let keyed = vec![(Cow::Borrowed("S-1"), &e), (Cow::Borrowed("S-1"), &e)];
+        let mut plan = Plan::default();
+        let unique = unique_by_anchor(keyed, &NAMES, &mut HashSet::new(), &mut plan);
+        assert_eq!(unique.len(), 1);
+        assert!(plan.skipped.is_empty());
+    }
+}
