@@ -251,7 +251,11 @@ impl Dataset {
                 dn: format!("CN={},OU=AWS,DC=bench,DC=test", group_name(g)),
                 name: group_name(g),
                 description: None,
-                member_sids: self.desired_members(g).into_iter().map(sid).collect(),
+                member_sids: self
+                    .desired_members(g)
+                    .into_iter()
+                    .map(|m| sid(m).into())
+                    .collect(),
             })
             .collect();
         DirectorySnapshot {
@@ -1073,6 +1077,17 @@ fn verdict(ok: bool) -> &'static str {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--write-ldif") {
+        // `--write-ldif USERS PATH`: the base export alone, for profiling a pass by hand
+        // (e.g. the CLI under `valgrind --tool=massif` against the emulator binary).
+        let users = args
+            .get(i + 1)
+            .and_then(|s| parse_size(s))
+            .expect("--write-ldif USERS PATH");
+        let path = PathBuf::from(args.get(i + 2).expect("--write-ldif USERS PATH"));
+        Dataset::generate(users, Variant::Base).write_ldif(&path);
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--child") {
         let job: Job = serde_json::from_str(args.get(i + 1).expect("--child JSON"))
             .expect("child job decodes");

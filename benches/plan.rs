@@ -90,7 +90,7 @@ fn snapshots(users: usize, groups: usize, memberships: usize) -> (DirectorySnaps
             dn: format!("CN=aws-group{g},OU=Groups,DC=corp,DC=example,DC=com"),
             name: format!("aws-group{g}"),
             description: None,
-            member_sids: members.iter().map(|m| sid(*m)).collect(),
+            member_sids: members.iter().map(|m| sid(*m).into()).collect(),
         });
         if g % 100 < 98 {
             // Identity Center has the group with 95 % of the members plus a stray one.
@@ -107,7 +107,7 @@ fn snapshots(users: usize, groups: usize, memberships: usize) -> (DirectorySnaps
                 id: format!("g{g:07x}-0000-4000-8000-000000000000"),
                 external_id: Some(guid(g)),
                 display_name: format!("aws-group{g}"),
-                member_ids: Some(ids),
+                member_ids: Some(ids.into_iter().map(Into::into).collect()),
             });
         }
     }

@@ -62,7 +62,7 @@ fn memberships(snap: &DirectorySnapshot) -> BTreeMap<String, Vec<String>> {
                 .iter()
                 .map(|s| {
                     by_sid
-                        .get(s.as_str())
+                        .get(&**s)
                         .expect("member is a user in scope")
                         .to_string()
                 })

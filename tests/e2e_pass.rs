@@ -132,7 +132,7 @@ fn assert_mirrors(dir: &DirectorySnapshot, state: &StateDump, report: &PassRepor
         let want: BTreeSet<&str> = group
             .member_sids
             .iter()
-            .filter_map(|sid| id_of_sid.get(sid.as_str()).copied())
+            .filter_map(|sid| id_of_sid.get(&**sid).copied())
             .collect();
         let have: BTreeSet<&str> = idc.member_ids.iter().map(String::as_str).collect();
         assert_eq!(have, want, "members of {}", group.name);

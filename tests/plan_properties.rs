@@ -169,7 +169,7 @@ fn dir_group() -> impl Strategy<Value = DirectoryGroup> {
             dn: format!("CN=g{g},OU=Groups,DC=corp"),
             name: cased(format!("aws-{}", NAMES[name]), upper),
             description: None,
-            member_sids: members.into_iter().map(sid).collect(),
+            member_sids: members.into_iter().map(|m| sid(m).into()).collect(),
         })
 }
 
@@ -414,8 +414,8 @@ fn check_targets(w: &World, snap: &IdcSnapshot, plan: &Plan) -> Result<(), TestC
                 }
                 for r in refs {
                     if let UserRef::Existing(id) = r {
-                        prop_assert!(users.contains(id), "foreign user added: {op:?}");
-                        prop_assert!(!skipped_ids.contains(id.as_str()), "skipped user added");
+                        prop_assert!(users.contains(&**id), "foreign user added: {op:?}");
+                        prop_assert!(!skipped_ids.contains(&**id), "skipped user added");
                     }
                 }
             }
@@ -473,7 +473,7 @@ fn check_converged(w: &World, sim: &Sim, first: &Plan, last: &Plan) -> Result<()
         let wanted: BTreeSet<String> = g
             .member_sids
             .iter()
-            .filter(|s| w.dir.users.iter().any(|u| &u.object_sid == *s))
+            .filter(|s| w.dir.users.iter().any(|u| *u.object_sid == ***s))
             .filter_map(|s| by_ext(s))
             .map(|u| u.id.clone())
             .filter(|id| !skipped_ids.contains(id.as_str()))

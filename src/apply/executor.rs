@@ -377,8 +377,8 @@ impl<W: Writer> Run<'_, W> {
         let ids: Vec<String> = users
             .iter()
             .filter_map(|u| match u {
-                UserRef::Existing(id) => Some(id.clone()),
-                UserRef::New(ext) => created.users.get(ext).cloned(),
+                UserRef::Existing(id) => Some(id.to_string()),
+                UserRef::New(ext) => created.users.get(&**ext).cloned(),
             })
             .collect();
         let removals = self

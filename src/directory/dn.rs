@@ -128,6 +128,21 @@ mod tests {
     }
 
     #[test]
+    fn a_key_is_its_own_key() {
+        // The LDAP reader queues keys and DNs alike for nested groups.
+        for dn in [
+            "CN=Smith\\, John,OU=People,DC=example,DC=test",
+            "CN=Bob \\\"B\\\" Jones,OU=A\\+B,DC=x",
+            "CN=Jos\\C3\\A9 \\#1\\;x,DC=x",
+            "CN= padded \\ ,DC=x",
+            "not a dn at all",
+        ] {
+            let key = dn_key(dn);
+            assert_eq!(dn_key(&key), key, "{dn}");
+        }
+    }
+
+    #[test]
     fn parses_values_with_specials() {
         let rdns = parse_dn("CN=Bob \\\"B\\\" Jones,OU=A\\+B,DC=x").unwrap();
         assert_eq!(rdns[0], ("CN".into(), "Bob \"B\" Jones".into()));

@@ -3,6 +3,7 @@
 //! LDAP and LDIF sources produce identical snapshots from the same directory.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::model::{DirectoryGroup, DirectorySnapshot, DirectoryUser, SkippedEntry};
 
@@ -38,42 +39,77 @@ impl Scope {
     }
 }
 
-/// Group → direct members, by DN key; built from `member` (and, for LDIF, `memberOf`) values.
+/// Group → direct members, with every DN interned once as a number: a directory of 100k users
+/// has about a million membership links, and a DN string per link would cost ~100 MB.
+/// Built from `member` (and, for LDIF, `memberOf`) values.
 #[derive(Debug, Default)]
 pub(crate) struct MembershipGraph {
-    members: HashMap<String, HashSet<String>>,
+    ids: HashMap<Box<str>, u32>,
+    members: HashMap<u32, Vec<u32>>,
 }
 
 impl MembershipGraph {
+    /// The number of a DN key, allocated on first sight.
+    fn intern_key(&mut self, key: String) -> u32 {
+        let next = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
+        *self.ids.entry(key.into_boxed_str()).or_insert(next)
+    }
+
+    /// The number of a DN (any spelling of it), allocated on first sight.
+    pub fn intern(&mut self, dn: &str) -> u32 {
+        self.intern_key(dn_key(dn))
+    }
+
+    /// The number of a DN key, if the DN took part in any link.
+    pub fn id_of_key(&self, key: &str) -> Option<u32> {
+        self.ids.get(key).copied()
+    }
+
     /// Records that `member_dn` is a direct member of `group_dn`.
     pub fn add(&mut self, group_dn: &str, member_dn: &str) {
-        self.members
-            .entry(dn_key(group_dn))
-            .or_default()
-            .insert(dn_key(member_dn));
+        let group = self.intern(group_dn);
+        let member = self.intern(member_dn);
+        self.add_ids(group, member);
+    }
+
+    /// Records a direct membership between interned DNs.
+    pub fn add_ids(&mut self, group: u32, member: u32) {
+        self.members.entry(group).or_default().push(member);
     }
 
     /// Whether the group's members have been recorded (even as an empty set).
     pub fn knows(&self, group_key: &str) -> bool {
-        self.members.contains_key(group_key)
+        self.id_of_key(group_key)
+            .is_some_and(|id| self.knows_id(id))
     }
 
-    /// Marks a group as read, so a group without members is known to be empty.
-    pub fn touch(&mut self, group_dn: &str) {
-        self.members.entry(dn_key(group_dn)).or_default();
+    /// [`Self::knows`] by number.
+    pub fn knows_id(&self, group: u32) -> bool {
+        self.members.contains_key(&group)
     }
 
-    /// Every DN key reachable from `group_key` through nested membership (cycle-safe; the
-    /// group itself is included only if a cycle leads back to it).
-    pub fn transitive_members(&self, group_key: &str) -> HashSet<String> {
+    /// Every DN key seen, with its number.
+    pub fn keys(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.ids.iter().map(|(key, id)| (&**key, *id))
+    }
+
+    /// Marks a group as read, so a group without members is known to be empty; returns its
+    /// number.
+    pub fn touch(&mut self, group_dn: &str) -> u32 {
+        let id = self.intern(group_dn);
+        self.members.entry(id).or_default();
+        id
+    }
+
+    /// Every DN reachable from `group` through nested membership (cycle-safe; the group
+    /// itself is included only if a cycle leads back to it).
+    pub fn transitive_members(&self, group: u32) -> HashSet<u32> {
         let mut seen = HashSet::new();
-        let mut stack: Vec<&str> = vec![group_key];
+        let mut stack = vec![group];
         while let Some(g) = stack.pop() {
-            if let Some(direct) = self.members.get(g) {
-                for m in direct {
-                    if seen.insert(m.clone()) {
-                        stack.push(m);
-                    }
+            for &m in self.members.get(&g).into_iter().flatten() {
+                if seen.insert(m) {
+                    stack.push(m);
                 }
             }
         }
@@ -95,20 +131,25 @@ pub(crate) fn assemble(
     graph: &MembershipGraph,
     mut skipped: Vec<SkippedEntry>,
 ) -> DirectorySnapshot {
-    let sid_by_key: HashMap<String, &str> = users
+    // One shared copy of each member's SID, however many groups it is in.
+    let sid_by_id: HashMap<u32, Arc<str>> = users
         .iter()
-        .map(|u| (dn_key(&u.dn), u.object_sid.as_str()))
+        .filter_map(|u| {
+            let id = graph.id_of_key(&dn_key(&u.dn))?;
+            Some((id, Arc::from(u.object_sid.as_str())))
+        })
         .collect();
     let mut out_groups: Vec<DirectoryGroup> = groups
         .into_iter()
         .map(|c| {
             let mut g = c.group;
-            let sids: BTreeSet<String> = graph
-                .transitive_members(&dn_key(&g.dn))
-                .iter()
-                .filter_map(|k| sid_by_key.get(k).map(|s| s.to_string()))
-                .collect();
-            g.member_sids = sids.into_iter().collect();
+            let members = graph
+                .id_of_key(&dn_key(&g.dn))
+                .map(|id| graph.transitive_members(id))
+                .unwrap_or_default();
+            let sids: BTreeSet<&Arc<str>> =
+                members.iter().filter_map(|k| sid_by_id.get(k)).collect();
+            g.member_sids = sids.into_iter().cloned().collect();
             g
         })
         .collect();
@@ -118,6 +159,7 @@ pub(crate) fn assemble(
             .cmp(&(b.sam_account_name.to_lowercase(), &b.object_sid))
     });
     users.dedup_by(|a, b| a.object_sid == b.object_sid);
+    users.shrink_to_fit();
     out_groups.sort_by(|a, b| {
         (a.name.to_lowercase(), &a.object_guid).cmp(&(b.name.to_lowercase(), &b.object_guid))
     });
@@ -190,8 +232,8 @@ mod tests {
         assert_eq!(
             top,
             Some(&vec![
-                "S-1-5-21-1-2-3-1".to_string(),
-                "S-1-5-21-1-2-3-2".to_string()
+                Arc::<str>::from("S-1-5-21-1-2-3-1"),
+                Arc::<str>::from("S-1-5-21-1-2-3-2")
             ])
         );
         let low = snap

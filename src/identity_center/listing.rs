@@ -84,6 +84,7 @@ impl ScimClient {
             all.skipped.extend(decoded.skipped);
         })
         .await?;
+        all.items.shrink_to_fit();
         Ok(all)
     }
 

@@ -6,6 +6,7 @@
 //! in chunks of at most [`MAX_MEMBER_CHANGES_PER_PATCH`].
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Instant;
 
 use reqwest::{Method, StatusCode};
@@ -16,6 +17,7 @@ use super::counts::RequestKind;
 use super::error::ScimError;
 use super::filter::{self, FilterAttr};
 use super::http::Call;
+use super::intern::IdInterner;
 use super::listing::Listing;
 use super::wire::{PatchBody, PatchOperation};
 
@@ -47,10 +49,21 @@ impl MemberOp {
 impl ScimClient {
     /// The ids of a group's members, through `groups.value eq "<id>"` on `/Users` with cursor
     /// paging (the only SCIM read of memberships; group reads return no members).
-    pub async fn group_member_ids(&self, group_id: &str) -> Result<BTreeSet<String>, ScimError> {
+    pub async fn group_member_ids(&self, group_id: &str) -> Result<BTreeSet<Arc<str>>, ScimError> {
+        self.group_member_ids_shared(group_id, &IdInterner::default())
+            .await
+    }
+
+    /// [`Self::group_member_ids`], with ids shared through `interner` across the groups of
+    /// one read.
+    pub(crate) async fn group_member_ids_shared(
+        &self,
+        group_id: &str,
+        interner: &IdInterner,
+    ) -> Result<BTreeSet<Arc<str>>, ScimError> {
         let f = filter::eq(FilterAttr::GroupsValue, group_id)?;
         let object = format!("group {group_id}");
-        let mut ids = BTreeSet::new();
+        let mut ids = Vec::new();
         let listing = Listing {
             kind: RequestKind::ListMembers,
             collection: "Users",
@@ -64,11 +77,13 @@ impl ScimClient {
                 .iter()
                 .filter_map(|r| r.get("id").and_then(Value::as_str))
                 .filter(|id| !id.is_empty())
-                .map(str::to_string);
+                .map(|id| interner.intern(id));
             ids.extend(page_ids);
         })
         .await?;
-        Ok(ids)
+        // Built in one go from sorted input, a B-tree's nodes are full: about 17 bytes per
+        // member instead of ~28 when inserted one by one (10 MB at a million memberships).
+        Ok(ids.into_iter().collect())
     }
 
     /// Adds users to a group, at most [`MAX_MEMBER_CHANGES_PER_PATCH`] per request.
@@ -136,8 +151,8 @@ impl ScimClient {
             let outstanding: Vec<(MemberOp, String)> = pending
                 .iter()
                 .filter(|(op, id)| match op {
-                    MemberOp::Add => !current.contains(id),
-                    MemberOp::Remove => current.contains(id),
+                    MemberOp::Add => !current.contains(id.as_str()),
+                    MemberOp::Remove => current.contains(id.as_str()),
                 })
                 .cloned()
                 .collect();

@@ -14,6 +14,7 @@ mod error;
 pub mod filter;
 mod groups;
 mod http;
+mod intern;
 mod listing;
 mod members;
 mod pacing;

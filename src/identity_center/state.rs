@@ -1,13 +1,18 @@
 //! Reads Identity Center's current state for one pass.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 
 use super::client::ScimClient;
 use super::error::ScimError;
 use super::filter::is_filter_safe;
+use super::intern::IdInterner;
 use crate::model::{IdcGroup, IdcSnapshot};
+
+/// One group's member ids, shared across groups (see `intern.rs`).
+type MemberIds = BTreeSet<Arc<str>>;
 
 /// Reads every user and group, resolves which groups carry one of `wanted_group_external_ids`
 /// (ours), and reads the members of those groups.
@@ -75,10 +80,12 @@ async fn read_groups(
         .map(|(i, _)| i)
         .collect();
     let concurrency = client.inner.tuning.concurrency;
-    let reads: Vec<(usize, Result<BTreeSet<String>, ScimError>)> = stream::iter(owned)
+    let interner = IdInterner::default();
+    let interner = &interner;
+    let reads: Vec<(usize, Result<MemberIds, ScimError>)> = stream::iter(owned)
         .map(|i| {
             let id = groups[i].id.clone();
-            async move { (i, client.group_member_ids(&id).await) }
+            async move { (i, client.group_member_ids_shared(&id, interner).await) }
         })
         .buffer_unordered(concurrency)
         .collect()

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// A user as the directory describes it, already decoded from LDAP's wire forms.
@@ -38,8 +40,10 @@ pub struct DirectoryGroup {
     /// The name Identity Center shows (`cn`, or `sAMAccountName` when they differ by policy).
     pub name: String,
     pub description: Option<String>,
-    /// `object_sid` of every user in scope that is a direct or nested member.
-    pub member_sids: Vec<String>,
+    /// `object_sid` of every user in scope that is a direct or nested member, sorted. Shared
+    /// (`Arc`): a user in ten groups is one string, not ten; at 100k users and a million
+    /// memberships that is the difference between ~16 MB and ~90 MB.
+    pub member_sids: Vec<Arc<str>>,
 }
 
 /// A directory entry that could not be turned into a user or group and was left out.

@@ -1,4 +1,5 @@
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -28,8 +29,9 @@ pub struct IdcGroup {
     pub external_id: Option<String>,
     pub display_name: String,
     /// Member user ids, read through the `groups.value` filter. Read only for owned groups;
-    /// `None` means not read (a foreign group, or a read that failed).
-    pub member_ids: Option<BTreeSet<String>>,
+    /// `None` means not read (a foreign group, or a read that failed). Shared (`Arc`) across
+    /// groups, as [`DirectoryGroup::member_sids`](crate::model::DirectoryGroup) is.
+    pub member_ids: Option<BTreeSet<Arc<str>>>,
 }
 
 /// Identity Center's current state, read live at the start of every pass.

@@ -1,4 +1,4 @@
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
 use aws_config::SdkConfig;
@@ -10,7 +10,7 @@ use crate::apply::{count_planned, execute, ExecuteOptions};
 use crate::config::{self, Settings};
 use crate::identity_center::{read_state, ScimClient};
 use crate::model::{DirectorySnapshot, IdcSnapshot, Summary};
-use crate::plan::{self, GuardSettings, Plan};
+use crate::plan::{self, GuardSettings, Operation, Plan, UserRef};
 
 /// Per-run choices the front ends make (the Lambda from its event, the CLI from its command).
 #[derive(Debug, Clone, Default)]
@@ -143,7 +143,7 @@ impl Session {
         summary.scim_reads = requests.reads.saturating_sub(requests_before.reads);
         summary.scim_writes = requests.writes.saturating_sub(requests_before.writes);
         summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let user_names = user_names(&directory, &current);
+        let user_names = user_names(&directory, &current, &planned);
         Ok(PassReport {
             summary,
             plan: planned,
@@ -152,19 +152,47 @@ impl Session {
     }
 }
 
-/// Identity Center ids and directory objectSids mapped to the names a person knows them by.
-fn user_names(directory: &DirectorySnapshot, current: &IdcSnapshot) -> HashMap<String, String> {
+/// The Identity Center ids and directory objectSids the plan's member changes refer to,
+/// mapped to the names a person knows them by. Only those: a map of every user would add
+/// tens of MB to a large pass for nothing.
+fn user_names(
+    directory: &DirectorySnapshot,
+    current: &IdcSnapshot,
+    planned: &Plan,
+) -> HashMap<String, String> {
+    let mut wanted: HashSet<&str> = HashSet::new();
+    for op in &planned.operations {
+        match op {
+            Operation::AddMembers { users, .. } => {
+                wanted.extend(users.iter().map(|u| match u {
+                    UserRef::Existing(id) | UserRef::New(id) => &**id,
+                }));
+            }
+            Operation::RemoveMembers { user_ids, .. } => {
+                wanted.extend(user_ids.iter().map(String::as_str));
+            }
+            _ => {}
+        }
+    }
+    if wanted.is_empty() {
+        return HashMap::new();
+    }
     let idc = current
         .users
         .iter()
+        .filter(|u| wanted.contains(u.id.as_str()))
         .map(|u| (u.id.clone(), u.user_name.clone()));
-    let dir = directory.users.iter().map(|u| {
-        let name = u
-            .user_principal_name
-            .as_ref()
-            .unwrap_or(&u.sam_account_name);
-        (u.object_sid.clone(), name.clone())
-    });
+    let dir = directory
+        .users
+        .iter()
+        .filter(|u| wanted.contains(u.object_sid.as_str()))
+        .map(|u| {
+            let name = u
+                .user_principal_name
+                .as_ref()
+                .unwrap_or(&u.sam_account_name);
+            (u.object_sid.clone(), name.clone())
+        });
     idc.chain(dir).collect()
 }
 

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use super::anchors::{unique_by_anchor, AnchorNames};
 use super::desired::desired_group_name;
@@ -16,7 +17,7 @@ pub(super) enum CurrentMembers<'a> {
     /// The group is created by this plan.
     None,
     /// Read from Identity Center.
-    Read(&'a BTreeSet<String>),
+    Read(&'a BTreeSet<Arc<str>>),
     /// Not read (the read failed, or the group is adopted and was foreign when read).
     Unknown,
 }

@@ -41,7 +41,7 @@ pub(super) fn plan_members(targets: &[GroupTarget<'_>], users: &UserOutcome<'_>,
         // within), so one merge finds additions and removals without a lookup per member.
         let mut add: Vec<UserRef> = Vec::new();
         let mut remove: Vec<String> = Vec::new();
-        let mut cur = current.into_iter().flatten().peekable();
+        let mut cur = current.into_iter().flatten().map(|c| &**c).peekable();
         for r in wanted {
             let UserRef::Existing(id) = r else {
                 add.push(r.clone());
@@ -49,13 +49,13 @@ pub(super) fn plan_members(targets: &[GroupTarget<'_>], users: &UserOutcome<'_>,
             };
             loop {
                 match cur.peek() {
-                    Some(c) if c.as_str() < id.as_str() => {
-                        if !untouchable_ids.contains(c.as_str()) {
+                    Some(&c) if c < &**id => {
+                        if !untouchable_ids.contains(c) {
                             remove.push(c.to_string());
                         }
                         cur.next();
                     }
-                    Some(c) if *c == id => {
+                    Some(&c) if c == &**id => {
                         cur.next();
                         break;
                     }
@@ -67,7 +67,7 @@ pub(super) fn plan_members(targets: &[GroupTarget<'_>], users: &UserOutcome<'_>,
             }
         }
         remove.extend(
-            cur.filter(|c| !untouchable_ids.contains(c.as_str()))
+            cur.filter(|c| !untouchable_ids.contains(c))
                 .map(|c| c.to_string()),
         );
         if !add.is_empty() {

@@ -63,7 +63,7 @@ pub(super) fn dir_group(n: u32, members: &[u32]) -> DirectoryGroup {
         dn: format!("CN=aws-group{n},OU=Groups,DC=corp"),
         name: format!("aws-group{n}"),
         description: None,
-        member_sids: members.iter().map(|m| sid(*m)).collect(),
+        member_sids: members.iter().map(|m| sid(*m).into()).collect(),
     }
 }
 
@@ -72,7 +72,7 @@ pub(super) fn idc_group(n: u32, members: &[u32]) -> IdcGroup {
         id: format!("g-{n}"),
         external_id: Some(guid(n)),
         display_name: format!("aws-group{n}"),
-        member_ids: Some(members.iter().map(|m| format!("u-{m}")).collect()),
+        member_ids: Some(members.iter().map(|m| format!("u-{m}").into()).collect()),
     }
 }
 
@@ -442,7 +442,7 @@ fn membership_follows_the_directory_and_removes_every_other_member() {
             Operation::AddMembers {
                 group: GroupRef::Existing("g-1".into()),
                 group_name: "aws-group1".into(),
-                users: vec![UserRef::Existing("u-1".into()), UserRef::New(sid(3))],
+                users: vec![UserRef::Existing("u-1".into()), UserRef::New(sid(3).into())],
             },
             Operation::AddMembers {
                 group: GroupRef::New(guid(2)),

@@ -4,11 +4,11 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use super::anchors::{unique_by_anchor, AnchorNames};
-use super::desired::desired_user;
+use super::desired::{desired_view, DesiredUser};
 use super::holders::{Holder, Holders};
 use super::ownership::{fold, is_owned_user_external_id, same_folded, user_key, SidIndex};
 use super::policy::{OutOfScopeAction, Policy};
-use super::types::{Operation, Plan, UserAttributes, UserField, UserRef};
+use super::types::{Operation, Plan, UserField, UserRef};
 use crate::model::{DirectoryUser, IdcUser};
 
 /// What the membership planning needs to know about users once their fate is decided.
@@ -28,7 +28,7 @@ pub(super) struct UserOutcome<'a> {
 struct Candidate<'a> {
     dir: &'a DirectoryUser,
     key: Cow<'a, str>,
-    want: UserAttributes,
+    want: DesiredUser<'a>,
     existing: Option<&'a IdcUser>,
     duplicate_of: Vec<&'a str>,
 }
@@ -47,9 +47,10 @@ pub(super) fn plan_users<'a>(
 
     let mut candidates = candidates(dir_users, &owned, &mut untouchable_keys, policy, out);
     mark_directory_duplicates(&mut candidates);
-    let (candidates, duplicates): (Vec<_>, Vec<_>) = candidates
-        .into_iter()
-        .partition(|c| c.duplicate_of.is_empty());
+    // In place: a partition into two new vectors would hold every candidate twice.
+    let duplicates: Vec<Candidate<'a>> = candidates
+        .extract_if(.., |c| !c.duplicate_of.is_empty())
+        .collect();
     for c in duplicates {
         out.skipped.push(format!(
             "{}: userName or mail {} is also used by {}; Identity Center needs both unique \
@@ -103,7 +104,7 @@ pub(super) fn plan_users<'a>(
         let r = match c.existing {
             Some(e) => {
                 plan_update(&c, e, &names, &emails, policy, out);
-                Some(UserRef::Existing(e.id.clone()))
+                Some(UserRef::Existing(e.id.as_str().into()))
             }
             None => plan_create(&c, &names, &emails, out),
         };
@@ -232,7 +233,7 @@ fn candidates<'a>(
     let mut result = Vec::with_capacity(unique.len());
     for (key, dir) in unique {
         let existing = owned.get(&key).copied();
-        let want = match desired_user(dir, policy) {
+        let want = match desired_view(dir, policy) {
             Ok(w) => w,
             Err(reason) => {
                 out.skipped.push(format!("{}: {reason}", dir.dn));
@@ -299,7 +300,7 @@ fn mark_directory_duplicates(candidates: &mut [Candidate<'_>]) {
     }
 }
 
-fn describe_values(want: &UserAttributes) -> String {
+fn describe_values(want: &DesiredUser<'_>) -> String {
     match &want.email {
         Some(e) => format!("({} / {e})", want.user_name),
         None => format!("({})", want.user_name),
@@ -380,9 +381,9 @@ fn plan_create(
         return None;
     }
     out.operations.push(Operation::CreateUser {
-        user: c.want.clone(),
+        user: c.want.to_attributes(),
     });
-    Some(UserRef::New(c.want.external_id.clone()))
+    Some(UserRef::New(c.want.external_id.into()))
 }
 
 /// Case-only differences of userName and email are not changes unless `lowercaseUserNames`
@@ -427,13 +428,13 @@ fn plan_update(
                 .push(format!("{}: userName not changed yet: {m}", who())),
         }
     }
-    if e.display_name.as_deref() != Some(want.display_name.as_str()) {
+    if e.display_name.as_deref() != Some(&*want.display_name) {
         changed.push(UserField::DisplayName);
     }
-    if e.given_name.as_deref() != Some(want.given_name.as_str()) {
+    if e.given_name.as_deref() != Some(want.given_name) {
         changed.push(UserField::GivenName);
     }
-    if e.family_name.as_deref() != Some(want.family_name.as_str()) {
+    if e.family_name.as_deref() != Some(want.family_name) {
         changed.push(UserField::FamilyName);
     }
     let mut send_email = false;
@@ -466,7 +467,7 @@ fn plan_update(
     // `user` is the full state after the update: a field not in `changed` holds Identity
     // Center's current value, so even a writer that PUTs the whole user sends nothing this
     // plan did not decide to change.
-    let mut user = want.clone();
+    let mut user = want.to_attributes();
     if !send_user_name {
         user.user_name = e.user_name.clone();
     }

@@ -100,7 +100,7 @@ impl Sim {
                         .as_deref()
                         .is_some_and(is_owned_group_external_id)
                         && !unread.contains(id))
-                    .then(|| g.members.clone()),
+                    .then(|| g.members.iter().map(|m| m.as_str().into()).collect()),
                 })
                 .collect(),
             read_errors: vec![],
@@ -292,9 +292,9 @@ impl Sim {
                 }
                 for u in users {
                     let uid = match u {
-                        UserRef::Existing(id) => id.clone(),
+                        UserRef::Existing(id) => id.to_string(),
                         UserRef::New(ext) => {
-                            created_users.get(ext).ok_or("unknown new user")?.clone()
+                            created_users.get(&**ext).ok_or("unknown new user")?.clone()
                         }
                     };
                     if !self.users.contains_key(&uid) {

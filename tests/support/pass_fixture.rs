@@ -447,7 +447,7 @@ pub fn convergence(dump: &StateDump, dir: &DirectorySnapshot) -> Convergence {
                 let want: BTreeSet<&str> = dg
                     .member_sids
                     .iter()
-                    .map(String::as_str)
+                    .map(|s| &**s)
                     .filter(|s| by_ext.contains_key(s))
                     .collect();
                 for missing in want.difference(&have) {

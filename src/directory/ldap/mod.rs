@@ -10,7 +10,7 @@ mod connect;
 mod range;
 mod search;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use ldap3::Scope as LdapScope;
@@ -141,44 +141,39 @@ async fn read_all(
         map.description,
         member_request.as_str(),
     ];
-    let mut graph = MembershipGraph::default();
-    let mut groups = Vec::new();
-    let mut pending: Vec<String> = Vec::new(); // member DNs that may be nested groups
-    for e in reader
-        .search_paged(
+    let mut found = GroupsFound::default();
+    // Groups whose members the server cut short (AD's 1500-value ranges): read after the
+    // search, since completing them needs the connection the search is using.
+    let mut ranged: Vec<RawEntry> = Vec::new();
+    reader
+        .search_each(
             "groups in scope",
             scope.group_search_base.trim(),
             LdapScope::Subtree,
             &group_filter,
             &group_attrs,
-        )
-        .await?
-    {
-        let members = match member_dns(reader, &e, map, settings.range_window).await? {
-            Ok(m) => m,
-            Err(reason) => {
-                let anchor = decode_group(&e, map).ok().map(|g| g.object_guid);
-                skipped.push(SkippedEntry {
-                    dn: e.dn.clone(),
-                    anchor,
-                    reason,
-                });
-                continue;
-            }
-        };
-        match decode_group(&e, map) {
-            Ok(g) => {
-                graph.touch(&e.dn);
-                for m in &members {
-                    graph.add(&e.dn, m);
+            |e| {
+                let (values, next) = range::values_in_entry(&e, map.member)?;
+                if next.is_some() {
+                    ranged.push(e);
+                } else {
+                    found.accept(&e, texts(values, map), map, &mut skipped);
                 }
-                pending.extend(members);
-                groups.push(GroupCandidate { group: g });
-            }
-            Err(s) => skipped.push(s),
-        }
+                Ok(())
+            },
+        )
+        .await?;
+    for e in ranged {
+        let values = range::all_values(reader, &e, map.member, settings.range_window).await?;
+        let values = texts(values.iter().map(Vec::as_slice).collect(), map);
+        found.accept(&e, values, map, &mut skipped);
     }
 
+    let GroupsFound {
+        mut graph,
+        groups,
+        members,
+    } = found;
     expand_nested_groups(
         reader,
         &base,
@@ -186,10 +181,65 @@ async fn read_all(
         settings.range_window,
         &users,
         &mut graph,
-        pending,
+        &members,
     )
     .await?;
     Ok(assemble(users, groups, &graph, skipped))
+}
+
+/// The groups in scope as the search delivers them, with their direct members in the graph.
+#[derive(Default)]
+struct GroupsFound {
+    graph: MembershipGraph,
+    groups: Vec<GroupCandidate>,
+    /// Every direct member of a group in scope, by number: the candidates for nesting.
+    members: HashSet<u32>,
+}
+
+impl GroupsFound {
+    /// Takes a group entry and its member DNs (or the reason they are unusable).
+    fn accept(
+        &mut self,
+        e: &RawEntry,
+        members: Result<Vec<&str>, String>,
+        map: &AttributeMap,
+        skipped: &mut Vec<SkippedEntry>,
+    ) {
+        let members = match members {
+            Ok(m) => m,
+            Err(reason) => {
+                let anchor = decode_group(e, map).ok().map(|g| g.object_guid);
+                skipped.push(SkippedEntry {
+                    dn: e.dn.clone(),
+                    anchor,
+                    reason,
+                });
+                return;
+            }
+        };
+        match decode_group(e, map) {
+            Ok(g) => {
+                let group = self.graph.touch(&e.dn);
+                for m in members {
+                    let member = self.graph.intern(m);
+                    self.graph.add_ids(group, member);
+                    self.members.insert(member);
+                }
+                self.groups.push(GroupCandidate { group: g });
+            }
+            Err(s) => skipped.push(s),
+        }
+    }
+}
+
+/// Member values as DNs; the `Err` is a reason to skip the group.
+fn texts<'e>(values: Vec<&'e [u8]>, map: &AttributeMap) -> Result<Vec<&'e str>, String> {
+    values
+        .into_iter()
+        .map(|v| {
+            std::str::from_utf8(v).map_err(|_| format!("a {} value is not valid UTF-8", map.member))
+        })
+        .collect()
 }
 
 /// How many groups one user search names (`(|(memberOf=g1)(memberOf=g2)…)`), keeping
@@ -238,24 +288,25 @@ async fn read_users(
             .map(|g| format!("({}={})", map.member_of, filter_value(g)))
             .collect();
         let filter = format!("(&{}(|{any_of}))", map.user_filter);
-        for e in reader
-            .search_paged(
+        reader
+            .search_each(
                 "users in scope",
                 base,
                 LdapScope::Subtree,
                 &filter,
                 &map.user_attributes(),
+                |e| {
+                    if seen.insert(dn_key(&e.dn)) {
+                        // (else a member of several groups of the chain)
+                        match decode_user(&e, map) {
+                            Ok(u) => users.push(u),
+                            Err(s) => skipped.push(s),
+                        }
+                    }
+                    Ok(())
+                },
             )
-            .await?
-        {
-            if !seen.insert(dn_key(&e.dn)) {
-                continue; // a member of several groups of the chain
-            }
-            match decode_user(&e, map) {
-                Ok(u) => users.push(u),
-                Err(s) => skipped.push(s),
-            }
-        }
+            .await?;
     }
     Ok(users)
 }
@@ -270,17 +321,26 @@ async fn expand_nested_groups(
     window: Option<u32>,
     users: &[crate::model::DirectoryUser],
     graph: &mut MembershipGraph,
-    pending: Vec<String>,
+    members: &HashSet<u32>,
 ) -> Result<(), DirectoryError> {
-    let user_keys: std::collections::HashSet<String> =
-        users.iter().map(|u| dn_key(&u.dn)).collect();
-    let mut queue: VecDeque<String> = pending
-        .into_iter()
-        .filter(|m| !user_keys.contains(&dn_key(m)) && !graph.knows(&dn_key(m)))
+    let user_ids: HashSet<u32> = users
+        .iter()
+        .filter_map(|u| graph.id_of_key(&dn_key(&u.dn)))
         .collect();
-    if queue.is_empty() {
+    let unknown: HashSet<u32> = members
+        .iter()
+        .copied()
+        .filter(|m| !user_ids.contains(m) && !graph.knows_id(*m))
+        .collect();
+    if unknown.is_empty() {
         return Ok(());
     }
+    // DN keys parse as themselves, so the queue can hold keys and DNs alike.
+    let mut queue: VecDeque<String> = graph
+        .keys()
+        .filter(|(_, id)| unknown.contains(id))
+        .map(|(key, _)| key.to_string())
+        .collect();
     let group_dns: HashMap<String, String> = reader
         .search_paged(
             "list groups",

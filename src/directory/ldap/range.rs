@@ -30,6 +30,31 @@ fn parse_range(description: &str, attr: &str) -> Option<(u64, Option<u64>)> {
     Some((start, end))
 }
 
+/// The values of `attr` the entry itself carries, and where the next range starts when the
+/// server cut the attribute short (`None`: these are all of them).
+pub(crate) fn values_in_entry<'e>(
+    entry: &'e RawEntry,
+    attr: &str,
+) -> Result<(Vec<&'e [u8]>, Option<u64>), DirectoryError> {
+    let mut values: Vec<&[u8]> = Vec::new();
+    let mut next: Option<u64> = None;
+    let mut found_plain = false;
+    for (name, vals) in &entry.attrs {
+        if name.eq_ignore_ascii_case(attr) {
+            values.extend(vals.iter().map(Vec::as_slice));
+            found_plain = true;
+        } else if let Some((start, end)) = parse_range(name, attr) {
+            if start != 0 {
+                return Err(bad_range(&format!("read {attr} of {}", entry.dn), name));
+            }
+            values.extend(vals.iter().map(Vec::as_slice));
+            next = end.map(|e| e + 1);
+        }
+    }
+    // A plain description is the whole attribute: nothing more to ask for.
+    Ok((values, next.filter(|_| !found_plain)))
+}
+
 /// Every value of `attr` on `entry`, following `;range=` continuations until the end marker
 /// `*` (or until the server returns no further range). An inconsistent range is an error,
 /// never a silently shortened group.
@@ -40,24 +65,8 @@ pub(crate) async fn all_values(
     window: Option<u32>,
 ) -> Result<Vec<Vec<u8>>, DirectoryError> {
     let operation = format!("read {attr} of {}", entry.dn);
-    let mut values: Vec<Vec<u8>> = Vec::new();
-    let mut next: Option<u64> = None;
-    let mut found_plain = false;
-    for (name, vals) in &entry.attrs {
-        if name.eq_ignore_ascii_case(attr) {
-            values.extend(vals.iter().cloned());
-            found_plain = true;
-        } else if let Some((start, end)) = parse_range(name, attr) {
-            if start != 0 {
-                return Err(bad_range(&operation, name));
-            }
-            values.extend(vals.iter().cloned());
-            next = end.map(|e| e + 1);
-        }
-    }
-    if found_plain {
-        return Ok(values);
-    }
+    let (first, mut next) = values_in_entry(entry, attr)?;
+    let mut values: Vec<Vec<u8>> = first.into_iter().map(<[u8]>::to_vec).collect();
     while let Some(start) = next.take() {
         let request = match window {
             Some(w) => format!("{attr};range={start}-{}", start + u64::from(w.max(1)) - 1),

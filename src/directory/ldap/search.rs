@@ -34,9 +34,29 @@ impl Reader {
         filter: &str,
         attrs: &[&str],
     ) -> Result<Vec<RawEntry>, DirectoryError> {
+        let mut out = Vec::new();
+        self.search_each(operation, base, scope, filter, attrs, |e| {
+            out.push(e);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// [`Self::search_paged`], handing each entry to `each` as its page arrives: 100k users
+    /// held as raw entries would cost over 100 MB, one page of them a few hundred kB. An
+    /// error from `each` ends the search with that error.
+    pub async fn search_each(
+        &mut self,
+        operation: &str,
+        base: &str,
+        scope: LdapScope,
+        filter: &str,
+        attrs: &[&str],
+        mut each: impl FnMut(RawEntry) -> Result<(), DirectoryError>,
+    ) -> Result<(), DirectoryError> {
         let size = i32::try_from(self.page_size.max(1)).unwrap_or(i32::MAX);
         let mut cookie: Vec<u8> = Vec::new();
-        let mut out = Vec::new();
         let mut pages = 0u32;
         loop {
             let control: RawControl = PagedResults {
@@ -59,15 +79,15 @@ impl Reader {
                 if re.is_ref() || re.is_intermediate() {
                     continue;
                 }
-                out.push(decode_entry(re.0).ok_or_else(|| DirectoryError::Protocol {
+                each(decode_entry(re.0).ok_or_else(|| DirectoryError::Protocol {
                     operation: operation.to_string(),
                     detail: format!("an entry on page {pages} could not be decoded"),
-                })?);
+                })?)?;
             }
             let control = res.ctrls.iter().find(|c| c.1.ctype == PAGED_RESULTS_OID);
             match control {
                 // No paging control back: the server did not page and sent everything.
-                None => return Ok(out),
+                None => return Ok(()),
                 Some(c) => {
                     let next =
                         c.1.val
@@ -80,7 +100,7 @@ impl Reader {
                                 ),
                             })?;
                     if next.is_empty() {
-                        return Ok(out);
+                        return Ok(());
                     }
                     cookie = next;
                 }

@@ -2,6 +2,7 @@
 use super::*;
 use crate::directory::sid::{guid_from_string, sid_from_string};
 use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
 
 fn sid(rid: u32) -> String {
     B64.encode(sid_from_string(&format!("S-1-5-21-10-20-30-{rid}")).unwrap())
@@ -91,7 +92,11 @@ fn scope_rules_and_flattening() {
         .collect();
     assert_eq!(groups, [("aws-a", 2), ("aws-b", 0)]);
     assert_eq!(
-        snap.groups[0].member_sids,
+        snap.groups[0]
+            .member_sids
+            .iter()
+            .map(|s| &**s)
+            .collect::<Vec<_>>(),
         ["S-1-5-21-10-20-30-1002", "S-1-5-21-10-20-30-1003"]
     );
     assert!(snap.skipped.is_empty(), "{:?}", snap.skipped);
@@ -180,4 +185,56 @@ fn syntax_errors_name_the_line() {
     // ldapsearch's trailer without -LLL is ignored
     let trailer = sample() + "\n# search result\nsearch: 2\nresult: 0 Success\n";
     assert_eq!(read_ldif(&trailer, &scope()).unwrap().users.len(), 3);
+}
+
+#[test]
+fn records_are_read_one_at_a_time_from_a_stream() {
+    let text = "\u{feff}version: 1\n\ndn: CN=a,DC=x\ncn: a\n# a comment inside a record\n  that is folded\ndescription: one\n  line\n\n\n\ndn:: Q049YixEQz14\nmember: CN=a,DC=x\nmember: CN=c,\n DC=x\n";
+    let records: Vec<RawEntry> = records::Records::new(text.as_bytes())
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0].dn, "CN=a,DC=x");
+    assert_eq!(
+        records[0].text("description").unwrap().as_deref(),
+        Some("one line")
+    );
+    assert_eq!(records[0].values("cn").map(<[_]>::len), Some(1));
+    assert_eq!(records[1].dn, "CN=b,DC=x");
+    assert_eq!(
+        records[1].texts("member").unwrap(),
+        ["CN=a,DC=x", "CN=c,DC=x"]
+    );
+    // A BufRead that hands out one byte at a time gives the same records.
+    let slow = std::io::BufReader::with_capacity(1, text.as_bytes());
+    let again: Vec<RawEntry> = records::Records::new(slow)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(again, records);
+}
+
+#[test]
+fn a_line_that_is_not_utf8_is_named() {
+    let mut bytes = sample().into_bytes();
+    let at = bytes.iter().position(|b| *b == b'\n').unwrap() + 1; // start of line 2
+    bytes.splice(at..at, b"# caf\xe9\n".iter().copied());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.ldif");
+    std::fs::write(&path, &bytes).unwrap();
+    let err = read_ldif_file(&path, &scope()).unwrap_err();
+    assert!(err.to_string().starts_with("LDIF line 2:"), "{err}");
+    assert!(err.to_string().contains("UTF-8"), "{err}");
+}
+
+#[test]
+fn a_file_reads_like_its_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.ldif");
+    std::fs::write(&path, sample()).unwrap();
+    assert_eq!(
+        read_ldif_file(&path, &scope()).unwrap(),
+        read_ldif(&sample(), &scope()).unwrap()
+    );
+    let missing = read_ldif_file(&dir.path().join("nope.ldif"), &scope()).unwrap_err();
+    assert!(missing.to_string().contains("nope.ldif"), "{missing}");
 }

@@ -1,0 +1,325 @@
+//! The LDIF source: a directory export (`ldapsearch -LLL`, `ldifde`) read into the same
+//! snapshot as a live read, for the local demo and for planning against an export.
+//!
+//! The export cannot run AD's in-chain rule, so nested membership is computed here from the
+//! `member` and `memberOf` values it contains (both are used: exports often carry only one).
+//!
+//! The export is read twice, one record at a time: first the membership links (and the sync
+//! group), then only the entries in scope. An export of 100k users is ~100 MB of text; holding
+//! it, or every entry in it, would cost several times the snapshot itself.
+
+mod records;
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::time::SystemTime;
+
+use crate::model::{DirectorySnapshot, SkippedEntry};
+
+use super::dn::{dn_key, key_is_under, looks_like_dn};
+use super::entry::{decode_group, decode_user, RawEntry};
+use super::error::DirectoryError;
+use super::mapping::AttributeMap;
+use super::scope::{assemble, name_has_prefix, GroupCandidate, MembershipGraph, Scope};
+use records::{RecordError, Records};
+
+/// Reads an LDIF export from a file; see [`read_ldif`].
+pub fn read_ldif_file(path: &Path, scope: &Scope) -> Result<DirectorySnapshot, DirectoryError> {
+    read_export(
+        &Export::File(path),
+        scope,
+        &AttributeMap::active_directory(),
+    )
+}
+
+/// Builds a snapshot from the text of an LDIF export, with the same scope rules as the LDAP
+/// source: users are the (nested) members of the sync group, groups are those under the
+/// search base whose name starts with the prefix, with members flattened to users in scope.
+pub fn read_ldif(text: &str, scope: &Scope) -> Result<DirectorySnapshot, DirectoryError> {
+    read_ldif_with(text, scope, &AttributeMap::active_directory())
+}
+
+/// [`read_ldif`] with an explicit attribute profile.
+pub fn read_ldif_with(
+    text: &str,
+    scope: &Scope,
+    map: &AttributeMap,
+) -> Result<DirectorySnapshot, DirectoryError> {
+    read_export(&Export::Text(text), scope, map)
+}
+
+/// Where an export is read from; it can be opened more than once.
+enum Export<'a> {
+    Text(&'a str),
+    File(&'a Path),
+}
+
+/// What identifies one version of a file: a rewrite between the two reads changes it.
+type Version = Option<(u64, Option<SystemTime>)>;
+
+impl<'a> Export<'a> {
+    fn records(&self) -> Result<Records<Box<dyn BufRead + 'a>>, DirectoryError> {
+        let reader: Box<dyn BufRead + 'a> = match self {
+            Export::Text(text) => Box::new(text.as_bytes()),
+            Export::File(path) => {
+                let file = File::open(path).map_err(|e| self.io(e))?;
+                Box::new(BufReader::with_capacity(256 * 1024, file))
+            }
+        };
+        Ok(Records::new(reader))
+    }
+
+    fn version(&self) -> Result<Version, DirectoryError> {
+        match self {
+            Export::Text(_) => Ok(None),
+            Export::File(path) => {
+                let meta = std::fs::metadata(path).map_err(|e| self.io(e))?;
+                Ok(Some((meta.len(), meta.modified().ok())))
+            }
+        }
+    }
+
+    fn io(&self, source: std::io::Error) -> DirectoryError {
+        DirectoryError::LdifFile {
+            path: match self {
+                Export::Text(_) => "(text)".into(),
+                Export::File(path) => path.to_path_buf(),
+            },
+            source,
+        }
+    }
+
+    fn fail(&self, e: RecordError) -> DirectoryError {
+        match e {
+            RecordError::Syntax { line, reason } => DirectoryError::LdifSyntax { line, reason },
+            RecordError::Io(source) => self.io(source),
+        }
+    }
+}
+
+/// How the attribute profile classifies entries.
+struct Classes<'m> {
+    map: &'m AttributeMap,
+}
+
+impl Classes<'_> {
+    fn has_class(&self, e: &RawEntry, classes: &[&str]) -> bool {
+        e.values(self.map.object_class).is_some_and(|vals| {
+            vals.iter()
+                .any(|v| classes.iter().any(|c| v.eq_ignore_ascii_case(c.as_bytes())))
+        })
+    }
+
+    fn is_group(&self, e: &RawEntry) -> bool {
+        match e.values(self.map.object_class) {
+            Some(_) => self.has_class(e, self.map.group_classes),
+            None => e.values(self.map.group_type).is_some(),
+        }
+    }
+
+    fn is_user(&self, e: &RawEntry) -> bool {
+        match e.values(self.map.object_class) {
+            Some(_) => {
+                self.has_class(e, self.map.user_classes)
+                    && !self.has_class(e, self.map.non_user_classes)
+            }
+            None => {
+                e.values(self.map.account_control).is_some()
+                    && e.values(self.map.group_type).is_none()
+            }
+        }
+    }
+}
+
+/// What the first read learns: who is a member of what, which groups have unusable member
+/// lists, and which groups answer to the sync group's name.
+#[derive(Default)]
+struct Links {
+    graph: MembershipGraph,
+    /// Group number → why its members cannot be trusted (the first reason found).
+    bad: HashMap<u32, String>,
+    /// DN and number of every group matching the sync group setting.
+    sync: Vec<(String, u32)>,
+}
+
+fn read_export(
+    export: &Export<'_>,
+    scope: &Scope,
+    map: &AttributeMap,
+) -> Result<DirectorySnapshot, DirectoryError> {
+    scope.validate()?;
+    let classes = Classes { map };
+    let version = export.version()?;
+    let links = read_links(export, scope, &classes)?;
+    let sync = match links.sync.as_slice() {
+        [] => {
+            return Err(DirectoryError::SyncGroupNotFound {
+                name: scope.sync_group.trim().to_string(),
+                base: "the LDIF export".into(),
+            })
+        }
+        [(_, id)] => *id,
+        many => {
+            return Err(DirectoryError::SyncGroupAmbiguous {
+                name: scope.sync_group.trim().to_string(),
+                dns: many.iter().map(|(dn, _)| dn.clone()).collect(),
+            })
+        }
+    };
+    let reachable = links.graph.transitive_members(sync);
+    let snapshot = read_in_scope(export, scope, &classes, &links, &reachable)?;
+    if export.version()? != version {
+        return Err(export.io(std::io::Error::other(
+            "the file changed while it was read; run the pass again once the export is complete",
+        )));
+    }
+    Ok(snapshot)
+}
+
+/// First read: the membership graph, bad member lists and sync group candidates.
+fn read_links(
+    export: &Export<'_>,
+    scope: &Scope,
+    classes: &Classes<'_>,
+) -> Result<Links, DirectoryError> {
+    let map = classes.map;
+    let wanted = scope.sync_group.trim();
+    let wanted_key = looks_like_dn(wanted).then(|| dn_key(wanted));
+    let wanted_lower = wanted.to_lowercase();
+    let mut links = Links::default();
+    for record in export.records()? {
+        let e = record.map_err(|x| export.fail(x))?;
+        if classes.is_group(&e) {
+            let id = links.graph.touch(&e.dn);
+            let (members, complete) = ranged_values(&e, map.member);
+            match members {
+                Ok(ms) => ms.iter().for_each(|m| {
+                    let member = links.graph.intern(m);
+                    links.graph.add_ids(id, member);
+                }),
+                Err(r) => {
+                    links.bad.entry(id).or_insert(r);
+                }
+            }
+            if let Err(range) = complete {
+                links.bad.entry(id).or_insert(format!(
+                    "the export holds only {range} of its members (a ranged read was cut short); export with ldifde or a client that follows member;range"
+                ));
+            }
+            let is_sync = match &wanted_key {
+                Some(key) => dn_key(&e.dn) == *key,
+                None => {
+                    let cn = e
+                        .text(map.group_name)
+                        .ok()
+                        .flatten()
+                        .or_else(|| super::dn::first_rdn_value(&e.dn));
+                    let sam = e.text(map.account_name).ok().flatten();
+                    [cn, sam]
+                        .iter()
+                        .flatten()
+                        .any(|v| v.to_lowercase() == wanted_lower)
+                }
+            };
+            if is_sync {
+                links.sync.push((e.dn.clone(), id));
+            }
+        }
+        match e.texts(map.member_of) {
+            Ok(groups) => groups.iter().for_each(|g| links.graph.add(g, &e.dn)),
+            Err(r) => {
+                let id = links.graph.intern(&e.dn);
+                links.bad.entry(id).or_insert(r);
+            }
+        }
+    }
+    Ok(links)
+}
+
+/// Second read: decodes the users reachable from the sync group and the groups in scope.
+fn read_in_scope(
+    export: &Export<'_>,
+    scope: &Scope,
+    classes: &Classes<'_>,
+    links: &Links,
+    reachable: &HashSet<u32>,
+) -> Result<DirectorySnapshot, DirectoryError> {
+    let map = classes.map;
+    let base_key = dn_key(&scope.group_search_base);
+    let mut users = Vec::new();
+    let mut groups = Vec::new();
+    let mut skipped: Vec<SkippedEntry> = Vec::new();
+    for record in export.records()? {
+        let e = record.map_err(|x| export.fail(x))?;
+        let key = dn_key(&e.dn);
+        let id = links.graph.id_of_key(&key);
+        if classes.is_user(&e) && id.is_some_and(|id| reachable.contains(&id)) {
+            match decode_user(&e, map) {
+                Ok(u) => users.push(u),
+                Err(s) => skipped.push(s),
+            }
+        }
+        if !classes.is_group(&e) || !key_is_under(&key, &base_key) {
+            continue;
+        }
+        match decode_group(&e, map) {
+            Ok(g) if name_has_prefix(&g.name, &scope.group_prefix) => {
+                match id.and_then(|id| links.bad.get(&id)) {
+                    Some(reason) => skipped.push(SkippedEntry {
+                        dn: g.dn,
+                        anchor: Some(g.object_guid),
+                        reason: reason.clone(),
+                    }),
+                    None => groups.push(GroupCandidate { group: g }),
+                }
+            }
+            Ok(_) => {}
+            Err(s) => {
+                let name = e
+                    .text(map.group_name)
+                    .ok()
+                    .flatten()
+                    .or_else(|| super::dn::first_rdn_value(&e.dn))
+                    .unwrap_or_default();
+                if name_has_prefix(&name, &scope.group_prefix) {
+                    skipped.push(s);
+                }
+            }
+        }
+    }
+    Ok(assemble(users, groups, &links.graph, skipped))
+}
+
+/// Values of a possibly ranged attribute (`member;range=0-1499`): the values, and `Err(range)`
+/// when the export stopped before the end marker `*`.
+fn ranged_values<'e>(
+    e: &'e RawEntry,
+    name: &str,
+) -> (Result<Vec<&'e str>, String>, Result<(), String>) {
+    let mut values = Vec::new();
+    let mut complete = Ok(());
+    let prefix = format!("{name};range=").to_ascii_lowercase();
+    for (attr, vals) in &e.attrs {
+        let lower = attr.to_ascii_lowercase();
+        let plain = lower == name.to_ascii_lowercase();
+        let ranged = lower.starts_with(&prefix);
+        if !plain && !ranged {
+            continue;
+        }
+        if ranged && !lower.ends_with("-*") {
+            complete = Err(attr[prefix.len()..].to_string());
+        }
+        for v in vals {
+            match std::str::from_utf8(v) {
+                Ok(s) => values.push(s),
+                Err(_) => return (Err(format!("a {name} value is not valid UTF-8")), complete),
+            }
+        }
+    }
+    (Ok(values), complete)
+}
+
+#[cfg(test)]
+mod tests;
