@@ -211,11 +211,7 @@ fn read_links(
             let is_sync = match &wanted_key {
                 Some(key) => dn_key(&e.dn) == *key,
                 None => {
-                    let cn = e
-                        .text(map.group_name)
-                        .ok()
-                        .flatten()
-                        .or_else(|| super::dn::first_rdn_value(&e.dn));
+                    let cn = group_name_of(&e, map);
                     let sam = e.text(map.account_name).ok().flatten();
                     [cn, sam]
                         .iter()
@@ -277,12 +273,7 @@ fn read_in_scope(
             }
             Ok(_) => {}
             Err(s) => {
-                let name = e
-                    .text(map.group_name)
-                    .ok()
-                    .flatten()
-                    .or_else(|| super::dn::first_rdn_value(&e.dn))
-                    .unwrap_or_default();
+                let name = group_name_of(&e, map).unwrap_or_default();
                 if name_has_prefix(&name, &scope.group_prefix) {
                     skipped.push(s);
                 }
@@ -290,6 +281,15 @@ fn read_in_scope(
         }
     }
     Ok(assemble(users, groups, &links.graph, skipped))
+}
+
+/// A group's name as the scope rules compare it, even when the entry cannot be decoded:
+/// `cn`, else the first RDN's value.
+fn group_name_of(e: &RawEntry, map: &AttributeMap) -> Option<String> {
+    e.text(map.group_name)
+        .ok()
+        .flatten()
+        .or_else(|| super::dn::first_rdn_value(&e.dn))
 }
 
 /// Values of a possibly ranged attribute (`member;range=0-1499`): the values, and `Err(range)`
