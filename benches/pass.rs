@@ -436,6 +436,7 @@ fn bench_settings(url: &str, ldif: PathBuf, rate_limit: u32) -> Settings {
             url: url.to_string(),
             token: Secret::new(TOKEN),
             token_secret_id: None,
+            token_origin: None,
             concurrency: CONCURRENCY,
             rate_limit_per_sec: rate_limit,
             max_attempts: 5,

@@ -100,6 +100,10 @@ async fn a_rejected_token_is_exit_1_and_the_token_is_never_printed() {
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(all.contains("401"), "{all}");
     assert!(
+        all.contains("put a new token in environment variable CLI_TEST_SCIM_TOKEN"),
+        "the message names where the token comes from: {all}"
+    );
+    assert!(
         !all.contains(wrong) && !all.contains(TOKEN),
         "a token was printed"
     );

@@ -106,6 +106,7 @@ fn settings(url: String, ldif: PathBuf) -> Settings {
             url,
             token: Secret::new(TOKEN),
             token_secret_id: None,
+            token_origin: None,
             concurrency: 8,
             // The client paces itself at the service's rate, so the throttle is what limits.
             rate_limit_per_sec: THROTTLE_RPS,

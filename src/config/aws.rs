@@ -207,6 +207,7 @@ pub async fn load_from_aws(sdk: &SdkConfig, names: &AwsNames) -> Result<Settings
             url: scim_url,
             token,
             token_secret_id: Some(names.token_secret_id.clone()),
+            token_origin: None,
             concurrency: tuning.scim.concurrency,
             rate_limit_per_sec: tuning.scim.rate_limit_per_sec,
             max_attempts: tuning.scim.max_attempts,

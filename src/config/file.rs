@@ -219,14 +219,17 @@ fn parse(
 
     let s = doc.scim;
     let url = validate::scim_url(&s.url).map_err(|r| bad("scim.url", r))?;
-    let (token, token_secret_id) = match (s.token, s.token_env, s.token_secret_id) {
+    let (token, token_secret_id, token_origin) = match (s.token, s.token_env, s.token_secret_id) {
         (Some(inline), None, None) => {
             tracing::warn!(file = origin, "the SCIM token is inline in the config file: use tokenEnv or tokenSecretId outside the local demo");
-            (parse_token("scim.token", inline.expose())?, None)
+            (parse_token("scim.token", inline.expose())?, None, Some(format!("scim.token of {origin}")))
         }
-        (None, Some(var), None) => (parse_token(&format!("environment variable {var}"), &env_value(&var, "scim.tokenEnv")?)?, None),
+        (None, Some(var), None) => {
+            let source = format!("environment variable {var}");
+            (parse_token(&source, &env_value(&var, "scim.tokenEnv")?)?, None, Some(source))
+        }
         // The placeholder is replaced by the fetched token in `Pending::finish`.
-        (None, None, Some(id)) => (Secret::new(""), Some(id)),
+        (None, None, Some(id)) => (Secret::new(""), Some(id), None),
         _ => {
             return Err(bad(
                 "scim.token",
@@ -348,6 +351,7 @@ fn parse(
                 url,
                 token,
                 token_secret_id: None,
+                token_origin,
                 concurrency: tuning.scim.concurrency,
                 rate_limit_per_sec: tuning.scim.rate_limit_per_sec,
                 max_attempts: tuning.scim.max_attempts,

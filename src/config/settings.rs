@@ -88,6 +88,9 @@ pub struct ScimConfig {
     /// The Secrets Manager id the token came from, for [`super::reload_scim_token`] after a
     /// 401; `None` when the token came from the file or an environment variable.
     pub token_secret_id: Option<String>,
+    /// Where a token not kept in Secrets Manager came from (`environment variable
+    /// SCIM_SYNC_TOKEN`), so a 401 tells the operator where to put a new one.
+    pub token_origin: Option<String>,
     /// Requests in flight at once.
     pub concurrency: usize,
     /// Requests per second across all workers (Identity Center throttles SCIM at 20 TPS).

@@ -40,6 +40,8 @@ pub(crate) struct Inner {
     pub base: Url,
     pub token: RwLock<Secret>,
     pub token_secret_id: Option<String>,
+    /// See [`ScimClientConfig::token_origin`].
+    pub token_origin: Option<String>,
     pub tuning: Tuning,
     pub pacer: Arc<Pacer>,
     pub counters: Counters,
@@ -86,6 +88,7 @@ impl ScimClient {
                 base,
                 token: RwLock::new(config.token),
                 token_secret_id: config.token_secret_id,
+                token_origin: config.token_origin,
                 tuning,
                 pacer: Pacer::new(
                     config.concurrency,

@@ -47,6 +47,9 @@ pub struct ScimClientConfig {
     /// The Secrets Manager id the token came from, named in the 401 message so an operator
     /// knows where to put a new token. Never the token itself.
     pub token_secret_id: Option<String>,
+    /// Where the token came from otherwise (`environment variable SCIM_SYNC_TOKEN`), for
+    /// the same message.
+    pub token_origin: Option<String>,
     /// Requests in flight at once, reads and writes together.
     pub concurrency: usize,
     /// Requests per second across every clone of the client.
@@ -78,6 +81,7 @@ impl ScimClientConfig {
             base_url: base_url.into(),
             token,
             token_secret_id: None,
+            token_origin: None,
             concurrency: defaults::CONCURRENCY,
             rate_limit_per_sec: defaults::RATE_LIMIT_PER_SEC,
             rate_limit_burst: defaults::RATE_LIMIT_BURST,
@@ -97,6 +101,7 @@ impl ScimClientConfig {
     pub fn from_settings(scim: &ScimConfig) -> Self {
         Self {
             token_secret_id: scim.token_secret_id.clone(),
+            token_origin: scim.token_origin.clone(),
             concurrency: scim.concurrency,
             rate_limit_per_sec: scim.rate_limit_per_sec,
             max_attempts: scim.max_attempts,

@@ -156,11 +156,12 @@ impl crate::apply::WriteError for ScimError {
 }
 
 /// The remedy sentence of a 401, naming where the token lives.
-pub(crate) fn token_remedy(token_secret_id: Option<&str>) -> String {
-    match token_secret_id {
-        Some(id) => format!("put a new token in secret {id}"),
-        None => "put a new token where the configuration reads it (token file or environment \
-                 variable)"
+pub(crate) fn token_remedy(token_secret_id: Option<&str>, token_origin: Option<&str>) -> String {
+    match (token_secret_id, token_origin) {
+        (Some(id), _) => format!("put a new token in secret {id}"),
+        (None, Some(origin)) => format!("put a new token in {origin}"),
+        (None, None) => "put a new token where the configuration reads it (token file or \
+                         environment variable)"
             .to_string(),
     }
 }

@@ -287,7 +287,10 @@ impl ScimClient {
             },
             StatusCode::UNAUTHORIZED => Attempt::Done(Err(ScimError::Unauthorized {
                 operation: format!("{} of {}", call.operation, call.object),
-                remedy: token_remedy(self.inner.token_secret_id.as_deref()),
+                remedy: token_remedy(
+                    self.inner.token_secret_id.as_deref(),
+                    self.inner.token_origin.as_deref(),
+                ),
             })),
             StatusCode::FORBIDDEN => Attempt::Done(Err(ScimError::Forbidden {
                 operation: operation(),

@@ -42,6 +42,7 @@ pub fn scim_config(scim_url: &str, token: &str) -> ScimConfig {
         url: scim_url.to_string(),
         token: Secret::new(token),
         token_secret_id: None,
+        token_origin: None,
         concurrency: 8,
         rate_limit_per_sec: 1000,
         max_attempts: 6,
