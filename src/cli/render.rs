@@ -2,7 +2,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::model::Summary;
-use crate::plan::{GroupRef, Operation, Plan, UserRef};
+use crate::plan::{GroupRef, Operation, Plan};
 
 /// Members listed by name in a membership line before the rest are only counted.
 const MEMBERS_SHOWN: usize = 5;
@@ -105,7 +105,7 @@ fn operation_line(op: &Operation, names: &HashMap<String, String>) -> String {
                 "+ add {} member(s) to {group_name}{}: {}",
                 users.len(),
                 if new_group { " (new group)" } else { "" },
-                member_list(users.iter().map(|u| name(user_ref_key(u))))
+                member_list(users.iter().map(|u| name(u.as_str())))
             )
         }
         Operation::RemoveMembers {
@@ -117,12 +117,6 @@ fn operation_line(op: &Operation, names: &HashMap<String, String>) -> String {
             user_ids.len(),
             member_list(user_ids.iter().map(|id| name(id)))
         ),
-    }
-}
-
-fn user_ref_key(user: &UserRef) -> &str {
-    match user {
-        UserRef::Existing(id) | UserRef::New(id) => id,
     }
 }
 

@@ -164,9 +164,7 @@ fn user_names(
     for op in &planned.operations {
         match op {
             Operation::AddMembers { users, .. } => {
-                wanted.extend(users.iter().map(|u| match u {
-                    UserRef::Existing(id) | UserRef::New(id) => &**id,
-                }));
+                wanted.extend(users.iter().map(UserRef::as_str));
             }
             Operation::RemoveMembers { user_ids, .. } => {
                 wanted.extend(user_ids.iter().map(String::as_str));

@@ -42,6 +42,15 @@ pub enum UserRef {
     New(Arc<str>),
 }
 
+impl UserRef {
+    /// The id or externalId it carries, for reports that name users either way.
+    pub fn as_str(&self) -> &str {
+        match self {
+            UserRef::Existing(id) | UserRef::New(id) => id,
+        }
+    }
+}
+
 /// A group an operation refers to, as [`UserRef`] does for users.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

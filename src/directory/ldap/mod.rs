@@ -164,9 +164,11 @@ async fn read_all(
         )
         .await?;
     for e in ranged {
-        let values = range::all_values(reader, &e, map.member, settings.range_window).await?;
-        let values = texts(values.iter().map(Vec::as_slice).collect(), map);
-        found.accept(&e, values, map, &mut skipped);
+        let members = member_dns(reader, &e, map, settings.range_window).await?;
+        let members = members
+            .as_ref()
+            .map(|m| m.iter().map(String::as_str).collect());
+        found.accept(&e, members.map_err(String::clone), map, &mut skipped);
     }
 
     let GroupsFound {
@@ -397,12 +399,8 @@ async fn member_dns(
     window: Option<u32>,
 ) -> Result<Result<Vec<String>, String>, DirectoryError> {
     let raw = range::all_values(reader, e, map.member, window).await?;
-    Ok(raw
-        .into_iter()
-        .map(|v| {
-            String::from_utf8(v).map_err(|_| format!("a {} value is not valid UTF-8", map.member))
-        })
-        .collect())
+    let values = texts(raw.iter().map(Vec::as_slice).collect(), map);
+    Ok(values.map(|v| v.into_iter().map(str::to_string).collect()))
 }
 
 async fn default_naming_context(

@@ -209,7 +209,8 @@ fn read_links(
                 ));
             }
             let is_sync = match &wanted_key {
-                Some(key) => dn_key(&e.dn) == *key,
+                // The group's key is interned by now: equal keys have equal numbers.
+                Some(key) => links.graph.id_of_key(key) == Some(id),
                 None => {
                     let cn = group_name_of(&e, map);
                     let sam = e.text(map.account_name).ok().flatten();
@@ -224,7 +225,15 @@ fn read_links(
             }
         }
         match e.texts(map.member_of) {
-            Ok(groups) => groups.iter().for_each(|g| links.graph.add(g, &e.dn)),
+            Ok(groups) if groups.is_empty() => {}
+            Ok(groups) => {
+                // One key for the entry, however many groups it names.
+                let member = links.graph.intern(&e.dn);
+                for g in &groups {
+                    let group = links.graph.intern(g);
+                    links.graph.add_ids(group, member);
+                }
+            }
             Err(r) => {
                 let id = links.graph.intern(&e.dn);
                 links.bad.entry(id).or_insert(r);
