@@ -30,7 +30,12 @@
 //! Optional parts, driven by environment variables that `scripts/bench.sh` sets:
 //! `BENCH_LDAP_*` (directory read against Samba vs `ldapsearch -E pr=1000/noprompt`) and
 //! `BENCH_LAMBDA_BIN` (cold start of the Lambda binary up to its first `/next` request).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;

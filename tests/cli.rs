@@ -1,6 +1,11 @@
 //! The `scim-sync` binary end to end: settings from a TOML file, the bundled sample LDIF as the
 //! directory, the emulator as Identity Center; output formats and exit codes.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,6 +1,11 @@
 //! The AWS configuration source against moto: SSM parameters and Secrets Manager secrets laid
 //! out as the PowerShell sample's CloudFormation stack created them.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 #[path = "support/moto.rs"]
 mod moto;

@@ -9,7 +9,12 @@
 //! no conflict and no 409 (which would mean a duplicate create was attempted).
 //!
 //! The directory is an LDIF export written to a temporary file, so no Samba is needed.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;

@@ -1,6 +1,11 @@
 //! Directory changes made as an administrator show up in the next read, anchors stay put
 //! (own DC on 127.0.0.13, since this binary modifies it).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 #[path = "support/samba.rs"]
 mod samba;

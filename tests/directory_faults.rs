@@ -2,7 +2,12 @@
 //! limit and never breaks a page): a tiny scripted LDAP server on loopback answers the bind
 //! and the first page properly, then fails the second page in different ways. Each must be
 //! an error of the whole read, never a shorter snapshot.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 use std::time::Duration;
 

@@ -1,7 +1,12 @@
 //! The LDIF source: an `ldapsearch -LLL` export of the Samba AD fixture (127.0.0.12) must
 //! give exactly the snapshot the LDAP source reads from the live DC, folded or not; and the
 //! bundled demo directory (examples/sample-directory.ldif) reads as documented.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 #[path = "support/samba.rs"]
 mod samba;

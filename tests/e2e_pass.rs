@@ -4,7 +4,12 @@
 //! One test walks through a sequence of directory changes, because each step depends on the
 //! state the previous one left in Identity Center. DC address 127.0.0.20 (see
 //! tests/support/samba.rs).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 #[path = "support/moto.rs"]
 mod moto;

@@ -3,7 +3,12 @@
 //!
 //! Needs `cargo lambda` on PATH or in the cached virtual environment `scripts/setup.sh`
 //! creates. DC address 127.0.0.26 (see tests/support/samba.rs).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 #[path = "support/moto.rs"]
 mod moto;

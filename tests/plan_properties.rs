@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 //! Property tests of the planner: random directories against random Identity Center
 //! contents (owned and foreign users and groups, random memberships, deliberate collisions),
 //! applied to an in-memory model of Identity Center that enforces its uniqueness rules.

@@ -9,7 +9,12 @@
 //! - A real Samba AD DC is killed in the middle of a large read.
 //!
 //! Each fault test prints a `SAFETY-FIGURES` line (docs/safety.md quotes them).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 #[path = "support/pass_fixture.rs"]
 mod pass_fixture;

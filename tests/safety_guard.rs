@@ -3,7 +3,12 @@
 //! disable, deletion or member removal is written, the summary says why, and the safe part of
 //! the plan (creates, updates, additions) is still applied; the explicit override lets the
 //! change through. A directory with nobody in scope never disables anyone.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 #[path = "support/pass_fixture.rs"]
 mod pass_fixture;

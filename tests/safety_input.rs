@@ -4,7 +4,12 @@
 //! could reach a SCIM filter. Each value is either written exactly, or skipped with a reason
 //! in the summary: nothing is lost, nothing unintended is matched, and no filter ever carries
 //! a quote or backslash (a recording proxy sees every request line).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 #[path = "support/pass_fixture.rs"]
 mod pass_fixture;

@@ -2,7 +2,12 @@
 //! with ldapmodify, injection attempts in the scope settings, LDAPS certificate verification,
 //! and the real `scim-sync` binary at TRACE logging leaking neither the SCIM token nor the
 //! LDAP password.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 #[path = "support/pass_fixture.rs"]
 mod pass_fixture;

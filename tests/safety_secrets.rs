@@ -5,7 +5,12 @@
 //! The real binary against a live directory is in tests/safety_samba.rs; this file covers the
 //! in-process pass (what the Lambda runs) with every log line captured, the configuration
 //! types' Debug output, and 401s before and during the writes.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 #[path = "support/pass_fixture.rs"]
 mod pass_fixture;

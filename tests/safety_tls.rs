@@ -3,7 +3,12 @@
 //! `openssl s_server`) stands in for an endpoint someone intercepts; the pass must refuse it
 //! with an error that names the certificate, and send nothing (no token) over it.
 //! (LDAPS is covered against the Samba DC in tests/safety_samba.rs.)
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 #[path = "support/pass_fixture.rs"]
 mod pass_fixture;

@@ -1,7 +1,12 @@
 //! The SCIM client against the IdC emulator over real HTTP: every operation, pagination,
 //! member chunking, conflicts, adoption after a lost response, filter-unsafe values, token
 //! errors and the state reader.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 #[path = "support/emulator.rs"]
 mod emulator;

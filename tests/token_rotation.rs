@@ -1,6 +1,11 @@
 //! Token rotation: the token in Secrets Manager (moto) is rotated while a session is warm; the
 //! next pass meets a 401, re-reads the secret once and succeeds, as a warm Lambda must.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 #[path = "support/moto.rs"]
 mod moto;

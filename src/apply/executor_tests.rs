@@ -1,7 +1,6 @@
 //! The executor's ordering and failure rules, with a recording writer. A real server cannot be
 //! made to fail exactly one chosen write, which is what these rules are about; the executor
 //! against the real emulator is covered by the end-to-end and safety suites.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

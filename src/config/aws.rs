@@ -370,7 +370,6 @@ async fn fetch_secret(client: &aws_sdk_secretsmanager::Client, id: &str) -> Resu
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -270,7 +270,6 @@ fn seconds(value: Option<u64>, default: Duration, min: u64, max: u64) -> Result<
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

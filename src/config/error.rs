@@ -109,7 +109,6 @@ impl fmt::Display for MissingList<'_> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -367,6 +367,5 @@ fn parse(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 #[path = "file_tests.rs"]
 mod tests;

@@ -161,7 +161,6 @@ fn json_position(e: &serde_json::Error) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

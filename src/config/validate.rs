@@ -186,7 +186,6 @@ pub(crate) fn ca_bundle(raw: &str) -> Result<String, String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

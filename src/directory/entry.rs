@@ -176,7 +176,6 @@ pub(crate) fn decode_group(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::directory::sid::{guid_from_string, sid_from_string};
 

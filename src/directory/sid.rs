@@ -84,7 +84,6 @@ pub fn guid_from_string(text: &str) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     // A real Samba objectSid (S-1-5-21-…-1102) and objectGUID as ldapsearch prints them.

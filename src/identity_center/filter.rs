@@ -78,7 +78,6 @@ pub fn eq(attribute: FilterAttr, value: &str) -> Result<String, FilterError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
 

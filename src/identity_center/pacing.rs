@@ -40,7 +40,6 @@ impl Pacer {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
     use std::time::{Duration, Instant};

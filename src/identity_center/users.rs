@@ -321,7 +321,6 @@ fn patch_for(field: UserField, user: &UserAttributes) -> PatchOperation {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
 

@@ -152,7 +152,6 @@ pub fn desired_group_name(group: &DirectoryGroup) -> Result<String, String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Unit tests of the mass-change guard.
 
 use super::planner_tests::{dir_group, dir_user, idc_group, idc_user};

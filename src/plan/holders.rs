@@ -99,7 +99,6 @@ impl<'a, T> Holders<'a, T> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -146,7 +146,6 @@ pub(crate) fn same_folded(a: &str, b: &str) -> bool {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Unit tests of the planner's rules, one behaviour each, on hand-built snapshots.
 
 use super::*;

@@ -144,7 +144,6 @@ pub fn parse_group_filter(f: &str) -> ScimResult<GroupFilter> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -115,7 +115,6 @@ pub fn plain_response(resources: Vec<Value>) -> Value {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

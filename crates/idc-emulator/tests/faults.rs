@@ -1,5 +1,10 @@
 //! Fault injection, counters, the admin API and determinism, over real HTTP.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 #[path = "support/env.rs"]
 mod env;

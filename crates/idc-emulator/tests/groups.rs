@@ -1,5 +1,10 @@
 //! /Groups over real HTTP: constraints, member PATCH limits, membership filters (spec §3, §4).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 #[path = "support/env.rs"]
 mod env;

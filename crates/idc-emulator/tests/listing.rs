@@ -1,6 +1,11 @@
 //! Listing over real HTTP: the §4.2 filter whitelist, cursor pagination (complete, filter-bound,
 //! with short pages), and the pessimistic non-cursor shape.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 #[path = "support/env.rs"]
 mod env;

@@ -1,7 +1,12 @@
 //! Scale check for the benchmark harness's size: 100k users and 1M memberships, listed back
 //! through cursor pages. Slow in debug builds, so ignored by default:
 //! `cargo test -p idc-emulator --release --test scale -- --ignored`.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 #[path = "support/env.rs"]
 mod env;

@@ -1,5 +1,10 @@
 //! /Users over real HTTP: every AWS constraint rejected in AWS's error shape (spec §2).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 #[path = "support/env.rs"]
 mod env;

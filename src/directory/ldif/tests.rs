@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
 use crate::directory::sid::{guid_from_string, sid_from_string};
 use base64::engine::general_purpose::STANDARD as B64;
