@@ -49,12 +49,11 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use idc_emulator::{Emulator, EmulatorConfig, Faults, RunningEmulator};
 use scim_sync::apply::{execute, ExecuteOptions};
-use scim_sync::config::{
-    DirectorySource, GuardConfig, RunConfig, ScimConfig, ScopeConfig, Settings,
-};
+use scim_sync::config::{DirectorySource, RunConfig, ScimConfig, Settings};
 use scim_sync::directory::sid::{guid_from_string, sid_from_string};
 use scim_sync::directory::{read_ldap, LdapSettings, Scope};
 use scim_sync::identity_center::{read_state, ScimClient, ScimClientConfig};
+use scim_sync::model::settings::{CaBundle, LdapUrl};
 use scim_sync::model::{DirectoryGroup, DirectorySnapshot, DirectoryUser, Summary};
 use scim_sync::pass::read_directory;
 use scim_sync::plan::{self, GuardSettings, Policy};
@@ -432,7 +431,7 @@ struct Measured {
 fn bench_settings(url: &str, ldif: PathBuf, rate_limit: u32) -> Settings {
     Settings {
         directory: DirectorySource::Ldif { path: ldif },
-        scope: ScopeConfig {
+        scope: Scope {
             sync_group: "sync-all".into(),
             group_prefix: "aws-".into(),
             group_search_base: "OU=AWS,DC=bench,DC=test".into(),
@@ -450,9 +449,9 @@ fn bench_settings(url: &str, ldif: PathBuf, rate_limit: u32) -> Settings {
         policy: Policy::default(),
         // The small change disables 0.5 % of the users: more than the default guard lets
         // through at 10k users. The guard is not what is measured here.
-        guard: GuardConfig {
+        guard: GuardSettings {
             allow_mass_changes: true,
-            ..GuardConfig::default()
+            ..GuardSettings::default()
         },
         run: RunConfig::default(),
     }
@@ -485,12 +484,7 @@ async fn child(job: Job) -> Measured {
         .expect("Identity Center reads");
     let t_read = started.elapsed();
     let planned = plan::plan(&directory, &current, &settings.policy);
-    let guard = GuardSettings {
-        max_destructive_share: settings.guard.max_destructive_share,
-        max_destructive_count: settings.guard.max_destructive_count as u64,
-        allow_mass_changes: settings.guard.allow_mass_changes,
-    };
-    let (planned, withheld) = plan::apply_guard(planned, &current, &directory, &guard);
+    let (planned, withheld) = plan::apply_guard(planned, &current, &directory, &settings.guard);
     let t_plan = started.elapsed();
     let mut summary = Summary {
         conflicts: planned.conflicts.clone(),
@@ -898,13 +892,13 @@ async fn ldap_bench(env: &LdapEnv) -> Vec<LdapRow> {
             group_search_base: format!("OU=Groups,{root}"),
         };
         let settings = LdapSettings {
-            ca_bundle_pem: Some(ca.clone()),
+            ca_bundle: Some(CaBundle::from_pem(&ca).unwrap()),
             // Samba evaluates the in-chain rule slowly: one page can take minutes at 10k.
             operation_timeout: Duration::from_secs(1800),
             range_window: Some(1500),
             base_dn: Some(root.clone()),
             ..LdapSettings::new(
-                env.url.clone(),
+                LdapUrl::parse(&env.url, false, false).unwrap(),
                 env.bind_dn.clone(),
                 Secret::new(env.password.clone()),
             )

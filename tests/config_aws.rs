@@ -21,6 +21,8 @@ use scim_sync::plan::{OutOfScopeAction, Policy};
 
 const TOKEN: &str = "tok-4f1c2a7e9b-original";
 const PASSWORD: &str = "pw-Hunter2-9d8c";
+/// A real CA certificate (its key was discarded), since the loader parses the bundle.
+const TEST_CA: &str = include_str!("fixtures/tls/test-ca.pem");
 
 /// Names of this test's own, so tests can share one moto server.
 fn names(test: &str) -> AwsNames {
@@ -62,7 +64,7 @@ async fn seed_powershell_style(moto: &Moto, n: &AwsNames) {
     .await;
 }
 
-fn ldap(settings: &Settings) -> &scim_sync::config::LdapConfig {
+fn ldap(settings: &Settings) -> &scim_sync::model::settings::LdapSettings {
     match &settings.directory {
         DirectorySource::Ldap(l) => l,
         other => panic!("expected an LDAP source, got {other:?}"),
@@ -93,15 +95,15 @@ async fn a_powershell_style_deployment_loads_under_the_default_names() {
         Some("IAM-IDC/SCIM-API-Token")
     );
     let l = ldap(&s);
-    assert_eq!(l.url, "ldaps://corp.example.com:636");
+    assert_eq!(l.url.as_str(), "ldaps://corp.example.com:636");
     assert_eq!(l.bind_dn, "svc-scim@corp.example.com");
     assert_eq!(l.bind_password.expose(), PASSWORD);
-    assert_eq!(l.ca_bundle_pem, None);
+    assert!(l.ca_bundle.is_none());
     // Everything the sample did not have takes its documented default.
     assert_eq!(s.policy, Policy::default());
     assert_eq!(
         (l.page_size, l.range_window, l.start_tls, l.allow_plain_ldap),
-        (1000, 1500, false, false)
+        (1000, Some(1500), false, false)
     );
     assert_eq!(
         (
@@ -202,14 +204,18 @@ async fn domain_controller_forms_and_the_plain_ldap_opt_in() {
 
     moto.put_parameter(&dc, "dc1.corp.example.com").await;
     assert_eq!(
-        ldap(&load_from_aws(moto.sdk(), &n).await.unwrap()).url,
+        ldap(&load_from_aws(moto.sdk(), &n).await.unwrap())
+            .url
+            .as_str(),
         "ldaps://dc1.corp.example.com:636"
     );
 
     moto.put_parameter(&dc, "ldaps://dc2.corp.example.com:3269")
         .await;
     assert_eq!(
-        ldap(&load_from_aws(moto.sdk(), &n).await.unwrap()).url,
+        ldap(&load_from_aws(moto.sdk(), &n).await.unwrap())
+            .url
+            .as_str(),
         "ldaps://dc2.corp.example.com:3269"
     );
 
@@ -227,7 +233,7 @@ async fn domain_controller_forms_and_the_plain_ldap_opt_in() {
     )
     .await;
     let s = load_from_aws(moto.sdk(), &n).await.unwrap();
-    assert_eq!(ldap(&s).url, "ldap://dc1.corp.example.com:389");
+    assert_eq!(ldap(&s).url.as_str(), "ldap://dc1.corp.example.com:389");
     assert!(ldap(&s).allow_plain_ldap);
 }
 
@@ -334,11 +340,8 @@ async fn sync_settings_parameter_sets_optional_settings_and_rejects_typos() {
     let moto = Moto::start().await;
     let n = names("settings");
     seed_powershell_style(&moto, &n).await;
-    moto.put_parameter(
-        &n.parameter("AD-CA-Bundle"),
-        "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n",
-    )
-    .await;
+    moto.put_parameter(&n.parameter("AD-CA-Bundle"), TEST_CA)
+        .await;
     let doc = r#"{"policy": {"outOfScopeUsers": "delete", "adoptGroupsByName": true},
                   "guard": {"maxDestructiveCount": 5}, "scim": {"concurrency": 3},
                   "ldap": {"pageSize": 200, "baseDn": "DC=corp,DC=example,DC=com"},
@@ -354,11 +357,7 @@ async fn sync_settings_parameter_sets_optional_settings_and_rejects_typos() {
         ldap(&s).base_dn.as_deref(),
         Some("DC=corp,DC=example,DC=com")
     );
-    assert!(ldap(&s)
-        .ca_bundle_pem
-        .as_deref()
-        .unwrap()
-        .contains("MIIBfake"));
+    assert_eq!(ldap(&s).ca_bundle.as_ref().unwrap().certificates().len(), 1);
     assert!(s.run.dry_run);
 
     moto.put_parameter(
@@ -387,7 +386,7 @@ async fn parameters_spread_over_several_pages_are_all_read() {
     seed_powershell_style(&moto, &n).await;
     let s = load_from_aws(moto.sdk(), &n).await.unwrap();
     assert_eq!(s.scope.sync_group, "AWS-Sync-Users");
-    assert_eq!(ldap(&s).url, "ldaps://corp.example.com:636");
+    assert_eq!(ldap(&s).url.as_str(), "ldaps://corp.example.com:636");
 }
 
 #[tokio::test]

@@ -23,10 +23,9 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use idc_emulator::{Emulator, EmulatorConfig, Faults};
-use scim_sync::config::{
-    DirectorySource, GuardConfig, RunConfig, ScimConfig, ScopeConfig, Settings,
-};
+use scim_sync::config::{DirectorySource, RunConfig, ScimConfig, Settings};
 use scim_sync::directory::sid::{guid_from_string, sid_from_string};
+use scim_sync::model::settings::{GuardSettings, Scope};
 use scim_sync::pass::{PassOptions, Session};
 use scim_sync::plan::Policy;
 use scim_sync::secret::Secret;
@@ -102,7 +101,7 @@ fn ldif() -> String {
 fn settings(url: String, ldif: PathBuf) -> Settings {
     Settings {
         directory: DirectorySource::Ldif { path: ldif },
-        scope: ScopeConfig {
+        scope: Scope {
             sync_group: "sync-all".into(),
             group_prefix: "aws-".into(),
             group_search_base: "OU=AWS,DC=example,DC=test".into(),
@@ -119,7 +118,7 @@ fn settings(url: String, ldif: PathBuf) -> Settings {
             request_timeout: Duration::from_secs(30),
         },
         policy: Policy::default(),
-        guard: GuardConfig::default(),
+        guard: GuardSettings::default(),
         run: RunConfig::default(),
     }
 }

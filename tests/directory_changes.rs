@@ -45,11 +45,11 @@ fn sid_of(snap: &DirectorySnapshot, sam: &str) -> String {
 async fn disable_rename_and_membership_changes_are_read() {
     let dc = SambaDc::start(ADDR);
     let mut settings = LdapSettings::new(
-        dc.ldaps_url(),
+        dc.ldaps_setting(),
         dc.bind_dn(),
         Secret::new(dc.bind_password()),
     );
-    settings.ca_bundle_pem = Some(dc.ca_pem());
+    settings.ca_bundle = Some(dc.ca_bundle());
     let before = read_ldap(&settings, &scope()).await.unwrap();
     let admins = group(&before, "aws-admins").clone();
     let p002 = sid_of(&before, "p002");

@@ -12,6 +12,7 @@
 use std::time::Duration;
 
 use scim_sync::directory::{read_ldap, DirectoryError, LdapSettings, Scope};
+use scim_sync::model::settings::LdapUrl;
 use scim_sync::secret::Secret;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -201,7 +202,7 @@ async fn read_against(fault: Fault) -> Result<usize, DirectoryError> {
     let port = listener.local_addr().unwrap().port();
     let server = tokio::spawn(serve(listener, fault));
     let mut s = LdapSettings::new(
-        format!("ldap://127.0.0.1:{port}"),
+        LdapUrl::parse(&format!("ldap://127.0.0.1:{port}"), false, true).unwrap(),
         "svc@x",
         Secret::new("pw"),
     );

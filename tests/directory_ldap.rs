@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use samba::SambaDc;
 use scim_sync::directory::{read_ldap, DirectoryError, LdapSettings, Scope};
+use scim_sync::model::settings::LdapUrl;
 use scim_sync::model::DirectorySnapshot;
 use scim_sync::secret::Secret;
 
@@ -23,11 +24,11 @@ const ADDR: &str = "127.0.0.11";
 
 fn settings(dc: &SambaDc) -> LdapSettings {
     let mut s = LdapSettings::new(
-        dc.ldaps_url(),
+        dc.ldaps_setting(),
         dc.bind_dn(),
         Secret::new(dc.bind_password()),
     );
-    s.ca_bundle_pem = Some(dc.ca_pem());
+    s.ca_bundle = Some(dc.ca_bundle());
     s.connect_timeout = Duration::from_secs(5);
     s.operation_timeout = Duration::from_secs(60);
     s
@@ -237,7 +238,7 @@ async fn sync_group_by_dn_equals_by_name_and_starttls_equals_ldaps() {
     assert_eq!(by_name, by_dn);
 
     let mut tls = settings(&dc);
-    tls.url = dc.ldap_url();
+    tls.url = LdapUrl::parse(&dc.ldap_url(), true, false).unwrap();
     tls.start_tls = true;
     tls.bind_dn = samba::BIND_DN_FULL.into();
     tls.base_dn = Some(samba::BASE_DN.into());
@@ -250,14 +251,11 @@ async fn sync_group_by_dn_equals_by_name_and_starttls_equals_ldaps() {
 #[tokio::test]
 async fn plain_ldap_only_with_explicit_opt_in() {
     let dc = SambaDc::shared(ADDR);
+    // The refusal happens where the setting is read, before anything is dialled.
+    let err = LdapUrl::parse(&dc.ldap_url(), false, false).unwrap_err();
+    assert!(err.contains("unencrypted"), "{err}");
     let mut s = settings(&dc);
-    s.url = dc.ldap_url();
-    let err = read_ldap(&s, &scope(samba::SYNC_GROUP)).await.unwrap_err();
-    assert!(
-        matches!(err, DirectoryError::PlainLdapRefused { .. }),
-        "{err}"
-    );
-    assert!(err.to_string().contains("unencrypted"), "{err}");
+    s.url = LdapUrl::parse(&dc.ldap_url(), false, true).unwrap();
     s.allow_plain_ldap = true;
     assert_eq!(
         read_ldap(&s, &scope(samba::SYNC_GROUP))
@@ -273,7 +271,7 @@ async fn plain_ldap_only_with_explicit_opt_in() {
 async fn untrusted_certificates_are_refused() {
     let dc = SambaDc::shared(ADDR);
     let mut s = settings(&dc);
-    s.ca_bundle_pem = Some(dc.other_ca_pem());
+    s.ca_bundle = Some(dc.other_ca_bundle());
     let err = read_ldap(&s, &scope(samba::SYNC_GROUP)).await.unwrap_err();
     assert!(matches!(err, DirectoryError::Certificate { .. }), "{err}");
     let msg = err.to_string();
@@ -282,7 +280,7 @@ async fn untrusted_certificates_are_refused() {
         "{msg}"
     );
 
-    s.ca_bundle_pem = None; // the system roots do not know the fixture CA either
+    s.ca_bundle = None; // the system roots do not know the fixture CA either
     let err = read_ldap(&s, &scope(samba::SYNC_GROUP)).await.unwrap_err();
     assert!(matches!(err, DirectoryError::Certificate { .. }), "{err}");
 }
@@ -328,7 +326,7 @@ async fn bind_failures_are_clear_errors() {
 async fn unreachable_server_and_missing_base_fail_the_whole_read() {
     let dc = SambaDc::shared(ADDR);
     let mut s = settings(&dc);
-    s.url = format!("ldaps://{ADDR}:1"); // nothing listens there
+    s.url = LdapUrl::parse(&format!("ldaps://{ADDR}:1"), false, false).unwrap(); // nothing listens there
     let err = read_ldap(&s, &scope(samba::SYNC_GROUP)).await.unwrap_err();
     assert!(matches!(err, DirectoryError::Connect { .. }), "{err}");
 

@@ -48,11 +48,11 @@ fn scope(sync_group: &str) -> Scope {
 async fn ldapsearch_export_reads_like_the_live_directory() {
     let dc = SambaDc::shared(ADDR);
     let mut settings = LdapSettings::new(
-        dc.ldaps_url(),
+        dc.ldaps_setting(),
         dc.bind_dn(),
         Secret::new(dc.bind_password()),
     );
-    settings.ca_bundle_pem = Some(dc.ca_pem());
+    settings.ca_bundle = Some(dc.ca_bundle());
 
     let filter = "(|(objectClass=user)(objectClass=group))";
     let folded = dc.ldapsearch_as_admin(samba::BASE_DN, filter, EXPORT_ATTRS, &[]);
@@ -85,11 +85,11 @@ async fn export_with_member_of_only_still_resolves_nesting() {
     // Users and groups exported without `member`: nesting comes from memberOf alone.
     let dc = SambaDc::shared(ADDR);
     let mut settings = LdapSettings::new(
-        dc.ldaps_url(),
+        dc.ldaps_setting(),
         dc.bind_dn(),
         Secret::new(dc.bind_password()),
     );
-    settings.ca_bundle_pem = Some(dc.ca_pem());
+    settings.ca_bundle = Some(dc.ca_bundle());
     let attrs: Vec<&str> = EXPORT_ATTRS
         .iter()
         .copied()

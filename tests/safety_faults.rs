@@ -32,7 +32,8 @@ use pass_fixture::{
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use scim_sync::config::{ScopeConfig, Settings};
+use scim_sync::config::Settings;
+use scim_sync::model::settings::Scope;
 use scim_sync::pass::{read_directory, PassError, PassOptions, Session};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -546,7 +547,7 @@ async fn a_domain_controller_that_dies_mid_read_fails_the_pass_and_changes_nothi
         .await
         .unwrap();
     let emu = emulator(3, Faults::default(), Behaviour::default()).await;
-    let scope = |sync: &str| ScopeConfig {
+    let scope = |sync: &str| Scope {
         sync_group: sync.to_string(),
         group_prefix: samba::GROUP_PREFIX.to_string(),
         group_search_base: samba::GROUP_BASE.to_string(),
@@ -584,7 +585,12 @@ async fn a_domain_controller_that_dies_mid_read_fails_the_pass_and_changes_nothi
     let mut big = small.clone();
     big.scope = scope(samba::SYNC_GROUP_ALL);
     if let scim_sync::config::DirectorySource::Ldap(l) = &mut big.directory {
-        l.url = format!("ldaps://127.0.0.1:{port}");
+        l.url = scim_sync::model::settings::LdapUrl::parse(
+            &format!("ldaps://127.0.0.1:{port}"),
+            false,
+            false,
+        )
+        .unwrap();
         l.page_size = 100;
         l.operation_timeout = Duration::from_secs(30);
     }

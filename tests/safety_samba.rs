@@ -22,8 +22,9 @@ use base64::Engine as _;
 use idc_emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use pass_fixture::{convergence, ldap_settings, RecordingProxy, TOKEN};
 use samba::SambaDc;
-use scim_sync::config::{ScopeConfig, Settings};
+use scim_sync::config::Settings;
 use scim_sync::directory::DirectoryError;
+use scim_sync::model::settings::Scope;
 use scim_sync::pass::{read_directory, PassError, PassOptions, PassReport, Session};
 
 const DC_ADDR: &str = "127.0.0.22";
@@ -45,15 +46,15 @@ async fn emulator() -> RunningEmulator {
     .unwrap()
 }
 
-fn fixture_scope() -> ScopeConfig {
-    ScopeConfig {
+fn fixture_scope() -> Scope {
+    Scope {
         sync_group: samba::SYNC_GROUP.into(),
         group_prefix: samba::GROUP_PREFIX.into(),
         group_search_base: samba::GROUP_BASE.into(),
     }
 }
 
-fn settings(dc: &SambaDc, scope: ScopeConfig, scim_url: &str) -> Settings {
+fn settings(dc: &SambaDc, scope: Scope, scim_url: &str) -> Settings {
     ldap_settings(
         &dc.ldaps_url(),
         Some(dc.ca_pem()),
@@ -211,7 +212,7 @@ async fn hostile_values_in_the_live_directory_arrive_exactly_or_are_skipped() {
 
     let emu = emulator().await;
     let proxy = RecordingProxy::start(emu.addr()).await;
-    let scope = ScopeConfig {
+    let scope = Scope {
         sync_group: "hostile-sync".into(),
         group_prefix: "aws-".into(),
         group_search_base: HOSTILE_BASE.into(),
@@ -333,12 +334,12 @@ async fn ldaps_refuses_a_certificate_from_an_untrusted_ca() {
     let dc = dc().await;
     let emu = emulator().await;
     for (label, ca) in [
-        ("a different private CA", Some(dc.other_ca_pem())),
+        ("a different private CA", Some(dc.other_ca_bundle())),
         ("the public roots (default)", None),
     ] {
         let mut s = settings(&dc, fixture_scope(), &emu.base_url());
         if let scim_sync::config::DirectorySource::Ldap(l) = &mut s.directory {
-            l.ca_bundle_pem = ca;
+            l.ca_bundle = ca;
         }
         let err = run(&s).await.unwrap_err();
         assert!(

@@ -10,8 +10,9 @@ use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
 use super::document::{parse_document, OptionalSettings};
 use super::error::{ConfigError, MissingItem, MissingKind};
 use super::secrets::{parse_credentials, parse_token};
-use super::settings::{DirectorySource, LdapConfig, ScimConfig, ScopeConfig, Settings};
+use super::settings::{DirectorySource, ScimConfig, Settings};
 use super::validate;
+use crate::model::settings::{CaBundle, LdapSettings, LdapUrl, Scope};
 use crate::secret::Secret;
 
 /// Environment variable overriding the SSM parameter path (default `/IAM-IDC/`).
@@ -164,7 +165,7 @@ pub async fn load_from_aws(sdk: &SdkConfig, names: &AwsNames) -> Result<Settings
         let name = names.parameter(leaf);
         move |reason: String| ConfigError::InvalidParameter { name, reason }
     };
-    let scope = ScopeConfig {
+    let scope = Scope {
         sync_group: validate::non_empty(value(parameter::GROUP_NAME), "the sync group's name")
             .map_err(invalid(parameter::GROUP_NAME))?,
         group_prefix: validate::group_prefix(value(parameter::GROUP_PREFIX))
@@ -174,14 +175,14 @@ pub async fn load_from_aws(sdk: &SdkConfig, names: &AwsNames) -> Result<Settings
     };
     let scim_url =
         validate::scim_url(value(parameter::SCIM_URI)).map_err(invalid(parameter::SCIM_URI))?;
-    let ldap_url = validate::ldap_url(
+    let ldap_url = LdapUrl::parse(
         value(parameter::DOMAIN_CONTROLLER),
         tuning.ldap.start_tls,
         tuning.ldap.allow_plain_ldap,
     )
     .map_err(invalid(parameter::DOMAIN_CONTROLLER))?;
-    let ca_bundle_pem = match params.get(parameter::CA_BUNDLE) {
-        Some(pem) => Some(validate::ca_bundle(pem).map_err(invalid(parameter::CA_BUNDLE))?),
+    let ca_bundle = match params.get(parameter::CA_BUNDLE) {
+        Some(pem) => Some(CaBundle::from_pem(pem).map_err(invalid(parameter::CA_BUNDLE))?),
         None => None,
     };
 
@@ -189,18 +190,18 @@ pub async fn load_from_aws(sdk: &SdkConfig, names: &AwsNames) -> Result<Settings
     let (bind_dn, bind_password) = parse_credentials(&names.ldap_secret_id, &creds_raw)?;
 
     Ok(Settings {
-        directory: DirectorySource::Ldap(LdapConfig {
+        directory: DirectorySource::Ldap(LdapSettings {
             url: ldap_url,
             bind_dn,
             bind_password,
-            ca_bundle_pem,
+            ca_bundle,
             start_tls: tuning.ldap.start_tls,
             allow_plain_ldap: tuning.ldap.allow_plain_ldap,
             base_dn: tuning.ldap.base_dn,
             page_size: tuning.ldap.page_size,
             connect_timeout: tuning.ldap.connect_timeout,
             operation_timeout: tuning.ldap.operation_timeout,
-            range_window: tuning.ldap.range_window,
+            range_window: Some(tuning.ldap.range_window),
         }),
         scope,
         scim: ScimConfig {

@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::error::ConfigError;
-use super::settings::{defaults, GuardConfig, RunConfig};
+use super::settings::{defaults, RunConfig};
+use crate::model::settings::GuardSettings;
 use crate::plan::{EmailSource, OutOfScopeAction, Policy, UserNameSource};
 
 /// Every optional section; absent keys keep their defaults.
@@ -43,7 +44,7 @@ pub(crate) struct PolicySection {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct GuardSection {
     pub max_destructive_share: Option<f64>,
-    pub max_destructive_count: Option<usize>,
+    pub max_destructive_count: Option<u64>,
     pub allow_mass_changes: Option<bool>,
 }
 
@@ -100,7 +101,7 @@ pub(crate) struct ScimTuning {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Resolved {
     pub policy: Policy,
-    pub guard: GuardConfig,
+    pub guard: GuardSettings,
     pub ldap: LdapTuning,
     pub scim: ScimTuning,
     pub run: RunConfig,
@@ -171,7 +172,7 @@ impl OptionalSettings {
                 format!("{share} is not a share between 0.0 and 1.0 (0.10 means 10 %)"),
             ));
         }
-        let guard = GuardConfig {
+        let guard = GuardSettings {
             max_destructive_share: share,
             max_destructive_count: g
                 .max_destructive_count
@@ -283,7 +284,7 @@ mod tests {
         assert_eq!(r.policy, Policy::default());
         assert_eq!(
             r.guard,
-            GuardConfig {
+            GuardSettings {
                 max_destructive_share: 0.10,
                 max_destructive_count: 50,
                 allow_mass_changes: false

@@ -13,8 +13,9 @@ use super::document::{
 };
 use super::error::ConfigError;
 use super::secrets::{parse_credentials, parse_token};
-use super::settings::{DirectorySource, LdapConfig, ScimConfig, ScopeConfig, Settings};
+use super::settings::{DirectorySource, ScimConfig, Settings};
 use super::validate;
+use crate::model::settings::{CaBundle, LdapSettings, LdapUrl, Scope};
 use crate::secret::Secret;
 
 #[derive(Debug, Deserialize)]
@@ -198,7 +199,7 @@ fn parse(
     };
     let tuning = optional.resolve(origin)?;
 
-    let scope = ScopeConfig {
+    let scope = Scope {
         sync_group: validate::non_empty(&doc.scope.sync_group, "the sync group's name")
             .map_err(|r| bad("scope.syncGroup", r))?,
         group_prefix: validate::group_prefix(doc.scope.group_prefix.as_deref().unwrap_or(""))
@@ -276,7 +277,7 @@ fn parse(
             let raw_url = d.url.ok_or_else(|| {
                 bad("directory.url", "source = \"ldap\" needs url = \"ldaps://dc1.example.com:636\" (or the domain's DNS name)".into())
             })?;
-            let url = validate::ldap_url(
+            let url = LdapUrl::parse(
                 &raw_url,
                 tuning.ldap.start_tls,
                 tuning.ldap.allow_plain_ldap,
@@ -312,7 +313,7 @@ fn parse(
                     ));
                 }
             }
-            let ca_bundle_pem = match d.ca_bundle_file {
+            let ca_bundle = match d.ca_bundle_file {
                 Some(file) => {
                     let file = base_dir.join(file);
                     let text = std::fs::read_to_string(&file).map_err(|e| {
@@ -321,24 +322,24 @@ fn parse(
                             format!("cannot read {}: {e}", file.display()),
                         )
                     })?;
-                    Some(validate::ca_bundle(&text).map_err(|r| {
+                    Some(CaBundle::from_pem(&text).map_err(|r| {
                         bad("directory.caBundleFile", format!("{}: {r}", file.display()))
                     })?)
                 }
                 None => None,
             };
-            DirectorySource::Ldap(LdapConfig {
+            DirectorySource::Ldap(LdapSettings {
                 url,
                 bind_dn,
                 bind_password,
-                ca_bundle_pem,
+                ca_bundle,
                 start_tls: tuning.ldap.start_tls,
                 allow_plain_ldap: tuning.ldap.allow_plain_ldap,
                 base_dn: tuning.ldap.base_dn.clone(),
                 page_size: tuning.ldap.page_size,
                 connect_timeout: tuning.ldap.connect_timeout,
                 operation_timeout: tuning.ldap.operation_timeout,
-                range_window: tuning.ldap.range_window,
+                range_window: Some(tuning.ldap.range_window),
             })
         }
     };

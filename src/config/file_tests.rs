@@ -110,7 +110,8 @@ fn ldap_source_with_tuning_sections() {
         panic!("expected LDAP")
     };
     assert_eq!(
-        ldap.url, "ldap://corp.example.com:389",
+        ldap.url.as_str(),
+        "ldap://corp.example.com:389",
         "an FQDN with startTls uses 389"
     );
     assert!(ldap.start_tls && !ldap.allow_plain_ldap);

@@ -26,7 +26,4 @@ pub use aws::{
 };
 pub use error::{ConfigError, MissingItem, MissingKind};
 pub use file::load_from_file;
-pub use settings::{
-    defaults, DirectorySource, GuardConfig, LdapConfig, RunConfig, ScimConfig, ScopeConfig,
-    Settings,
-};
+pub use settings::{defaults, DirectorySource, RunConfig, ScimConfig, Settings};

@@ -20,10 +20,6 @@ pub enum DirectoryError {
     #[error("the bind password for {bind_dn} is empty; set the read-only account's password (secret {CREDENTIALS_SECRET_HINT} or the config file)")]
     EmptyPassword { bind_dn: String },
 
-    /// Plain `ldap://` without StartTLS would send the password in clear.
-    #[error("{url} is unencrypted LDAP: use ldaps:// (or just the host name), or enable StartTLS; plain LDAP must be allowed explicitly (allowPlainLdap, test directories only)")]
-    PlainLdapRefused { url: String },
-
     /// TCP connection or TLS set-up failed (not a certificate problem).
     #[error("cannot connect to the directory at {url}: {detail}; check the domain controller address, the port and the network path")]
     Connect { url: String, detail: String },

@@ -23,8 +23,8 @@ pub mod mapping;
 mod scope;
 pub mod sid;
 
+pub use crate::model::settings::{LdapSettings, Scope};
 pub use error::{DirectoryError, CREDENTIALS_SECRET_HINT};
-pub use ldap::{read_ldap, read_ldap_with, LdapSettings};
+pub use ldap::{read_ldap, read_ldap_with};
 pub use ldif::{read_ldif, read_ldif_file, read_ldif_with};
 pub use mapping::AttributeMap;
-pub use scope::Scope;

@@ -5,38 +5,26 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
+use crate::model::settings::Scope;
 use crate::model::{DirectoryGroup, DirectorySnapshot, DirectoryUser, SkippedEntry};
 
 use super::dn::{dn_key, parse_dn};
 use super::error::DirectoryError;
 
-/// Which part of the directory is synchronised (the PowerShell original's three parameters).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Scope {
-    /// The group whose direct and nested members are the users in scope: its name
-    /// (`sAMAccountName` or `cn`, as the original's `/IAM-IDC/AD-Group-Name`) or its DN.
-    pub sync_group: String,
-    /// Groups whose name (`cn`) starts with this, compared case-insensitively as AD does, are
-    /// in scope. Empty means every group under `group_search_base`.
-    pub group_prefix: String,
-    /// The subtree searched for those groups.
-    pub group_search_base: String,
-}
-
-impl Scope {
-    /// Refuses settings that would silently widen or empty the scope (both sources call it).
-    pub fn validate(&self) -> Result<(), DirectoryError> {
-        if self.sync_group.trim().is_empty() {
-            return Err(DirectoryError::Settings("the sync group is empty".into()));
-        }
-        if parse_dn(&self.group_search_base).is_none_or(|rdns| rdns.is_empty()) {
-            return Err(DirectoryError::Settings(format!(
-                "the group search base {:?} is not a DN (e.g. OU=AWS,DC=example,DC=com)",
-                self.group_search_base
-            )));
-        }
-        Ok(())
+/// Refuses a scope that would silently widen or empty the read (both sources call it): the
+/// reader's own precondition, on top of the loader's checks, because the DN rule is the
+/// directory's.
+pub(crate) fn validate_scope(scope: &Scope) -> Result<(), DirectoryError> {
+    if scope.sync_group.trim().is_empty() {
+        return Err(DirectoryError::Settings("the sync group is empty".into()));
     }
+    if parse_dn(&scope.group_search_base).is_none_or(|rdns| rdns.is_empty()) {
+        return Err(DirectoryError::Settings(format!(
+            "the group search base {:?} is not a DN (e.g. OU=AWS,DC=example,DC=com)",
+            scope.group_search_base
+        )));
+    }
+    Ok(())
 }
 
 /// Group → direct members, with every DN interned once as a number: a directory of 100k users
@@ -261,15 +249,15 @@ mod tests {
             group_prefix: String::new(),
             group_search_base: "DC=local".into(),
         };
-        assert!(ok.validate().is_ok());
+        assert!(validate_scope(&ok).is_ok());
         let mut bad = ok.clone();
         bad.group_search_base = String::new();
-        assert!(bad.validate().is_err());
+        assert!(validate_scope(&bad).is_err());
         bad.group_search_base = "just words".into();
-        assert!(bad.validate().is_err());
+        assert!(validate_scope(&bad).is_err());
         let mut bad = ok;
         bad.sync_group = " ".into();
-        assert!(bad.validate().is_err());
+        assert!(validate_scope(&bad).is_err());
     }
 
     #[test]

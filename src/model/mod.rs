@@ -7,6 +7,7 @@
 
 mod directory;
 mod identity_center;
+pub mod settings;
 mod summary;
 
 pub use directory::{DirectoryGroup, DirectorySnapshot, DirectoryUser, SkippedEntry};

@@ -9,8 +9,9 @@ use super::sources::{read_directory, scim_client_config};
 use crate::apply::{count_planned, execute, ExecuteOptions};
 use crate::config::{self, Settings};
 use crate::identity_center::{read_state, ScimClient};
+use crate::model::settings::GuardSettings;
 use crate::model::{DirectorySnapshot, IdcSnapshot, Summary};
-use crate::plan::{self, GuardSettings, Operation, Plan, UserRef};
+use crate::plan::{self, Operation, Plan, UserRef};
 
 /// Per-run choices the front ends make (the Lambda from its event, the CLI from its command).
 #[derive(Debug, Clone, Default)]
@@ -107,9 +108,8 @@ impl Session {
 
         let planned = plan::plan(&directory, &current, &self.settings.policy);
         let guard = GuardSettings {
-            max_destructive_share: self.settings.guard.max_destructive_share,
-            max_destructive_count: self.settings.guard.max_destructive_count as u64,
             allow_mass_changes: self.settings.guard.allow_mass_changes || opts.allow_mass_changes,
+            ..self.settings.guard.clone()
         };
         let (planned, withheld) = plan::apply_guard(planned, &current, &directory, &guard);
 

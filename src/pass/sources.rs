@@ -1,5 +1,5 @@
-use crate::config::{DirectorySource, LdapConfig, ScimConfig, ScopeConfig, Settings};
-use crate::directory::{read_ldap, read_ldif_file, DirectoryError, LdapSettings, Scope};
+use crate::config::{DirectorySource, ScimConfig, Settings};
+use crate::directory::{read_ldap, read_ldif_file, DirectoryError};
 use crate::identity_center::ScimClientConfig;
 use crate::model::DirectorySnapshot;
 
@@ -16,9 +16,9 @@ pub async fn read_directory(settings: &Settings) -> Result<DirectorySnapshot, Di
 }
 
 async fn read_source(settings: &Settings) -> Result<DirectorySnapshot, DirectoryError> {
-    let scope = scope(&settings.scope);
+    let scope = settings.scope.clone();
     match &settings.directory {
-        DirectorySource::Ldap(ldap) => read_ldap(&ldap_settings(ldap), &scope).await,
+        DirectorySource::Ldap(ldap) => read_ldap(ldap, &scope).await,
         DirectorySource::Ldif { path } => {
             let path = path.clone();
             // File reading and parsing are blocking; keep them off the async workers.
@@ -29,32 +29,6 @@ async fn read_source(settings: &Settings) -> Result<DirectorySnapshot, Directory
                     detail: e.to_string(),
                 })?
         }
-    }
-}
-
-fn scope(s: &ScopeConfig) -> Scope {
-    Scope {
-        sync_group: s.sync_group.clone(),
-        group_prefix: s.group_prefix.clone(),
-        group_search_base: s.group_search_base.clone(),
-    }
-}
-
-fn ldap_settings(c: &LdapConfig) -> LdapSettings {
-    LdapSettings {
-        url: c.url.clone(),
-        ca_bundle_pem: c.ca_bundle_pem.clone(),
-        bind_dn: c.bind_dn.clone(),
-        bind_password: c.bind_password.clone(),
-        allow_plain_ldap: c.allow_plain_ldap,
-        start_tls: c.start_tls,
-        connect_timeout: c.connect_timeout,
-        operation_timeout: c.operation_timeout,
-        page_size: c.page_size,
-        // AD's own window is 1500; asking for it explicitly behaves the same on Windows and
-        // on servers that would otherwise return everything at once.
-        range_window: Some(c.range_window),
-        base_dn: c.base_dn.clone(),
     }
 }
 

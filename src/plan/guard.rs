@@ -8,33 +8,11 @@
 
 use super::ownership::{is_owned_group_external_id, is_owned_user_external_id};
 use super::types::{Operation, Plan, UserField};
+use crate::model::settings::GuardSettings;
 use crate::model::{DirectorySnapshot, IdcSnapshot};
 
 /// The setting an operator flips to let an intended mass change through.
 const OVERRIDE_SETTING: &str = "guard.allowMassChanges";
-
-/// Limits for one pass. Each kind of loss (users disabled or deleted, memberships removed,
-/// groups deleted) is checked against both limits on its own.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GuardSettings {
-    /// Largest share (0.0–1.0) of the owned users (or owned memberships, or owned groups) one
-    /// pass may take away. Rounded up, so a small installation may still lose one user.
-    pub max_destructive_share: f64,
-    /// Largest number of users (or memberships, or groups) one pass may take away.
-    pub max_destructive_count: u64,
-    /// Lets every change through: for an intended mass change, set for one run, then unset.
-    pub allow_mass_changes: bool,
-}
-
-impl Default for GuardSettings {
-    fn default() -> Self {
-        Self {
-            max_destructive_share: 0.10,
-            max_destructive_count: 50,
-            allow_mass_changes: false,
-        }
-    }
-}
 
 /// True for an update that switches an in-scope user off: it takes access away exactly like
 /// a disable, so it counts (and is held back) like one.

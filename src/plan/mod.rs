@@ -53,8 +53,9 @@ mod guard_tests;
 #[cfg(test)]
 mod planner_tests;
 
+pub use crate::model::settings::GuardSettings;
 pub use desired::{desired_group_name, desired_user};
-pub use guard::{apply_guard, GuardSettings};
+pub use guard::apply_guard;
 pub use ownership::{is_owned_group_external_id, is_owned_user_external_id};
 pub use planner::plan;
 pub use policy::{EmailSource, OutOfScopeAction, Policy, UserNameSource};

@@ -16,9 +16,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use idc_emulator::{Counters, StateDump};
-use scim_sync::config::{
-    DirectorySource, GuardConfig, LdapConfig, RunConfig, ScimConfig, ScopeConfig, Settings,
-};
+use scim_sync::config::{DirectorySource, RunConfig, ScimConfig, Settings};
+use scim_sync::model::settings::{CaBundle, GuardSettings, LdapSettings, LdapUrl, Scope};
 use scim_sync::model::DirectorySnapshot;
 use scim_sync::plan::Policy;
 use scim_sync::secret::Secret;
@@ -51,8 +50,8 @@ pub fn scim_config(scim_url: &str, token: &str) -> ScimConfig {
 }
 
 /// The generated directory's scope.
-pub fn scope() -> ScopeConfig {
-    ScopeConfig {
+pub fn scope() -> Scope {
+    Scope {
         sync_group: SYNC_GROUP.to_string(),
         group_prefix: PREFIX.to_string(),
         group_search_base: GROUP_BASE.to_string(),
@@ -68,7 +67,7 @@ pub fn ldif_settings(ldif: &Path, scim_url: &str, token: &str) -> Settings {
         scope: scope(),
         scim: scim_config(scim_url, token),
         policy: Policy::default(),
-        guard: GuardConfig::default(),
+        guard: GuardSettings::default(),
         run: RunConfig::default(),
     }
 }
@@ -80,28 +79,28 @@ pub fn ldap_settings(
     ca_pem: Option<String>,
     bind_dn: &str,
     password: &str,
-    scope: ScopeConfig,
+    scope: Scope,
     scim_url: &str,
     token: &str,
 ) -> Settings {
     Settings {
-        directory: DirectorySource::Ldap(LdapConfig {
-            url: url.to_string(),
+        directory: DirectorySource::Ldap(LdapSettings {
+            url: LdapUrl::parse(url, false, url.starts_with("ldap://")).unwrap(),
             bind_dn: bind_dn.to_string(),
             bind_password: Secret::new(password),
-            ca_bundle_pem: ca_pem,
+            ca_bundle: ca_pem.map(|pem| CaBundle::from_pem(&pem).unwrap()),
             start_tls: false,
             allow_plain_ldap: url.starts_with("ldap://"),
             base_dn: Some("DC=example,DC=test".to_string()),
             page_size: 500,
             connect_timeout: Duration::from_secs(5),
             operation_timeout: Duration::from_secs(20),
-            range_window: 1500,
+            range_window: Some(1500),
         }),
         scope,
         scim: scim_config(scim_url, token),
         policy: Policy::default(),
-        guard: GuardConfig::default(),
+        guard: GuardSettings::default(),
         run: RunConfig::default(),
     }
 }

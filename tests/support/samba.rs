@@ -151,6 +151,22 @@ impl SambaDc {
         std::fs::read_to_string(self.ca_pem_path()).expect("read ca.pem")
     }
 
+    /// The fixture CA as the settings hold it.
+    pub fn ca_bundle(&self) -> scim_sync::model::settings::CaBundle {
+        scim_sync::model::settings::CaBundle::from_pem(&self.ca_pem()).expect("fixture CA")
+    }
+
+    /// The DC's LDAPS URL as the settings hold it.
+    pub fn ldaps_setting(&self) -> scim_sync::model::settings::LdapUrl {
+        scim_sync::model::settings::LdapUrl::parse(&self.ldaps_url(), false, false)
+            .expect("fixture URL")
+    }
+
+    /// [`SambaDc::other_ca_pem`] as the settings hold it.
+    pub fn other_ca_bundle(&self) -> scim_sync::model::settings::CaBundle {
+        scim_sync::model::settings::CaBundle::from_pem(&self.other_ca_pem()).expect("other CA")
+    }
+
     /// A CA that signed nothing: trusting only it must make certificate checks fail.
     pub fn other_ca_pem(&self) -> String {
         std::fs::read_to_string(self.dir.join("tls/other-ca.pem")).expect("read other-ca.pem")

@@ -6,71 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
 
 use crate::directory::error::{ad_data_code, bind_data_meaning, DirectoryError};
 
-use super::LdapSettings;
+use crate::model::settings::{CaBundle, LdapSettings};
 
-/// The URL actually dialled: a bare host (`dc1.example.com`, `dc1.example.com:3269`) means
-/// LDAPS on 636 (or `ldap://host:389` with StartTLS); plain LDAP needs the explicit opt-in.
-pub(crate) fn effective_url(settings: &LdapSettings) -> Result<String, DirectoryError> {
-    let raw = settings.url.trim();
-    if raw.is_empty() {
-        return Err(DirectoryError::Settings(
-            "the directory URL is empty".into(),
-        ));
-    }
-    let url = if raw.contains("://") {
-        raw.trim_end_matches('/').to_string()
-    } else if settings.start_tls {
-        with_default_port("ldap", raw, 389)
-    } else {
-        with_default_port("ldaps", raw, 636)
-    };
-    let scheme = url
-        .split("://")
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    match (scheme.as_str(), settings.start_tls) {
-        ("ldaps", true) => Err(DirectoryError::Settings(format!(
-            "{url} is already TLS (ldaps://); StartTLS applies to ldap:// only"
-        ))),
-        ("ldaps", false) | ("ldap", true) => Ok(url),
-        ("ldap", false) if settings.allow_plain_ldap => Ok(url),
-        ("ldap", false) => Err(DirectoryError::PlainLdapRefused { url }),
-        _ => Err(DirectoryError::Settings(format!(
-            "{url} is not an LDAP URL: use ldaps://host:636 or just the host name"
-        ))),
-    }
-}
-
-fn with_default_port(scheme: &str, host: &str, port: u16) -> String {
-    let has_port = host
-        .rsplit_once(':')
-        .is_some_and(|(h, p)| !h.is_empty() && !h.ends_with(':') && p.parse::<u16>().is_ok());
-    if has_port {
-        format!("{scheme}://{host}")
-    } else {
-        format!("{scheme}://{host}:{port}")
-    }
-}
-
-/// TLS settings trusting exactly the given CA bundle (a private AD CS CA is the usual case).
-fn tls_config(pem: &str) -> Result<Arc<rustls::ClientConfig>, DirectoryError> {
+/// TLS settings trusting exactly the given CA bundle (a private AD CS CA is the usual case);
+/// the bundle itself was checked when the settings were loaded.
+fn tls_config(bundle: &CaBundle) -> Result<Arc<rustls::ClientConfig>, DirectoryError> {
     let bad = |r: String| DirectoryError::Settings(format!("the CA bundle is unusable: {r}"));
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-        let cert = cert.map_err(|e| bad(format!("not PEM ({e})")))?;
-        roots
-            .add(cert)
-            .map_err(|e| bad(format!("a certificate was rejected ({e})")))?;
-    }
-    if roots.is_empty() {
-        return Err(bad("it contains no CERTIFICATE block".into()));
-    }
+    let roots = bundle.root_store();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let cfg = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -98,8 +43,8 @@ pub(crate) async fn connect_and_bind(
     let mut conn_settings = LdapConnSettings::new()
         .set_conn_timeout(settings.connect_timeout)
         .set_starttls(settings.start_tls);
-    if let Some(pem) = &settings.ca_bundle_pem {
-        conn_settings = conn_settings.set_config(tls_config(pem)?);
+    if let Some(bundle) = &settings.ca_bundle {
+        conn_settings = conn_settings.set_config(tls_config(bundle)?);
     }
     // The connect timeout covers TCP; the TLS handshake (and StartTLS exchange) gets the
     // operation timeout on top, so a server that accepts but never answers cannot hang us.
@@ -215,49 +160,18 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::settings::LdapUrl;
     use crate::secret::Secret;
 
-    fn settings(url: &str) -> LdapSettings {
-        LdapSettings::new(url, "svc@example.test", Secret::new("pw"))
-    }
-
-    #[test]
-    fn bare_hosts_mean_ldaps_636() {
-        assert_eq!(
-            effective_url(&settings("dc1.example.com")).unwrap(),
-            "ldaps://dc1.example.com:636"
-        );
-        assert_eq!(
-            effective_url(&settings("dc1.example.com:3269")).unwrap(),
-            "ldaps://dc1.example.com:3269"
-        );
-        let mut s = settings("dc1.example.com");
-        s.start_tls = true;
-        assert_eq!(effective_url(&s).unwrap(), "ldap://dc1.example.com:389");
-    }
-
-    #[test]
-    fn plain_ldap_needs_opt_in_and_ldaps_refuses_starttls() {
-        let mut s = settings("ldap://127.0.0.1:389");
-        assert!(matches!(
-            effective_url(&s),
-            Err(DirectoryError::PlainLdapRefused { .. })
-        ));
-        s.allow_plain_ldap = true;
-        assert!(effective_url(&s).is_ok());
-        let mut s = settings("ldaps://dc1");
-        s.start_tls = true;
-        assert!(matches!(
-            effective_url(&s),
-            Err(DirectoryError::Settings(_))
-        ));
-        assert!(effective_url(&settings("https://dc1")).is_err());
+    fn settings(url: &str, password: &str) -> LdapSettings {
+        let url = LdapUrl::parse(url, false, false).unwrap();
+        LdapSettings::new(url, "svc@example.test", Secret::new(password))
     }
 
     #[tokio::test]
     async fn empty_password_is_refused_before_any_connection() {
         // Nothing listens on port 1 of this address: reaching the network would give Connect.
-        let s = LdapSettings::new("ldaps://127.0.0.1:1", "svc@example.test", Secret::new(""));
+        let s = settings("ldaps://127.0.0.1:1", "");
         let err = connect_and_bind(&s, "ldaps://127.0.0.1:1")
             .await
             .unwrap_err();
@@ -266,13 +180,7 @@ mod tests {
 
     #[test]
     fn settings_debug_output_hides_the_password() {
-        let s = LdapSettings::new("dc1", "svc@example.test", Secret::new("hunter2-secret"));
+        let s = settings("dc1", "hunter2-secret");
         assert!(!format!("{s:?}").contains("hunter2"));
-    }
-
-    #[test]
-    fn a_ca_bundle_without_certificates_is_a_settings_error() {
-        let err = tls_config("not a pem").unwrap_err();
-        assert!(err.to_string().contains("no CERTIFICATE"), "{err}");
     }
 }

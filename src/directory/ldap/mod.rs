@@ -11,73 +11,20 @@ mod range;
 mod search;
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::time::Duration;
 
 use ldap3::Scope as LdapScope;
 
+use crate::model::settings::{LdapSettings, Scope};
 use crate::model::{DirectorySnapshot, SkippedEntry};
-use crate::secret::Secret;
 
 use super::dn::{dn_key, looks_like_dn};
 use super::entry::{decode_group, decode_user, RawEntry};
 use super::error::DirectoryError;
 use super::filter_escape::filter_value;
 use super::mapping::AttributeMap;
-use super::scope::{assemble, GroupCandidate, MembershipGraph, Scope};
+use super::scope::{assemble, validate_scope, GroupCandidate, MembershipGraph};
 
 use search::Reader;
-
-/// How to reach and read a live directory.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LdapSettings {
-    /// `ldaps://host:636` (default), `ldap://host:389` with `start_tls`, or a bare host name,
-    /// which means `ldaps://host:636` (the PowerShell original's SSM parameter holds one).
-    pub url: String,
-    /// PEM of the CA(s) to trust instead of the system roots: AD's certificates usually come
-    /// from a private AD CS CA.
-    pub ca_bundle_pem: Option<String>,
-    /// The read-only account: a UPN (`svc@example.com`) or a DN.
-    pub bind_dn: String,
-    /// Refused when empty, before connecting (AD treats it as an anonymous bind).
-    pub bind_password: Secret,
-    /// Accept unencrypted `ldap://` (test directories only; the password crosses in clear).
-    pub allow_plain_ldap: bool,
-    /// Upgrade `ldap://` with StartTLS before binding.
-    pub start_tls: bool,
-    /// TCP connect limit (the TLS handshake gets `operation_timeout` on top).
-    pub connect_timeout: Duration,
-    /// Limit for each LDAP operation (bind, one page, one range).
-    pub operation_timeout: Duration,
-    /// Entries per page; AD caps pages at 1000 and servers may return fewer.
-    pub page_size: u32,
-    /// `Some(n)`: request `member` in explicit windows of n values (`member;range=0-(n-1)`, …),
-    /// as a client of Windows would be forced to; `None`: ask for all and follow whatever
-    /// range the server imposes.
-    pub range_window: Option<u32>,
-    /// Where users and the sync group are looked up; `None`: the rootDSE's
-    /// `defaultNamingContext`.
-    pub base_dn: Option<String>,
-}
-
-impl LdapSettings {
-    /// Settings with the documented defaults (LDAPS, 10 s connect, 60 s per operation,
-    /// pages of 1000, server-chosen ranges, base from the rootDSE).
-    pub fn new(url: impl Into<String>, bind_dn: impl Into<String>, bind_password: Secret) -> Self {
-        Self {
-            url: url.into(),
-            ca_bundle_pem: None,
-            bind_dn: bind_dn.into(),
-            bind_password,
-            allow_plain_ldap: false,
-            start_tls: false,
-            connect_timeout: Duration::from_secs(10),
-            operation_timeout: Duration::from_secs(60),
-            page_size: 1000,
-            range_window: None,
-            base_dn: None,
-        }
-    }
-}
 
 /// Reads the directory in scope over LDAP (Active Directory attribute profile).
 pub async fn read_ldap(
@@ -93,8 +40,8 @@ pub async fn read_ldap_with(
     scope: &Scope,
     map: &AttributeMap,
 ) -> Result<DirectorySnapshot, DirectoryError> {
-    scope.validate()?;
-    let url = connect::effective_url(settings)?;
+    validate_scope(scope)?;
+    let url = settings.url.as_str().to_string();
     let ldap = connect::connect_and_bind(settings, &url).await?;
     let mut reader = Reader {
         ldap,

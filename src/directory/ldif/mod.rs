@@ -22,7 +22,8 @@ use super::dn::{dn_key, key_is_under, looks_like_dn};
 use super::entry::{decode_group, decode_user, RawEntry};
 use super::error::DirectoryError;
 use super::mapping::AttributeMap;
-use super::scope::{assemble, name_has_prefix, GroupCandidate, MembershipGraph, Scope};
+use super::scope::{assemble, name_has_prefix, validate_scope, GroupCandidate, MembershipGraph};
+use crate::model::settings::Scope;
 use records::{RecordError, Records};
 
 /// Reads an LDIF export from a file; see [`read_ldif`].
@@ -149,7 +150,7 @@ fn read_export(
     scope: &Scope,
     map: &AttributeMap,
 ) -> Result<DirectorySnapshot, DirectoryError> {
-    scope.validate()?;
+    validate_scope(scope)?;
     let classes = Classes { map };
     let version = export.version()?;
     let links = read_links(export, scope, &classes)?;

@@ -1,0 +1,111 @@
+//! The validated settings each layer runs on, one type per concern.
+//!
+//! `config` is the only place that builds them from operator input: it validates and
+//! defaults every value once, and the directory reader, the planner's guard and the front ends
+//! take them as they are. They live here, beside the other shared vocabulary, so that those
+//! layers need not depend on `config` (or `config` on them) for a type.
+//!
+//! Values that could be unsafe when malformed ([`LdapUrl`], [`CaBundle`]) are newtypes whose
+//! only constructors validate, so a reader cannot be handed an unchecked one.
+
+mod ca_bundle;
+pub mod defaults;
+mod ldap_url;
+
+use std::time::Duration;
+
+use crate::secret::Secret;
+
+pub use ca_bundle::CaBundle;
+pub use ldap_url::LdapUrl;
+
+/// How to reach and read a live directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LdapSettings {
+    /// The server to dial, always `scheme://host:port`, already checked against `start_tls`
+    /// and `allow_plain_ldap`.
+    pub url: LdapUrl,
+    /// The read-only account: a UPN (`svc@example.com`, what the PowerShell sample stores) or
+    /// a DN.
+    pub bind_dn: String,
+    /// Refused when empty, before connecting (AD treats it as an anonymous bind).
+    pub bind_password: Secret,
+    /// The CA(s) that signed the directory's certificate (usually a private AD CS CA, which no
+    /// public root store knows); `None` means the usual roots.
+    pub ca_bundle: Option<CaBundle>,
+    /// Upgrade `ldap://` with StartTLS before binding.
+    pub start_tls: bool,
+    /// The operator explicitly accepted unencrypted `ldap://` (test directories only: the
+    /// bind password would cross the network in clear).
+    pub allow_plain_ldap: bool,
+    /// Where users and the sync group are looked up; `None`: the rootDSE's
+    /// `defaultNamingContext`.
+    pub base_dn: Option<String>,
+    /// Entries per page of a paged search (AD's MaxPageSize is 1000 by default).
+    pub page_size: u32,
+    /// TCP connect limit (the TLS handshake gets `operation_timeout` on top).
+    pub connect_timeout: Duration,
+    /// Limit for each LDAP operation (bind, one page, one range).
+    pub operation_timeout: Duration,
+    /// `Some(n)`: request `member` in explicit windows of n values (`member;range=0-(n-1)`,
+    /// …), as AD's MaxValRange (1500) forces anyway, so Windows and other servers behave the
+    /// same; `None`: ask for all and follow whatever range the server imposes.
+    pub range_window: Option<u32>,
+}
+
+impl LdapSettings {
+    /// Settings for `url` with every other value at its documented default.
+    pub fn new(url: LdapUrl, bind_dn: impl Into<String>, bind_password: Secret) -> Self {
+        Self {
+            url,
+            bind_dn: bind_dn.into(),
+            bind_password,
+            ca_bundle: None,
+            start_tls: false,
+            allow_plain_ldap: false,
+            base_dn: None,
+            page_size: defaults::LDAP_PAGE_SIZE,
+            connect_timeout: defaults::LDAP_CONNECT_TIMEOUT,
+            operation_timeout: defaults::LDAP_OPERATION_TIMEOUT,
+            range_window: Some(defaults::LDAP_RANGE_WINDOW),
+        }
+    }
+}
+
+/// Which part of the directory is synchronised (the PowerShell original's three parameters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// The group whose direct and nested members are the users in scope: its name
+    /// (`sAMAccountName` or `cn`, as the original's `/IAM-IDC/AD-Group-Name`) or its DN.
+    pub sync_group: String,
+    /// Groups whose name (`cn`) starts with this, compared case-insensitively as AD does, are
+    /// in scope; stored without the original's trailing `*` (`aws-*` becomes `aws-`). Empty
+    /// means every group under `group_search_base`.
+    pub group_prefix: String,
+    /// The subtree searched for those groups.
+    pub group_search_base: String,
+}
+
+/// Limits that stop a pass before it does mass damage (a wrong search base, an emptied group).
+/// Each kind of loss (users disabled or deleted, memberships removed, groups deleted) is
+/// checked against both limits on its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuardSettings {
+    /// Largest share (0.0–1.0) of the owned users (or owned memberships, or owned groups) one
+    /// pass may take away. Rounded up, so a small installation may still lose one user.
+    pub max_destructive_share: f64,
+    /// Largest number of users (or memberships, or groups) one pass may take away.
+    pub max_destructive_count: u64,
+    /// Lets every change through: for an intended mass change, set for one run, then unset.
+    pub allow_mass_changes: bool,
+}
+
+impl Default for GuardSettings {
+    fn default() -> Self {
+        Self {
+            max_destructive_share: defaults::MAX_DESTRUCTIVE_SHARE,
+            max_destructive_count: defaults::MAX_DESTRUCTIVE_COUNT,
+            allow_mass_changes: false,
+        }
+    }
+}
