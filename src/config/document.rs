@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::error::ConfigError;
 use super::settings::{defaults, RunConfig};
 use crate::model::settings::GuardSettings;
-use crate::plan::{EmailSource, OutOfScopeAction, Policy, UserNameSource};
+use crate::model::settings::{EmailSource, OutOfScopeAction, Policy, UserNameSource};
 
 /// Every optional section; absent keys keep their defaults.
 #[derive(Debug, Default, Deserialize)]

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::*;
-use crate::plan::OutOfScopeAction;
+use crate::model::settings::OutOfScopeAction;
 
 const LDIF_DEMO: &str = r#"
 [directory]

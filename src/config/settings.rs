@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::model::settings::{GuardSettings, LdapSettings, Scope};
-use crate::plan::Policy;
+use crate::model::settings::{GuardSettings, LdapSettings, Policy, Scope};
 use crate::secret::Secret;
 
 /// Everything one sync pass needs, whichever source (SSM + Secrets Manager, or a TOML file)

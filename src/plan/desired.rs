@@ -5,9 +5,9 @@
 
 use std::borrow::Cow;
 
-use super::policy::{EmailSource, Policy, UserNameSource};
 use super::types::UserAttributes;
 use super::validate;
+use crate::model::settings::{EmailSource, Policy, UserNameSource};
 use crate::model::{DirectoryGroup, DirectoryUser};
 
 /// Surrounding whitespace is never meaningful in a directory value (AD tools let it slip in),

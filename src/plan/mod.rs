@@ -43,7 +43,6 @@ mod holders;
 mod members;
 mod ownership;
 mod planner;
-mod policy;
 mod types;
 mod users;
 pub mod validate;
@@ -54,9 +53,9 @@ mod guard_tests;
 mod planner_tests;
 
 pub use crate::model::settings::GuardSettings;
+pub use crate::model::settings::{EmailSource, OutOfScopeAction, Policy, UserNameSource};
 pub use desired::{desired_group_name, desired_user};
 pub use guard::apply_guard;
 pub use ownership::{is_owned_group_external_id, is_owned_user_external_id};
 pub use planner::plan;
-pub use policy::{EmailSource, OutOfScopeAction, Policy, UserNameSource};
 pub use types::{GroupRef, Operation, Plan, UserAttributes, UserField, UserRef};

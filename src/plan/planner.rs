@@ -6,9 +6,9 @@ use std::collections::HashSet;
 use super::groups::plan_groups;
 use super::members::plan_members;
 use super::ownership::{group_key, user_key};
-use super::policy::Policy;
 use super::types::{GroupRef, Operation, Plan};
 use super::users::plan_users;
+use crate::model::settings::Policy;
 use crate::model::{DirectorySnapshot, IdcSnapshot};
 
 /// The writes that make Identity Center match the directory, within what `policy` allows.

@@ -7,8 +7,8 @@ use super::anchors::{unique_by_anchor, AnchorNames};
 use super::desired::{desired_view, DesiredUser};
 use super::holders::{Holder, Holders};
 use super::ownership::{fold, is_owned_user_external_id, same_folded, user_key, SidIndex};
-use super::policy::{OutOfScopeAction, Policy};
 use super::types::{Operation, Plan, UserField, UserRef};
+use crate::model::settings::{OutOfScopeAction, Policy};
 use crate::model::{DirectoryUser, IdcUser};
 
 /// What the membership planning needs to know about users once their fate is decided.

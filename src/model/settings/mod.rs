@@ -11,6 +11,7 @@
 mod ca_bundle;
 pub mod defaults;
 mod ldap_url;
+mod policy;
 
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use crate::secret::Secret;
 
 pub use ca_bundle::CaBundle;
 pub use ldap_url::LdapUrl;
+pub use policy::{EmailSource, OutOfScopeAction, Policy, UserNameSource};
 
 /// How to reach and read a live directory.
 #[derive(Debug, Clone, PartialEq)]
