@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use scim_sync::model::{IdcGroup, IdcSnapshot, IdcUser};
-use scim_sync::plan::{is_owned_group_external_id, GroupRef, Operation, Plan, UserField, UserRef};
+use scim_sync::plan::{GroupRef, Operation, Plan, UserField, UserRef};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimGroup {
@@ -83,9 +83,11 @@ impl Sim {
         format!("{prefix}{:04}", self.next_id)
     }
 
-    /// What a live read returns: every user and group; member lists only for owned groups,
-    /// except those in `unread` (a failed read).
-    pub fn snapshot(&self, unread: &BTreeSet<String>) -> IdcSnapshot {
+    /// What a live read returns (`identity_center::read_state`): every user and group; member
+    /// lists only for the groups carrying one of `wanted` (the directory's groups' objectGUIDs),
+    /// except those in `unread` (a failed read). `tests/plan_properties.rs` checks this
+    /// against the emulator read through the real client.
+    pub fn snapshot(&self, unread: &BTreeSet<String>, wanted: &BTreeSet<String>) -> IdcSnapshot {
         IdcSnapshot {
             users: self.users.values().cloned().collect(),
             groups: self
@@ -95,10 +97,7 @@ impl Sim {
                     id: id.clone(),
                     external_id: g.external_id.clone(),
                     display_name: g.display_name.clone(),
-                    member_ids: (g
-                        .external_id
-                        .as_deref()
-                        .is_some_and(is_owned_group_external_id)
+                    member_ids: (g.external_id.as_ref().is_some_and(|x| wanted.contains(x))
                         && !unread.contains(id))
                     .then(|| g.members.iter().map(|m| m.as_str().into()).collect()),
                 })
