@@ -637,21 +637,21 @@ use scim_sync::apply::{execute, ExecuteOptions};
 use scim_sync::identity_center::read_state;
 use scim_sync::model::Summary;
 
+/// externalId, displayName, given name, family name, email (folded), active.
+type NamedUser = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    bool,
+);
+
 /// A state with ids replaced by what identifies an object to a person.
 #[derive(Debug, PartialEq, Eq)]
 struct Named {
-    /// userName (folded) → (externalId, displayName, given, family, email folded, active).
-    users: BTreeMap<
-        String,
-        (
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            bool,
-        ),
-    >,
+    /// userName (folded) → what the pass manages of that user.
+    users: BTreeMap<String, NamedUser>,
     /// group name (folded) → member userNames (folded), for the groups whose members are read.
     groups: BTreeMap<String, Option<BTreeSet<String>>>,
 }
