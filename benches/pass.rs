@@ -95,8 +95,11 @@ struct Dataset {
     groups: Vec<BTreeSet<usize>>,
 }
 
+/// The bench directory's domain (the export has no domain entry: it comes from the setting).
+const DOMAIN_SID: &str = "S-1-5-21-1004336348-1177238915-682003330";
+
 fn sid(n: usize) -> String {
-    format!("S-1-5-21-1004336348-1177238915-682003330-{}", 10_000 + n)
+    format!("{DOMAIN_SID}-{}", 10_000 + n)
 }
 
 fn user_guid(n: usize) -> String {
@@ -245,6 +248,7 @@ impl Dataset {
                     surname: Some(format!("Family{n}")),
                     display_name: self.display.get(n).cloned(),
                     enabled: true,
+                    account_expires: None,
                 }
             })
             .collect();
@@ -260,12 +264,15 @@ impl Dataset {
                     .into_iter()
                     .map(|m| sid(m).into())
                     .collect(),
+                members_partial: None,
             })
             .collect();
         DirectorySnapshot {
             users,
             groups,
             skipped: Vec::new(),
+            domain_sids: vec![DOMAIN_SID.to_string()],
+            read_at: None,
         }
     }
 }
@@ -435,6 +442,7 @@ fn bench_settings(url: &str, ldif: PathBuf, rate_limit: u32) -> Settings {
             sync_group: "sync-all".into(),
             group_prefix: "aws-".into(),
             group_search_base: "OU=AWS,DC=bench,DC=test".into(),
+            extra_domain_sids: vec![DOMAIN_SID.to_string()],
         },
         scim: ScimConfig {
             url: url.to_string(),
@@ -890,6 +898,7 @@ async fn ldap_bench(env: &LdapEnv) -> Vec<LdapRow> {
             sync_group: format!("bench{label}-sync"),
             group_prefix: format!("bench{label}-g"),
             group_search_base: format!("OU=Groups,{root}"),
+            extra_domain_sids: Vec::new(),
         };
         let settings = LdapSettings {
             ca_bundle: Some(CaBundle::from_pem(&ca).unwrap()),

@@ -34,7 +34,10 @@ impl Lcg {
 
 fn snapshots(users: usize, groups: usize, memberships: usize) -> (DirectorySnapshot, IdcSnapshot) {
     let mut rng = Lcg(42);
-    let mut dir = DirectorySnapshot::default();
+    let mut dir = DirectorySnapshot {
+        domain_sids: vec!["S-1-5-21-3623811015-3361044348-30300820".to_string()],
+        ..DirectorySnapshot::default()
+    };
     let mut idc = IdcSnapshot::default();
     for n in 0..users {
         let upn = format!("user{n}@corp.example.com");
@@ -49,6 +52,7 @@ fn snapshots(users: usize, groups: usize, memberships: usize) -> (DirectorySnaps
             display_name: Some(format!("Given{n} Family{n}")),
             mail: Some(format!("user{n}@example.com")),
             enabled: n % 50 != 0,
+            account_expires: None,
         });
         // 97 % exist already; 1 % of those carry an old display name.
         if n % 100 < 97 {
@@ -91,6 +95,7 @@ fn snapshots(users: usize, groups: usize, memberships: usize) -> (DirectorySnaps
             name: format!("aws-group{g}"),
             description: None,
             member_sids: members.iter().map(|m| sid(*m).into()).collect(),
+            members_partial: None,
         });
         if g % 100 < 98 {
             // Identity Center has the group with 95 % of the members plus a stray one.

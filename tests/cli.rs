@@ -165,3 +165,41 @@ async fn the_originals_email_and_sync_group_behaviour_can_be_chosen() {
     let like_original = plan_json(&original);
     assert!(!creates_sync_group(&like_original), "{like_original}");
 }
+
+/// Without a `--config` file the CLI loads the AWS SDK configuration, which warns about every
+/// missing AWS config or credentials file. Those lines are noise for an operator: not shown at
+/// the default verbosity, shown again with `-v` (which also proves the files were looked for).
+#[test]
+fn missing_aws_config_files_are_not_warned_about_at_the_default_verbosity() {
+    let run = |verbose: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_scim-sync"));
+        if verbose {
+            cmd.arg("-v");
+        }
+        cmd.arg("plan")
+            .env_remove("RUST_LOG")
+            .env("AWS_CONFIG_FILE", "/nonexistent/scim-sync-test/config")
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/scim-sync-test/credentials",
+            )
+            .env("AWS_REGION", "eu-west-1")
+            .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", "not-a-secret")
+            // A closed loopback port: the SSM read fails at once, after the files were read.
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env("AWS_MAX_ATTEMPTS", "1")
+            .output()
+            .unwrap()
+    };
+    let quiet = run(false);
+    assert_eq!(quiet.status.code(), Some(2), "{}", text(&quiet.stderr));
+    let stderr = text(&quiet.stderr);
+    assert!(!stderr.contains("WARN"), "{stderr}");
+    assert!(stderr.contains("cannot read SSM parameters"), "{stderr}");
+    let verbose = text(&run(true).stderr);
+    assert!(
+        verbose.contains("/nonexistent/scim-sync-test/config"),
+        "with -v the SDK's warning is shown: {verbose}"
+    );
+}

@@ -105,6 +105,8 @@ fn settings(url: String, ldif: PathBuf) -> Settings {
             sync_group: "sync-all".into(),
             group_prefix: "aws-".into(),
             group_search_base: "OU=AWS,DC=example,DC=test".into(),
+            // The export holds no domain entry: the domain comes from the setting.
+            extra_domain_sids: vec!["S-1-5-21-1111111111-2222222222-3333333333".into()],
         },
         scim: ScimConfig {
             url,

@@ -22,6 +22,7 @@ fn scope() -> Scope {
         sync_group: samba::SYNC_GROUP.into(),
         group_prefix: samba::GROUP_PREFIX.into(),
         group_search_base: samba::GROUP_BASE.into(),
+        extra_domain_sids: Vec::new(),
     }
 }
 

@@ -39,6 +39,7 @@ fn scope(sync_group: &str) -> Scope {
         sync_group: sync_group.into(),
         group_prefix: samba::GROUP_PREFIX.into(),
         group_search_base: samba::GROUP_BASE.into(),
+        extra_domain_sids: Vec::new(),
     }
 }
 

@@ -41,6 +41,7 @@ fn scope(sync_group: &str) -> Scope {
         sync_group: sync_group.into(),
         group_prefix: samba::GROUP_PREFIX.into(),
         group_search_base: samba::GROUP_BASE.into(),
+        extra_domain_sids: Vec::new(),
     }
 }
 
@@ -54,7 +55,8 @@ async fn ldapsearch_export_reads_like_the_live_directory() {
     );
     settings.ca_bundle = Some(dc.ca_bundle());
 
-    let filter = "(|(objectClass=user)(objectClass=group))";
+    // The domain entry too: its objectSid is the domain the users must belong to.
+    let filter = "(|(objectClass=user)(objectClass=group)(objectClass=domain))";
     let folded = dc.ldapsearch_as_admin(samba::BASE_DN, filter, EXPORT_ATTRS, &[]);
     let unfolded = dc.ldapsearch_as_admin(
         samba::BASE_DN,
@@ -97,7 +99,7 @@ async fn export_with_member_of_only_still_resolves_nesting() {
         .collect();
     let export = dc.ldapsearch_as_admin(
         samba::BASE_DN,
-        "(|(objectClass=user)(objectClass=group))",
+        "(|(objectClass=user)(objectClass=group)(objectClass=domain))",
         &attrs,
         &[],
     );
@@ -115,6 +117,7 @@ fn bundled_sample_directory_reads_as_documented() {
         sync_group: "aws-sync-users".into(),
         group_prefix: "aws-".into(),
         group_search_base: "OU=AWS,DC=example,DC=test".into(),
+        extra_domain_sids: Vec::new(),
     };
     let snap = read_ldif_file(&path, &scope).unwrap();
     assert_eq!(snap.users.len(), 14);

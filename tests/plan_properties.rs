@@ -16,10 +16,10 @@ use std::collections::{BTreeSet, HashSet};
 use idc_sim::{Sim, SimGroup};
 use proptest::prelude::*;
 use scim_sync::model::{
-    DirectoryGroup, DirectorySnapshot, DirectoryUser, IdcSnapshot, IdcUser, SkippedEntry,
+    DirectoryGroup, DirectorySnapshot, DirectoryUser, EntryKind, IdcSnapshot, IdcUser, SkippedEntry,
 };
 use scim_sync::plan::{
-    apply_guard, is_owned_group_external_id, is_owned_user_external_id, plan, EmailSource,
+    apply_guard, is_owned_group_external_id, is_owned_user_external_id, is_sid, plan, EmailSource,
     GroupRef, GuardSettings, Operation, OutOfScopeAction, Plan, Policy, UserField, UserNameSource,
     UserRef,
 };
@@ -27,8 +27,21 @@ use scim_sync::plan::{
 const NAMES: [&str; 6] = ["ann", "bob", "cy", "dee", "eve", "fay"];
 const GIVEN: [&str; 3] = ["Ann", "Bob", "Cy"];
 
+/// This directory's domain.
+const DOMAIN: &str = "S-1-5-21-7-8-9";
+
 fn sid(n: u8) -> String {
-    format!("S-1-5-21-7-8-9-{}", 1000 + u32::from(n))
+    format!("{DOMAIN}-{}", 1000 + u32::from(n))
+}
+
+/// An account of another domain with the same RID as `sid(n)`: another forest's domain, or a
+/// child domain whose SID starts with ours.
+fn foreign_sid(n: u8, child: bool) -> String {
+    if child {
+        format!("{DOMAIN}-1000-{}", 1000 + u32::from(n))
+    } else {
+        format!("S-1-5-21-70-80-90-{}", 1000 + u32::from(n))
+    }
 }
 
 fn guid(n: u8) -> String {
@@ -124,6 +137,7 @@ fn dir_user() -> impl Strategy<Value = (u8, DirectoryUser, Broken)> {
                     display_name: display.then(|| format!("{} Doe", GIVEN[given])),
                     mail: mail.map(|m| value(1, m, !upper)),
                     enabled,
+                    account_expires: None,
                 };
                 match broken {
                     Broken::No => {}
@@ -142,7 +156,7 @@ fn dir_user() -> impl Strategy<Value = (u8, DirectoryUser, Broken)> {
 
 fn idc_user() -> impl Strategy<Value = IdcUser> {
     (
-        (0u8..4, 0u8..14, 0u8..3, 0usize..6, any::<bool>()),
+        (0u8..6, 0u8..14, 0u8..3, 0usize..6, any::<bool>()),
         (
             proptest::option::of((0usize..6, any::<bool>())),
             0usize..3,
@@ -156,7 +170,8 @@ fn idc_user() -> impl Strategy<Value = IdcUser> {
                 external_id: match owner {
                     0 | 1 => Some(sid(s)),
                     2 => None,
-                    _ => Some(format!("okta-{s}")),
+                    3 => Some(format!("okta-{s}")),
+                    o => Some(foreign_sid(s, o == 5)),
                 },
                 user_name: value(kind, name, upper),
                 display_name: Some(if display {
@@ -186,6 +201,7 @@ fn dir_group() -> impl Strategy<Value = DirectoryGroup> {
             name: cased(format!("aws-{}", NAMES[name]), upper),
             description: None,
             member_sids: members.into_iter().map(|m| sid(m).into()).collect(),
+            members_partial: None,
         })
 }
 
@@ -258,7 +274,10 @@ fn world() -> impl Strategy<Value = World> {
     )
         .prop_map(|(users, groups, skipped, idc_users, idc_groups, policy)| {
             let mut seen = HashSet::new();
-            let mut dir = DirectorySnapshot::default();
+            let mut dir = DirectorySnapshot {
+                domain_sids: vec![DOMAIN.to_string()],
+                ..DirectorySnapshot::default()
+            };
             let mut broken = BTreeSet::new();
             for (s, u, b) in users {
                 if seen.insert(s) {
@@ -279,6 +298,8 @@ fn world() -> impl Strategy<Value = World> {
                     dn: format!("CN=skipped{s}"),
                     anchor: Some(sid(s)),
                     reason: "unreadable".into(),
+                    kind: EntryKind::User,
+                    user_names: Vec::new(),
                 })
                 .collect();
             let mut unread_flags = Vec::new();
@@ -328,12 +349,27 @@ fn untouchable_sids(w: &World, plan: &Plan) -> BTreeSet<String> {
 }
 
 fn owned_user_ids(snap: &IdcSnapshot) -> HashSet<String> {
+    let domains = [DOMAIN.to_string()];
     snap.users
         .iter()
         .filter(|u| {
             u.external_id
                 .as_deref()
-                .is_some_and(is_owned_user_external_id)
+                .is_some_and(|e| is_owned_user_external_id(e, &domains))
+        })
+        .map(|u| u.id.clone())
+        .collect()
+}
+
+/// Users whose externalId is a SID, but of another domain: another deployment's.
+fn other_domain_user_ids(snap: &IdcSnapshot) -> HashSet<String> {
+    snap.users
+        .iter()
+        .filter(|u| {
+            u.external_id.as_deref().is_some_and(|e| {
+                let rid = e.strip_prefix(&format!("{DOMAIN}-"));
+                is_sid(e) && rid.is_none_or(|r| r.contains('-'))
+            })
         })
         .map(|u| u.id.clone())
         .collect()
@@ -367,6 +403,7 @@ fn check_targets(w: &World, snap: &IdcSnapshot, plan: &Plan) -> Result<(), TestC
             groups.insert(id.clone());
         }
     }
+    let other_domain = other_domain_user_ids(snap);
     let skipped = untouchable_sids(w, plan);
     prop_assert!(
         w.broken.is_subset(&skipped),
@@ -381,6 +418,16 @@ fn check_targets(w: &World, snap: &IdcSnapshot, plan: &Plan) -> Result<(), TestC
         .map(|u| u.id.as_str())
         .collect();
     for op in &plan.operations {
+        prop_assert!(
+            !names_other_domain_user(op, &other_domain, &groups),
+            "an account of another domain named: {op:?}"
+        );
+        if let Operation::UpdateUser { user, changed, .. } = op {
+            prop_assert!(
+                user.active || !changed.contains(&UserField::Active),
+                "a deactivation carried by an update: {op:?}"
+            );
+        }
         match op {
             Operation::UpdateUser { id, .. } | Operation::DeleteUser { id, .. } => {
                 prop_assert!(users.contains(id), "foreign user targeted: {op:?}");
@@ -439,6 +486,28 @@ fn check_targets(w: &World, snap: &IdcSnapshot, plan: &Plan) -> Result<(), TestC
         }
     }
     Ok(())
+}
+
+/// True when `op` names a user of another domain anywhere but in a member removal from one of
+/// our groups (a group that is ours holds exactly the directory's members, as in the
+/// original): never updated, disabled, deleted or added.
+fn names_other_domain_user(
+    op: &Operation,
+    other_domain: &HashSet<String>,
+    our_groups: &HashSet<String>,
+) -> bool {
+    match op {
+        Operation::UpdateUser { id, .. }
+        | Operation::DisableUser { id, .. }
+        | Operation::DeleteUser { id, .. } => other_domain.contains(id),
+        Operation::AddMembers { users, .. } => users
+            .iter()
+            .any(|r| matches!(r, UserRef::Existing(id) if other_domain.contains(&**id))),
+        Operation::RemoveMembers {
+            group_id, user_ids, ..
+        } => !our_groups.contains(group_id) && user_ids.iter().any(|u| other_domain.contains(u)),
+        _ => false,
+    }
 }
 
 /// After convergence: every sendable, enabled directory user exists unless a conflict or a
@@ -563,10 +632,8 @@ proptest! {
             prop_assert!(withheld.is_empty(), "the override lets everything through");
             return Ok(());
         }
-        let deactivates = |op: &Operation| matches!(op, Operation::UpdateUser { user, changed, .. }
-            if changed.contains(&UserField::Active) && !user.active);
         let users_lost = kept.operations.iter()
-            .filter(|op| matches!(op, Operation::DisableUser { .. } | Operation::DeleteUser { .. }) || deactivates(op))
+            .filter(|op| matches!(op, Operation::DisableUser { .. } | Operation::DeleteUser { .. }))
             .count() as u64;
         let removed: u64 = kept.operations.iter().map(|op| match op {
             Operation::RemoveMembers { user_ids, .. } => user_ids.len() as u64,
@@ -591,7 +658,7 @@ proptest! {
         // And the guard is not stricter than the rule: it holds back only a plan that breaks it.
         if !withheld.is_empty() {
             let planned_users_lost = planned.operations.iter()
-                .filter(|op| matches!(op, Operation::DisableUser { .. } | Operation::DeleteUser { .. }) || deactivates(op))
+                .filter(|op| matches!(op, Operation::DisableUser { .. } | Operation::DeleteUser { .. }))
                 .count() as u64;
             let planned_removed: u64 = planned.operations.iter().map(|op| match op {
                 Operation::RemoveMembers { user_ids, .. } => user_ids.len() as u64,
@@ -608,10 +675,10 @@ proptest! {
             );
         }
         if w.dir.users.is_empty() && owned_users > 0 {
-            prop_assert!(kept.operations.iter().all(|op| !op.is_destructive() && !deactivates(op)));
+            prop_assert!(kept.operations.iter().all(|op| !op.is_destructive()));
         }
         if !withheld.is_empty() {
-            prop_assert!(kept.operations.iter().all(|op| !op.is_destructive() && !deactivates(op)));
+            prop_assert!(kept.operations.iter().all(|op| !op.is_destructive()));
             let safe = |p: &Plan| p.operations.iter()
                 .filter(|op| matches!(op, Operation::CreateUser { .. } | Operation::CreateGroup { .. } | Operation::AddMembers { .. } | Operation::RenameGroup { .. } | Operation::AdoptGroup { .. }))
                 .cloned().collect::<Vec<_>>();

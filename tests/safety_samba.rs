@@ -51,6 +51,7 @@ fn fixture_scope() -> Scope {
         sync_group: samba::SYNC_GROUP.into(),
         group_prefix: samba::GROUP_PREFIX.into(),
         group_search_base: samba::GROUP_BASE.into(),
+        extra_domain_sids: Vec::new(),
     }
 }
 
@@ -216,6 +217,7 @@ async fn hostile_values_in_the_live_directory_arrive_exactly_or_are_skipped() {
         sync_group: "hostile-sync".into(),
         group_prefix: "aws-".into(),
         group_search_base: HOSTILE_BASE.into(),
+        extra_domain_sids: Vec::new(),
     };
     let s = settings(&dc, scope, &proxy.base_url());
     let report = run(&s).await.unwrap();

@@ -6,7 +6,7 @@ use futures::stream::{self, StreamExt};
 
 use super::writer::{WriteError, Writer};
 use crate::model::{Failure, Summary};
-use crate::plan::{GroupRef, Operation, Plan, UserField, UserRef};
+use crate::plan::{GroupRef, Operation, Phase, Plan, UserRef};
 
 /// How far the executor may go.
 #[derive(Debug, Clone)]
@@ -29,39 +29,6 @@ impl Default for ExecuteOptions {
             stop_starting_at: None,
             allow_destructive: true,
         }
-    }
-}
-
-/// The order writes run in: each phase needs the one before it to have finished.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// Creates, updates, renames, adoptions: they give later phases their ids.
-    Objects,
-    /// Member additions, which may name users and groups created in the first phase.
-    Additions,
-    /// Everything that takes access away, last, so a pass stopped early never leaves a user
-    /// with less access than either the old or the new state would give.
-    Destructive,
-}
-
-fn phase_of(op: &Operation) -> Phase {
-    match op {
-        Operation::CreateUser { .. }
-        | Operation::CreateGroup { .. }
-        | Operation::RenameGroup { .. }
-        | Operation::AdoptGroup { .. } => Phase::Objects,
-        Operation::UpdateUser { user, changed, .. } => {
-            if changed.contains(&UserField::Active) && !user.active {
-                Phase::Destructive
-            } else {
-                Phase::Objects
-            }
-        }
-        Operation::AddMembers { .. } => Phase::Additions,
-        Operation::DisableUser { .. }
-        | Operation::DeleteUser { .. }
-        | Operation::DeleteGroup { .. }
-        | Operation::RemoveMembers { .. } => Phase::Destructive,
     }
 }
 
@@ -118,11 +85,11 @@ pub async fn execute<W: Writer>(
         cut_short: AtomicBool::new(false),
     };
     let mut created = Created::default();
-    for phase in [Phase::Objects, Phase::Additions, Phase::Destructive] {
+    for phase in Phase::ALL {
         let ops: Vec<&Operation> = plan
             .operations
             .iter()
-            .filter(|op| phase_of(op) == phase)
+            .filter(|op| op.phase() == phase)
             .filter(|op| {
                 !matches!(op, Operation::RemoveMembers { group_id, .. }
                 if run.merged_removals.contains_key(group_id.as_str()))
@@ -186,13 +153,7 @@ pub fn count_planned(plan: &Plan, summary: &mut Summary) {
     for op in &plan.operations {
         match op {
             Operation::CreateUser { .. } => summary.users_created += 1,
-            Operation::UpdateUser { user, changed, .. } => {
-                if changed.contains(&UserField::Active) && !user.active && changed.len() == 1 {
-                    summary.users_disabled += 1;
-                } else {
-                    summary.users_updated += 1;
-                }
-            }
+            Operation::UpdateUser { .. } => summary.users_updated += 1,
             Operation::DisableUser { .. } => summary.users_disabled += 1,
             Operation::DeleteUser { .. } => summary.users_deleted += 1,
             Operation::CreateGroup { .. } => summary.groups_created += 1,
@@ -280,9 +241,7 @@ impl<W: Writer> Run<'_, W> {
                 ),
             },
             Operation::UpdateUser { id, user, changed } => {
-                let deactivating = changed.contains(&UserField::Active) && !user.active;
                 match w.update_user(id, user, changed).await {
-                    Ok(()) if deactivating && changed.len() == 1 => Outcome::UserDisabled,
                     Ok(()) => Outcome::UserUpdated,
                     Err(e) => self.fail(
                         "update user",

@@ -304,17 +304,19 @@ async fn nothing_starts_after_the_deadline() {
 }
 
 #[tokio::test]
-async fn deactivating_an_in_scope_user_runs_with_the_destructive_changes() {
+async fn a_rename_with_a_deactivation_is_written_even_when_destructive_changes_are_held() {
     let w = Recorder::default();
     let plan = Plan {
         operations: vec![
             Operation::UpdateUser {
                 id: "u5".into(),
-                user: user("carol", false),
-                changed: vec![UserField::Active],
+                user: user("carol", true),
+                changed: vec![UserField::DisplayName],
             },
-            Operation::CreateUser {
-                user: user("dave", true),
+            Operation::DisableUser {
+                id: "u5".into(),
+                external_id: "S-1-5-21-carol".into(),
+                user_name: "carol".into(),
             },
         ],
         ..Plan::default()
@@ -325,15 +327,18 @@ async fn deactivating_an_in_scope_user_runs_with_the_destructive_changes() {
         ..ExecuteOptions::default()
     };
     execute(&w, &plan, &opts, &mut summary).await;
-    assert_eq!(w.log(), vec!["create user dave".to_string()]);
-    execute(
-        &w,
-        &plan,
-        &ExecuteOptions::default(),
-        &mut Summary::default(),
-    )
-    .await;
-    assert!(w.log().iter().any(|l| l == "update user u5"));
+    assert_eq!(w.log(), vec!["update user u5".to_string()]);
+    assert_eq!((summary.users_updated, summary.users_disabled), (1, 0));
+    let w = Recorder::default();
+    let mut summary = Summary::default();
+    execute(&w, &plan, &ExecuteOptions::default(), &mut summary).await;
+    assert_eq!(w.log().len(), 2, "{:?}", w.log());
+    assert_eq!(
+        w.log()[0],
+        "update user u5",
+        "the update runs before the disable"
+    );
+    assert_eq!((summary.users_updated, summary.users_disabled), (1, 1));
 }
 
 #[tokio::test]

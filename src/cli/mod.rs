@@ -3,10 +3,12 @@
 
 mod args;
 mod exit;
+mod logging;
 mod render;
 mod run;
 
 pub use args::{Cli, Command, OutputFormat};
 pub use exit::ExitCode;
+pub use logging::log_filter;
 pub use render::{plan_text, summary_text};
 pub use run::run;

@@ -172,6 +172,7 @@ pub async fn load_from_aws(sdk: &SdkConfig, names: &AwsNames) -> Result<Settings
             .map_err(invalid(parameter::GROUP_PREFIX))?,
         group_search_base: validate::distinguished_name(value(parameter::SEARCH_BASE))
             .map_err(invalid(parameter::SEARCH_BASE))?,
+        extra_domain_sids: tuning.extra_domain_sids.clone(),
     };
     let scim_url =
         validate::scim_url(value(parameter::SCIM_URI)).map_err(invalid(parameter::SCIM_URI))?;

@@ -26,6 +26,15 @@ pub(crate) struct OptionalSettings {
     pub scim: ScimSection,
     #[serde(default)]
     pub run: RunSection,
+    #[serde(default)]
+    pub scope: ScopeSection,
+}
+
+/// The optional scope keys (the required ones are SSM parameters, or the file's `[scope]`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct ScopeSection {
+    pub extra_domain_sids: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -100,6 +109,8 @@ pub(crate) struct ScimTuning {
 /// The optional settings with defaults applied and ranges checked.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Resolved {
+    /// Domains besides the directory's own whose accounts are ours (validated, deduplicated).
+    pub extra_domain_sids: Vec<String>,
     pub policy: Policy,
     pub guard: GuardSettings,
     pub ldap: LdapTuning,
@@ -240,7 +251,17 @@ impl OptionalSettings {
                 .map_err(|r| bad("run.deadlineMarginSeconds", r))?,
         };
 
+        let mut extra_domain_sids = Vec::new();
+        for raw in self.scope.extra_domain_sids.unwrap_or_default() {
+            let sid =
+                super::validate::domain_sid(&raw).map_err(|r| bad("scope.extraDomainSids", r))?;
+            if !extra_domain_sids.contains(&sid) {
+                extra_domain_sids.push(sid);
+            }
+        }
+
         Ok(Resolved {
+            extra_domain_sids,
             policy,
             guard,
             ldap,
@@ -374,5 +395,37 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("remove"), "{err}");
+    }
+
+    #[test]
+    fn extra_domain_sids_are_validated_canonicalised_and_deduplicated() {
+        assert!(resolve_toml("").unwrap().extra_domain_sids.is_empty());
+        let r = resolve_toml(
+            "[scope]\nextraDomainSids = [\"s-1-5-21-1-2-3\", \" S-1-5-21-1-2-3 \", \"S-1-5-21-4-5-6\"]\n",
+        )
+        .unwrap();
+        assert_eq!(r.extra_domain_sids, ["S-1-5-21-1-2-3", "S-1-5-21-4-5-6"]);
+        let json = parse_document(
+            r#"{"scope": {"extraDomainSids": ["S-1-5-21-7-8-9"]}}"#,
+            "/IAM-IDC/Sync-Settings",
+        )
+        .unwrap()
+        .resolve("/IAM-IDC/Sync-Settings")
+        .unwrap();
+        assert_eq!(json.extra_domain_sids, ["S-1-5-21-7-8-9"]);
+        for bad in [
+            "S-1-5-21-1-2-3-1104",
+            "S-1-5-32",
+            "domain",
+            "S-1-5-21-1-2-x",
+        ] {
+            let err = resolve_toml(&format!("[scope]\nextraDomainSids = [\"{bad}\"]\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("scope.extraDomainSids") && err.contains("not a domain SID"),
+                "{bad}: {err}"
+            );
+        }
     }
 }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::document::{
     toml_reason, GuardSection, LdapSection, OptionalSettings, PolicySection, RunSection,
-    ScimSection,
+    ScimSection, ScopeSection,
 };
 use super::error::ConfigError;
 use super::secrets::{parse_credentials, parse_token};
@@ -67,6 +67,8 @@ struct FileScope {
     #[serde(default)]
     group_prefix: Option<String>,
     group_search_base: String,
+    #[serde(default)]
+    extra_domain_sids: Option<Vec<String>>,
 }
 
 /// The endpoint keys plus the tuning keys of [`ScimSection`] (kept in step with it by hand:
@@ -196,6 +198,9 @@ fn parse(
             request_timeout_seconds: doc.scim.request_timeout_seconds,
         },
         run: doc.run,
+        scope: ScopeSection {
+            extra_domain_sids: doc.scope.extra_domain_sids.clone(),
+        },
     };
     let tuning = optional.resolve(origin)?;
 
@@ -206,6 +211,7 @@ fn parse(
             .map_err(|r| bad("scope.groupPrefix", r))?,
         group_search_base: validate::distinguished_name(&doc.scope.group_search_base)
             .map_err(|r| bad("scope.groupSearchBase", r))?,
+        extra_domain_sids: tuning.extra_domain_sids.clone(),
     };
 
     let env_value = |var: &str, setting: &str| {

@@ -254,3 +254,18 @@ fn shipped_examples_parse() {
         }
     }
 }
+
+#[test]
+fn extra_domain_sids_sit_in_the_file_s_scope_section() {
+    let s = parse_ok(LDIF_DEMO, &[("SCIM_SYNC_TOKEN", "t")]).settings;
+    assert!(s.scope.extra_domain_sids.is_empty());
+    let text = LDIF_DEMO.replace(
+        "groupSearchBase = \"OU=AWS,DC=example,DC=test\"",
+        "groupSearchBase = \"OU=AWS,DC=example,DC=test\"\nextraDomainSids = [\"s-1-5-21-10-20-30\"]",
+    );
+    let s = parse_ok(&text, &[("SCIM_SYNC_TOKEN", "t")]).settings;
+    assert_eq!(s.scope.extra_domain_sids, ["S-1-5-21-10-20-30"]);
+    let bad = text.replace("s-1-5-21-10-20-30", "S-1-5-21-10-20-30-500");
+    let err = parse_err(&bad, &[("SCIM_SYNC_TOKEN", "t")]);
+    assert!(err.contains("scope.extraDomainSids"), "{err}");
+}

@@ -70,6 +70,25 @@ pub(crate) fn distinguished_name(raw: &str) -> Result<String, String> {
     Ok(dn.to_string())
 }
 
+/// The SID of an Active Directory domain (`S-1-5-21-a-b-c`: the domain head's objectSid, an
+/// account SID without its last part), in the canonical uppercase `S-` form.
+pub(crate) fn domain_sid(raw: &str) -> Result<String, String> {
+    let sid = raw.trim();
+    let parts: Option<Vec<u32>> = sid
+        .strip_prefix("S-1-5-21-")
+        .or_else(|| sid.strip_prefix("s-1-5-21-"))
+        .map(|rest| rest.split('-').map(|p| p.parse::<u32>().ok()).collect())
+        .unwrap_or(None);
+    match parts {
+        Some(p) if p.len() == 3 => Ok(format!("S-1-5-21-{}-{}-{}", p[0], p[1], p[2])),
+        _ => Err(format!(
+            "{raw:?} is not a domain SID: expected S-1-5-21- and three numbers (the objectSid \
+             of the domain's head, as `Get-ADDomain` prints it as DomainSID; an account's SID \
+             has one number more)"
+        )),
+    }
+}
+
 /// A name that must be present.
 pub(crate) fn non_empty(raw: &str, what: &str) -> Result<String, String> {
     let value = raw.trim();

@@ -94,6 +94,27 @@ pub fn first_rdn_value(dn: &str) -> Option<String> {
     parse_dn(dn)?.into_iter().next().map(|(_, v)| v)
 }
 
+/// The domain head a DN lies in: its trailing `DC=` components (`DC=corp,DC=example` for
+/// `OU=People,DC=corp,DC=example`), which is the naming context of an Active Directory
+/// domain; `None` when the DN ends in no `DC=` component.
+pub fn domain_head(dn: &str) -> Option<String> {
+    let rdns = parse_dn(dn)?;
+    let start = rdns
+        .iter()
+        .rposition(|(t, _)| !t.eq_ignore_ascii_case("dc"))
+        .map_or(0, |i| i + 1);
+    let head = &rdns[start..];
+    if head.is_empty() {
+        return None;
+    }
+    Some(
+        head.iter()
+            .map(|(_, v)| format!("DC={}", dn_value(v)))
+            .collect::<Vec<_>>()
+            .join(","),
+    )
+}
+
 /// True when a setting looks like a DN (`CN=…,OU=…`) rather than a plain name.
 pub fn looks_like_dn(value: &str) -> bool {
     parse_dn(value).is_some_and(|rdns| {
@@ -109,6 +130,21 @@ pub fn looks_like_dn(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_domain_head_is_the_trailing_dc_components() {
+        use super::domain_head;
+        assert_eq!(
+            domain_head("OU=AWS,dc=example, DC=test").as_deref(),
+            Some("DC=example,DC=test")
+        );
+        assert_eq!(
+            domain_head("DC=example,DC=test").as_deref(),
+            Some("DC=example,DC=test")
+        );
+        assert_eq!(domain_head("o=example"), None);
+        assert_eq!(domain_head("DC=x,OU=y"), None);
+    }
 
     #[test]
     fn equivalent_spellings_share_a_key() {

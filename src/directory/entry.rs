@@ -2,7 +2,7 @@
 //! conversion into the shared model. Decoding lives here once, so a malformed entry is
 //! skipped for the same reason whether it came over LDAP or from an export.
 
-use crate::model::{DirectoryGroup, DirectoryUser, SkippedEntry};
+use crate::model::{DirectoryGroup, DirectoryUser, EntryKind, SkippedEntry};
 
 use super::dn::first_rdn_value;
 use super::mapping::AttributeMap;
@@ -65,17 +65,38 @@ impl RawEntry {
             dn: self.dn.clone(),
             anchor,
             reason,
+            kind: EntryKind::User,
+            user_names: Vec::new(),
         }
+    }
+
+    fn skip_group(&self, anchor: Option<String>, reason: String) -> SkippedEntry {
+        SkippedEntry {
+            kind: EntryKind::Group,
+            ..self.skip(anchor, reason)
+        }
+    }
+
+    /// A user entry skipped before its anchor could be read: the names it carries, so its
+    /// Identity Center user can still be found and protected.
+    fn skip_unanchored_user(&self, map: &AttributeMap, reason: String) -> SkippedEntry {
+        let mut s = self.skip(None, reason);
+        for attr in [map.user_principal_name, map.mail, map.account_name] {
+            if let Ok(Some(v)) = self.text(attr) {
+                s.user_names.push(v.trim().to_string());
+            }
+        }
+        s
     }
 }
 
 /// Turns a user entry into a [`DirectoryUser`], or says why it cannot be used.
 pub(crate) fn decode_user(e: &RawEntry, map: &AttributeMap) -> Result<DirectoryUser, SkippedEntry> {
     let sid = match e.values(map.object_sid).and_then(|v| v.first()) {
-        None => return Err(e.skip(None, format!("user has no {}", map.object_sid))),
+        None => return Err(e.skip_unanchored_user(map, format!("user has no {}", map.object_sid))),
         Some(b) => sid_to_string(b).ok_or_else(|| {
-            e.skip(
-                None,
+            e.skip_unanchored_user(
+                map,
                 format!(
                     "user's {} is not a valid SID ({} bytes)",
                     map.object_sid,
@@ -117,6 +138,19 @@ pub(crate) fn decode_user(e: &RawEntry, map: &AttributeMap) -> Result<DirectoryU
     })?;
     // AD writes the 32-bit field as a signed or unsigned decimal; only the low bits matter.
     let bits = (uac & 0xffff_ffff) as u32;
+    let account_expires = match text(map.account_expires)? {
+        None => None,
+        Some(raw) => filetime_expiry(&raw).ok_or_else(|| {
+            e.skip(
+                anchor.clone(),
+                format!(
+                    "user's {} {raw:?} is not a Windows file time, so whether the account \
+                     has expired is unknown",
+                    map.account_expires
+                ),
+            )
+        })?,
+    };
     Ok(DirectoryUser {
         object_sid: sid,
         object_guid: guid,
@@ -128,7 +162,31 @@ pub(crate) fn decode_user(e: &RawEntry, map: &AttributeMap) -> Result<DirectoryU
         display_name: text(map.display_name)?,
         mail: text(map.mail)?,
         enabled: bits & map.disabled_mask == 0,
+        account_expires,
     })
+}
+
+/// Seconds between 1601-01-01 (the FILETIME epoch) and 1970-01-01.
+const FILETIME_UNIX_OFFSET_SECONDS: i64 = 11_644_473_600;
+
+/// `accountExpires` (100 ns ticks since 1601, as a decimal) as Unix seconds: `Some(None)` for
+/// "never" (0 or 0x7FFFFFFFFFFFFFFF, both of which AD writes), `None` when not a number.
+fn filetime_expiry(raw: &str) -> Option<Option<i64>> {
+    let ticks: i64 = raw.trim().parse().ok()?;
+    if ticks == 0 || ticks == i64::MAX {
+        return Some(None);
+    }
+    Some(Some(
+        ticks.div_euclid(10_000_000) - FILETIME_UNIX_OFFSET_SECONDS,
+    ))
+}
+
+/// The RID of the user's primary group (`primaryGroupID`), when present and a number.
+pub(crate) fn primary_group_rid(e: &RawEntry, map: &AttributeMap) -> Option<u32> {
+    e.text(map.primary_group_id)
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Turns a group entry into a [`DirectoryGroup`] with no members yet (they are flattened
@@ -138,9 +196,9 @@ pub(crate) fn decode_group(
     map: &AttributeMap,
 ) -> Result<DirectoryGroup, SkippedEntry> {
     let guid = match e.values(map.object_guid).and_then(|v| v.first()) {
-        None => return Err(e.skip(None, format!("group has no {}", map.object_guid))),
+        None => return Err(e.skip_group(None, format!("group has no {}", map.object_guid))),
         Some(b) => guid_to_string(b).ok_or_else(|| {
-            e.skip(
+            e.skip_group(
                 None,
                 format!("group's {} is not a 16-byte GUID", map.object_guid),
             )
@@ -150,18 +208,18 @@ pub(crate) fn decode_group(
     let sid = match e.values(map.object_sid).and_then(|v| v.first()) {
         None => None,
         Some(b) => Some(sid_to_string(b).ok_or_else(|| {
-            e.skip(
+            e.skip_group(
                 anchor.clone(),
                 format!("group's {} is not a valid SID", map.object_sid),
             )
         })?),
     };
-    let text = |name: &str| e.text(name).map_err(|r| e.skip(anchor.clone(), r));
+    let text = |name: &str| e.text(name).map_err(|r| e.skip_group(anchor.clone(), r));
     let name = match text(map.group_name)? {
         Some(n) => n,
         None => match text(map.account_name)?.or_else(|| first_rdn_value(&e.dn)) {
             Some(n) => n,
-            None => return Err(e.skip(anchor, format!("group has no {}", map.group_name))),
+            None => return Err(e.skip_group(anchor, format!("group has no {}", map.group_name))),
         },
     };
     Ok(DirectoryGroup {
@@ -171,6 +229,7 @@ pub(crate) fn decode_group(
         name,
         description: text(map.description)?,
         member_sids: Vec::new(),
+        members_partial: None,
     })
 }
 
@@ -211,6 +270,30 @@ mod tests {
                 .unwrap()
                 .enabled
         );
+    }
+
+    #[test]
+    fn account_expiry_is_decoded_as_a_date_and_never_means_none() {
+        let map = AttributeMap::active_directory();
+        let with = |v: &[u8]| {
+            let mut e = user_entry();
+            e.push("accountExpires", v.to_vec());
+            decode_user(&e, &map)
+        };
+        assert_eq!(
+            decode_user(&user_entry(), &map).unwrap().account_expires,
+            None
+        );
+        assert_eq!(with(b"0").unwrap().account_expires, None);
+        assert_eq!(with(b"9223372036854775807").unwrap().account_expires, None);
+        // 2021-01-01T00:00:00Z
+        assert_eq!(
+            with(b"132539328000000000").unwrap().account_expires,
+            Some(1_609_459_200)
+        );
+        let s = with(b"soon").unwrap_err();
+        assert!(s.reason.contains("accountExpires"), "{}", s.reason);
+        assert!(s.anchor.is_some());
     }
 
     #[test]

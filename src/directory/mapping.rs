@@ -30,6 +30,10 @@ pub struct AttributeMap {
     /// Integer bit field whose [`AttributeMap::disabled_mask`] bit marks a disabled account.
     pub account_control: &'static str,
     pub disabled_mask: u32,
+    /// When the account expires (Windows FILETIME; 0 and 0x7FFFFFFFFFFFFFFF mean never).
+    pub account_expires: &'static str,
+    /// RID of the user's primary group, which AD does not list in that group's `member`.
+    pub primary_group_id: &'static str,
     /// The group's display name (and the attribute the prefix is matched against).
     pub group_name: &'static str,
     pub description: &'static str,
@@ -65,6 +69,8 @@ impl AttributeMap {
             mail: "mail",
             account_control: "userAccountControl",
             disabled_mask: 0x2,
+            account_expires: "accountExpires",
+            primary_group_id: "primaryGroupID",
             group_name: "cn",
             description: "description",
             group_type: "groupType",
@@ -87,6 +93,8 @@ impl AttributeMap {
             self.display_name,
             self.mail,
             self.account_control,
+            self.account_expires,
+            self.primary_group_id,
         ]
     }
 }

@@ -113,11 +113,15 @@ pub(crate) struct GroupCandidate {
 
 /// Builds the snapshot: each group's effective members are the users in scope reachable from
 /// it; everything is sorted so two reads of the same directory compare equal.
+///
+/// `unreadable` holds the entries whose memberships could not be read (by number, with "DN:
+/// reason"): a group that reaches one of them gets `members_partial`.
 pub(crate) fn assemble(
     users: Vec<DirectoryUser>,
     groups: Vec<GroupCandidate>,
     graph: &MembershipGraph,
     mut skipped: Vec<SkippedEntry>,
+    unreadable: &HashMap<u32, String>,
 ) -> DirectorySnapshot {
     // One shared copy of each member's SID, however many groups it is in.
     let sid_by_id: HashMap<u32, Arc<str>> = users
@@ -135,6 +139,14 @@ pub(crate) fn assemble(
                 .id_of_key(&dn_key(&g.dn))
                 .map(|id| graph.transitive_members(id))
                 .unwrap_or_default();
+            let mut partial: Vec<&str> = members
+                .iter()
+                .filter_map(|m| unreadable.get(m).map(String::as_str))
+                .collect();
+            partial.sort_unstable();
+            if !partial.is_empty() {
+                g.members_partial = Some(partial.join("; "));
+            }
             let sids: BTreeSet<&Arc<str>> =
                 members.iter().filter_map(|k| sid_by_id.get(k)).collect();
             g.member_sids = sids.into_iter().cloned().collect();
@@ -156,7 +168,24 @@ pub(crate) fn assemble(
         users,
         groups: out_groups,
         skipped,
+        // Set by the source, which knows where the domain head is.
+        domain_sids: Vec::new(),
+        read_at: None,
     }
+}
+
+/// The SID of the user's primary group (uppercase): its domain (the user's SID without the
+/// RID) and `primaryGroupID`. AD lists a primary group's members in no `member` value, so both
+/// sources add these memberships themselves: for scope (a user whose primary group is the
+/// sync group, or one nested in it) and for membership (of a synced group, or one nested in it).
+pub(crate) fn primary_group_sid(
+    e: &super::entry::RawEntry,
+    map: &super::mapping::AttributeMap,
+) -> Option<String> {
+    let rid = super::entry::primary_group_rid(e, map)?;
+    let sid = super::sid::sid_to_string(e.values(map.object_sid)?.first()?)?;
+    let (domain, _) = sid.rsplit_once('-')?;
+    Some(format!("{domain}-{rid}").to_ascii_uppercase())
 }
 
 /// True when a group name is in scope for `prefix` (AD compares names case-insensitively).
@@ -180,6 +209,7 @@ mod tests {
             display_name: None,
             mail: None,
             enabled: true,
+            account_expires: None,
         }
     }
 
@@ -192,6 +222,7 @@ mod tests {
                 name: name.into(),
                 description: None,
                 member_sids: vec![],
+                members_partial: None,
             },
         }
     }
@@ -210,6 +241,7 @@ mod tests {
             vec![group("top"), group("low"), group("empty")],
             &g,
             vec![],
+            &HashMap::new(),
         );
         assert_eq!(snap.users[0].sam_account_name, "u1");
         let top = snap
@@ -248,6 +280,7 @@ mod tests {
             sync_group: "aws-sync-users".into(),
             group_prefix: String::new(),
             group_search_base: "DC=local".into(),
+            extra_domain_sids: Vec::new(),
         };
         assert!(validate_scope(&ok).is_ok());
         let mut bad = ok.clone();

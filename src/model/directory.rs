@@ -24,6 +24,12 @@ pub struct DirectoryUser {
     pub mail: Option<String>,
     /// False when `userAccountControl` carries ACCOUNTDISABLE (0x2).
     pub enabled: bool,
+    /// When the account expires (`accountExpires`), in Unix seconds; `None` when it never
+    /// does (absent, 0 or 0x7FFFFFFFFFFFFFFF). Kept as a date, not folded into `enabled`,
+    /// because it is evaluated against the time of each pass: an account that expires
+    /// tonight loses access in the next pass without any change in the directory.
+    #[serde(default)]
+    pub account_expires: Option<i64>,
 }
 
 /// A group in scope, with its effective membership already flattened.
@@ -44,6 +50,11 @@ pub struct DirectoryGroup {
     /// (`Arc`): a user in ten groups is one string, not ten; at 100k users and a million
     /// memberships that is the difference between ~16 MB and ~90 MB.
     pub member_sids: Vec<Arc<str>>,
+    /// Why `member_sids` may be incomplete: a group nested in this one whose members could not
+    /// be decoded or resolved (named, with the reason). Such a group gains members but loses
+    /// none in that pass: unknown is not gone.
+    #[serde(default)]
+    pub members_partial: Option<String>,
 }
 
 /// A directory entry that could not be turned into a user or group and was left out.
@@ -56,6 +67,24 @@ pub struct SkippedEntry {
     /// The anchor (`objectSid` for users, `objectGUID` for groups) when it could be decoded.
     pub anchor: Option<String>,
     pub reason: String,
+    /// What the entry leaves unknown: a user (or, for a group nested in the sync group whose
+    /// members could not be read, the users it holds), or a group.
+    #[serde(default)]
+    pub kind: EntryKind,
+    /// For a user entry without a usable anchor: the userPrincipalName, mail and
+    /// sAMAccountName it carried, so the planner can find its Identity Center user by name and
+    /// protect it; empty when none could be read.
+    #[serde(default)]
+    pub user_names: Vec<String>,
+}
+
+/// The kind of object a [`SkippedEntry`] leaves unknown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EntryKind {
+    #[default]
+    User,
+    Group,
 }
 
 /// Everything a pass knows about the directory, read in one go.
@@ -70,4 +99,15 @@ pub struct DirectorySnapshot {
     pub groups: Vec<DirectoryGroup>,
     /// Entries left out, with the reason, so the summary can report them.
     pub skipped: Vec<SkippedEntry>,
+    /// The SIDs (`S-1-5-21-a-b-c`) of the domains whose accounts belong to this directory: the
+    /// `objectSid` of the domain head of the search bases, read with the snapshot, plus
+    /// `scope.extraDomainSids`. Only Identity Center users whose externalId is an account SID
+    /// of one of these domains are scim-sync's; with none, no user is.
+    #[serde(default)]
+    pub domain_sids: Vec<String>,
+    /// When the pass read the directory (Unix seconds): the time account expiry is evaluated
+    /// against. Set by the pass, not by the readers (two reads of one directory compare
+    /// equal); `None` only for a snapshot built by hand, and then no expiry is evaluated.
+    #[serde(default)]
+    pub read_at: Option<i64>,
 }

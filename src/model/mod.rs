@@ -10,6 +10,6 @@ mod identity_center;
 pub mod settings;
 mod summary;
 
-pub use directory::{DirectoryGroup, DirectorySnapshot, DirectoryUser, SkippedEntry};
+pub use directory::{DirectoryGroup, DirectorySnapshot, DirectoryUser, EntryKind, SkippedEntry};
 pub use identity_center::{IdcGroup, IdcSnapshot, IdcUser};
 pub use summary::{Failure, Summary};

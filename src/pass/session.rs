@@ -111,7 +111,14 @@ impl Session {
             allow_mass_changes: self.settings.guard.allow_mass_changes || opts.allow_mass_changes,
             ..self.settings.guard.clone()
         };
-        let (planned, withheld) = plan::apply_guard(planned, &current, &directory, &guard);
+        // One hold-back path, the same for a dry run and a real one, so `plan` never lists a
+        // change `apply` would not make: the planner's own (unknown directory state), read
+        // errors, then the guard.
+        let mut withheld = planned.withheld.clone();
+        let (planned, read_held) = plan::withhold_on_read_errors(planned, &current);
+        let (planned, guard_held) = plan::apply_guard(planned, &current, &directory, &guard);
+        withheld.extend(read_held);
+        withheld.extend(guard_held);
 
         let dry_run = opts.dry_run || self.settings.run.dry_run;
         let mut summary = Summary {
@@ -121,12 +128,6 @@ impl Session {
             withheld,
             ..Summary::default()
         };
-        if !current.read_errors.is_empty() {
-            summary.withheld.push(format!(
-                "no user was disabled or removed from a group because part of Identity Center could not be read: {}",
-                current.read_errors.join("; ")
-            ));
-        }
         if dry_run {
             count_planned(&planned, &mut summary);
         } else {

@@ -6,6 +6,34 @@ use crate::model::DirectorySnapshot;
 /// Reads the configured directory source in full, or fails: never a partial snapshot.
 pub async fn read_directory(settings: &Settings) -> Result<DirectorySnapshot, DirectoryError> {
     let mut snapshot = read_source(settings).await?;
+    // The time account expiry is judged against: this pass's, so an account that expired
+    // since the last pass is disabled now, with no change in the directory.
+    snapshot.read_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_secs()).ok());
+    for extra in &settings.scope.extra_domain_sids {
+        if !snapshot
+            .domain_sids
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(extra))
+        {
+            snapshot.domain_sids.push(extra.clone());
+        }
+    }
+    if snapshot.domain_sids.is_empty() {
+        // Without a domain no user can be told apart from another forest's: refuse the pass
+        // rather than treat every user as foreign (or, worse, every SID as ours).
+        return Err(DirectoryError::Settings(format!(
+            "the domain SID of {} could not be read (no objectSid on its domain head{}); set \
+             scope.extraDomainSids to the domain's SID (S-1-5-21-…)",
+            settings.scope.group_search_base,
+            match settings.directory {
+                DirectorySource::Ldif { .. } => ", or the export lacks the domain entry",
+                DirectorySource::Ldap(_) => "",
+            }
+        )));
+    }
     if settings.policy.exclude_sync_group {
         let sync = settings.scope.sync_group.as_str();
         snapshot

@@ -16,7 +16,9 @@ fn clean(value: Option<&str>) -> Option<&str> {
     value.map(str::trim).filter(|v| !v.is_empty())
 }
 
-/// What Identity Center should hold for `user`, or why it cannot be sent.
+/// What Identity Center should hold for `user`, or why it cannot be sent. `active` here is
+/// the `userAccountControl` state alone: account expiry needs the time of a pass, which the
+/// planner has (`DirectorySnapshot::read_at`).
 ///
 /// - `externalId` = `objectSid`; `userName` from the attribute `policy.user_name_source`
 ///   names (lowercased with `lowercaseUserNames`); `emails` = `mail`, one, primary
@@ -26,7 +28,18 @@ fn clean(value: Option<&str>) -> Option<&str> {
 /// - `displayName` falls back to "givenName familyName" (both exist by then).
 /// - The error text is phrased for an operator and says what to fix in the directory.
 pub fn desired_user(user: &DirectoryUser, policy: &Policy) -> Result<UserAttributes, String> {
-    desired_view(user, policy).map(|d| d.to_attributes())
+    desired_view(user, policy, None).map(|d| d.to_attributes())
+}
+
+/// Whether the account can sign in at `now` (Unix seconds): enabled, and not past its
+/// `accountExpires`. A locked-out account is active: lockout ends by itself (or by a
+/// helpdesk unlock) and says nothing about whether the person should have access.
+pub(super) fn signs_in(user: &DirectoryUser, now: Option<i64>) -> bool {
+    let expired = match (user.account_expires, now) {
+        (Some(at), Some(now)) => at <= now,
+        _ => false,
+    };
+    user.enabled && !expired
 }
 
 /// [`UserAttributes`] as views into the directory entry, copied only where a value had to be
@@ -62,6 +75,7 @@ impl DesiredUser<'_> {
 pub(super) fn desired_view<'a>(
     user: &'a DirectoryUser,
     policy: &Policy,
+    now: Option<i64>,
 ) -> Result<DesiredUser<'a>, String> {
     let external_id = user.object_sid.trim();
     validate::external_id(external_id).map_err(|e| format!("objectSid unusable: {e}"))?;
@@ -110,7 +124,7 @@ pub(super) fn desired_view<'a>(
         given_name,
         family_name,
         email,
-        active: user.enabled,
+        active: signs_in(user, now),
     })
 }
 
@@ -167,6 +181,7 @@ mod tests {
             display_name: Some("Jane Doe (IT)".into()),
             mail: Some("Jane.Doe@Example.com".into()),
             enabled: true,
+            account_expires: None,
         }
     }
 
@@ -298,6 +313,7 @@ mod tests {
             name: " aws-admins ".into(),
             description: None,
             member_sids: vec![],
+            members_partial: None,
         };
         assert_eq!(desired_group_name(&g).unwrap(), "aws-admins");
         let empty = DirectoryGroup {

@@ -8,6 +8,7 @@ use super::anchors::{unique_by_anchor, AnchorNames};
 use super::desired::desired_group_name;
 use super::holders::{Holder, Holders};
 use super::ownership::{fold, group_key, is_owned_group_external_id, same_folded};
+use super::planner::Unknown;
 use super::types::{GroupRef, Operation, Plan};
 use crate::model::settings::Policy;
 use crate::model::{DirectoryGroup, IdcGroup};
@@ -41,12 +42,12 @@ struct Candidate<'a> {
 pub(super) fn plan_groups<'a>(
     dir_groups: &'a [DirectoryGroup],
     idc_groups: &'a [IdcGroup],
-    skipped_anchors: &HashSet<Cow<'a, str>>,
+    unknown: &Unknown<'a>,
     policy: &Policy,
     out: &mut Plan,
 ) -> Vec<GroupTarget<'a>> {
     let owned = index_owned(idc_groups, out);
-    let mut untouchable: HashSet<Cow<'a, str>> = skipped_anchors.clone();
+    let mut untouchable: HashSet<Cow<'a, str>> = unknown.anchors.clone();
     let in_directory: HashSet<Cow<'a, str>> = dir_groups
         .iter()
         .map(|g| group_key(&g.object_guid))
@@ -91,7 +92,19 @@ pub(super) fn plan_groups<'a>(
         targets.extend(target);
     }
 
-    if policy.delete_groups_out_of_scope {
+    if policy.delete_groups_out_of_scope
+        && !out_of_scope.is_empty()
+        && !unknown.unmatched.is_empty()
+    {
+        // A group entry whose objectGUID could not be read may be any of them.
+        for dn in &unknown.unmatched {
+            out.withheld.push(format!(
+                "{dn}: a group in scope whose objectGUID could not be read, so none of the {} \
+                 groups out of scope was deleted in this pass; fix the entry in the directory",
+                out_of_scope.len()
+            ));
+        }
+    } else if policy.delete_groups_out_of_scope {
         for g in out_of_scope {
             out.operations.push(Operation::DeleteGroup {
                 id: g.id.clone(),

@@ -7,19 +7,12 @@
 //! withheld and reported, while creates, updates and additions still go through.
 
 use super::ownership::{is_owned_group_external_id, is_owned_user_external_id};
-use super::types::{Operation, Plan, UserField};
+use super::types::{Operation, Plan};
 use crate::model::settings::GuardSettings;
 use crate::model::{DirectorySnapshot, IdcSnapshot};
 
 /// The setting an operator flips to let an intended mass change through.
 const OVERRIDE_SETTING: &str = "guard.allowMassChanges";
-
-/// True for an update that switches an in-scope user off: it takes access away exactly like
-/// a disable, so it counts (and is held back) like one.
-fn deactivates(op: &Operation) -> bool {
-    matches!(op, Operation::UpdateUser { user, changed, .. }
-        if changed.contains(&UserField::Active) && !user.active)
-}
 
 /// Losses of one kind, against the owned base they come out of.
 struct Loss {
@@ -59,8 +52,8 @@ impl Loss {
 /// Returns `plan` with its destructive part removed when that part is too large, and the
 /// reasons (empty when nothing was withheld).
 ///
-/// Withheld are `DisableUser`, `DeleteUser`, `DeleteGroup`, `RemoveMembers` and the
-/// deactivation inside an `UpdateUser` (its other changes stay). A directory with no users in
+/// Withheld are `DisableUser`, `DeleteUser`, `DeleteGroup` and `RemoveMembers` (a
+/// deactivation is always a `DisableUser`, so the same user's other changes stay). A directory with no users in
 /// scope while Identity Center holds owned users never takes anything away unless
 /// `allow_mass_changes` is set: that is what a wrong search base or sync group looks like.
 pub fn apply_guard(
@@ -78,7 +71,7 @@ pub fn apply_guard(
         .filter(|u| {
             u.external_id
                 .as_deref()
-                .is_some_and(is_owned_user_external_id)
+                .is_some_and(|e| is_owned_user_external_id(e, &dir.domain_sids))
         })
         .count() as u64;
     let owned_groups: Vec<_> = idc
@@ -101,7 +94,6 @@ pub fn apply_guard(
     for op in &plan.operations {
         match op {
             Operation::DisableUser { .. } | Operation::DeleteUser { .. } => users_lost += 1,
-            op if deactivates(op) => users_lost += 1,
             Operation::RemoveMembers { user_ids, .. } => members_removed += user_ids.len() as u64,
             Operation::DeleteGroup { .. } => groups_deleted += 1,
             _ => {}
@@ -147,28 +139,25 @@ pub fn apply_guard(
     (withhold_destructive(plan), reasons)
 }
 
-/// The safe part of `plan`: destructive operations dropped, deactivations taken out of
-/// updates (the user keeps `active=true`; an update left with no change is dropped).
-fn withhold_destructive(mut plan: Plan) -> Plan {
-    plan.operations = plan
-        .operations
-        .into_iter()
-        .filter(|op| !op.is_destructive())
-        .filter_map(|op| match op {
-            Operation::UpdateUser {
-                id,
-                mut user,
-                changed,
-            } if changed.contains(&UserField::Active) && !user.active => {
-                let changed: Vec<UserField> = changed
-                    .into_iter()
-                    .filter(|f| *f != UserField::Active)
-                    .collect();
-                user.active = true;
-                (!changed.is_empty()).then_some(Operation::UpdateUser { id, user, changed })
-            }
-            op => Some(op),
-        })
-        .collect();
+/// The safe part of `plan`: every destructive operation dropped. The one hold-back path of a
+/// pass: the guard and [`withhold_on_read_errors`] both use it, and the pass uses its result
+/// for dry runs and real runs alike, so a dry run lists exactly what a real run would do.
+pub(crate) fn withhold_destructive(mut plan: Plan) -> Plan {
+    plan.operations.retain(|op| !op.is_destructive());
     plan
+}
+
+/// Returns `plan` without its destructive part when part of Identity Center could not be read,
+/// and the reason (empty when every read succeeded). Not subject to `allowMassChanges`: a
+/// decision on a partial read is never safe, however few people it concerns.
+pub fn withhold_on_read_errors(plan: Plan, idc: &IdcSnapshot) -> (Plan, Vec<String>) {
+    if idc.read_errors.is_empty() {
+        return (plan, Vec::new());
+    }
+    let reason = format!(
+        "no user was disabled or removed from a group because part of Identity Center could not \
+         be read: {}",
+        idc.read_errors.join("; ")
+    );
+    (withhold_destructive(plan), vec![reason])
 }

@@ -1,6 +1,6 @@
 //! Unit tests of the mass-change guard.
 
-use super::planner_tests::{dir_group, dir_user, idc_group, idc_user};
+use super::planner_tests::{dir_group, dir_user, idc_group, idc_user, DOMAIN};
 use super::*;
 use crate::model::{DirectorySnapshot, IdcSnapshot};
 
@@ -8,6 +8,7 @@ use crate::model::{DirectorySnapshot, IdcSnapshot};
 fn world(owned: u32, in_scope: u32) -> (DirectorySnapshot, IdcSnapshot) {
     let dir = DirectorySnapshot {
         users: (1..=in_scope).map(dir_user).collect(),
+        domain_sids: vec![DOMAIN.into()],
         ..Default::default()
     };
     let idc = IdcSnapshot {
@@ -100,7 +101,12 @@ fn deactivations_count_as_disables_and_keep_their_other_changes() {
     }
     dir.users[0].display_name = Some("Renamed".into());
     let plan = plan(&dir, &idc, &Policy::default());
-    assert_eq!(plan.operations.len(), 5);
+    assert_eq!(disables(&plan), 5);
+    assert_eq!(
+        plan.operations.len(),
+        6,
+        "one update, five disables: {plan:#?}"
+    );
     let (kept, withheld) = apply_guard(plan, &idc, &dir, &GuardSettings::default());
     assert!(
         withheld[0].starts_with("5 of 10 managed users"),
@@ -120,6 +126,8 @@ fn member_removals_are_measured_against_owned_memberships() {
         users: members.iter().map(|n| dir_user(*n)).collect(),
         groups: vec![dir_group(1, &members[..17]), dir_group(2, &members)],
         skipped: vec![],
+        domain_sids: vec![DOMAIN.into()],
+        read_at: None,
     };
     let idc = IdcSnapshot {
         users: members.iter().map(|n| idc_user(*n)).collect(),

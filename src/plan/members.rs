@@ -77,6 +77,16 @@ pub(super) fn plan_members(targets: &[GroupTarget<'_>], users: &UserOutcome<'_>,
                 users: add,
             });
         }
+        if let (false, Some(why)) = (remove.is_empty(), &t.dir.members_partial) {
+            out.withheld.push(format!(
+                "group {} ({}): {} member removals withheld, its members were not read \
+                 completely: {why}",
+                t.name,
+                t.dir.object_guid,
+                remove.len()
+            ));
+            remove.clear();
+        }
         if let (false, GroupRef::Existing(group_id)) = (remove.is_empty(), &t.group) {
             out.operations.push(Operation::RemoveMembers {
                 group_id: group_id.clone(),

@@ -6,8 +6,10 @@
 //! and benchmarked on a million memberships.
 //!
 //! Rules (the README's "What the sync does" list):
-//! - **Ownership** is read from `externalId`: a user is ours iff it is a SID string, a group
-//!   iff it is a GUID ([`is_owned_user_external_id`], [`is_owned_group_external_id`]).
+//! - **Ownership** is read from `externalId`: a user is ours iff it is the SID of an account
+//!   of this directory's domains (`DirectorySnapshot::domain_sids`), a group iff it is a GUID
+//!   ([`is_owned_user_external_id`], [`is_owned_group_external_id`]). SIDs of other domains
+//!   are foreign; a directory entry outside those domains is skipped.
 //!   Nothing else is ever written to, except a group adopted with `adoptGroupsByName`.
 //! - **Mapping** ([`desired_user`]): externalId = objectSid; userName from the
 //!   `userNameSource` attribute; one primary email from `mail`; `active` = enabled. Values
@@ -18,7 +20,9 @@
 //!   the planner skipped whose account is disabled in the directory is still deactivated
 //!   (`DisableUser`), since that sends no attribute and a leaver must lose access.
 //! - **Disabled directory users** that do not exist yet are not created; existing ones are
-//!   deactivated with an `UpdateUser` (`Active`). Out-of-scope users follow
+//!   deactivated with a `DisableUser`, never with an update: a user that is also renamed gets
+//!   an `UpdateUser` for the attributes and a `DisableUser`, so a hold-back withholds only the
+//!   deactivation. Out-of-scope users follow
 //!   `outOfScopeUsers` (disable only if active / delete / ignore).
 //! - **Updates** carry only changed fields; case-only differences of userName and email are
 //!   not changes unless `lowercaseUserNames` is on. Group names compare exactly.
@@ -55,7 +59,7 @@ mod planner_tests;
 pub use crate::model::settings::GuardSettings;
 pub use crate::model::settings::{EmailSource, OutOfScopeAction, Policy, UserNameSource};
 pub use desired::{desired_group_name, desired_user};
-pub use guard::apply_guard;
-pub use ownership::{is_owned_group_external_id, is_owned_user_external_id};
+pub use guard::{apply_guard, withhold_on_read_errors};
+pub use ownership::{domain_of_sid, is_owned_group_external_id, is_owned_user_external_id, is_sid};
 pub use planner::plan;
-pub use types::{GroupRef, Operation, Plan, UserAttributes, UserField, UserRef};
+pub use types::{GroupRef, Operation, Phase, Plan, UserAttributes, UserField, UserRef};

@@ -1,14 +1,18 @@
 //! Which Identity Center objects belong to scim-sync, and how anchors are compared.
 //!
-//! Ownership is decided by the shape of `externalId` alone, so that an owned object that has
-//! left the directory scope (and so matches no directory entry any more) is still recognised
-//! as ours and can be disabled or deleted. Everything else is foreign and never modified.
+//! Ownership is decided by `externalId` alone, so that an owned object that has left the
+//! directory scope (and so matches no directory entry any more) is still recognised as ours
+//! and can be disabled or deleted. A user is ours when its externalId is a SID of one of this
+//! directory's domains (the domain head's `objectSid`, read every pass, plus
+//! `scope.extraDomainSids`): a SID of any other domain was provisioned by someone else (a
+//! second deployment for another forest, a child domain's sync, another tool) and is as
+//! foreign as a user without an externalId. Everything that is not ours is never modified.
 
 use std::borrow::Cow;
 
-/// True when `external_id` is a Windows SID string (`S-1-<authority>-<sub>…`): the anchor
-/// scim-sync (and the PowerShell original) writes on every user it provisions.
-pub fn is_owned_user_external_id(external_id: &str) -> bool {
+/// True when `external_id` is a Windows SID string (`S-1-<authority>-<sub>…`), whatever the
+/// domain: the shape of the anchor scim-sync (and the PowerShell original) writes.
+pub fn is_sid(external_id: &str) -> bool {
     let Some(rest) = external_id
         .strip_prefix("S-1-")
         .or_else(|| external_id.strip_prefix("s-1-"))
@@ -23,6 +27,24 @@ pub fn is_owned_user_external_id(external_id: &str) -> bool {
         parts += 1;
     }
     parts >= 2
+}
+
+/// The domain part of an account SID: everything before the last sub-authority (the RID).
+/// `None` when `sid` is not a SID with a domain and a RID.
+pub fn domain_of_sid(sid: &str) -> Option<&str> {
+    if !is_sid(sid) {
+        return None;
+    }
+    let (domain, _rid) = sid.rsplit_once('-')?;
+    is_sid(domain).then_some(domain)
+}
+
+/// True when `external_id` is the SID of an account of one of `domain_sids` (compared without
+/// ASCII case, as SIDs are): the anchor scim-sync writes on every user it provisions from
+/// this directory, and the one the PowerShell original wrote, so its users stay recognised.
+pub fn is_owned_user_external_id(external_id: &str, domain_sids: &[String]) -> bool {
+    domain_of_sid(external_id)
+        .is_some_and(|d| domain_sids.iter().any(|own| own.eq_ignore_ascii_case(d)))
 }
 
 /// True when `external_id` is a GUID in the 8-4-4-4-12 hex form: the `objectGUID` anchor
@@ -150,19 +172,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sids_are_owned_user_anchors() {
-        assert!(is_owned_user_external_id(
-            "S-1-5-21-1004336348-1177238915-682003330-1001"
-        ));
-        assert!(is_owned_user_external_id("s-1-5-32"));
-        assert!(!is_owned_user_external_id("S-1-5"));
-        assert!(!is_owned_user_external_id("S-1-5-21-"));
-        assert!(!is_owned_user_external_id("S-1-5-2a"));
-        assert!(!is_owned_user_external_id("701984"));
-        assert!(!is_owned_user_external_id(""));
+    fn sids_are_recognised_by_shape() {
+        assert!(is_sid("S-1-5-21-1004336348-1177238915-682003330-1001"));
+        assert!(is_sid("s-1-5-32"));
+        assert!(!is_sid("S-1-5"));
+        assert!(!is_sid("S-1-5-21-"));
+        assert!(!is_sid("S-1-5-2a"));
+        assert!(!is_sid("701984"));
+        assert!(!is_sid(""));
+        assert!(!is_sid("0b1f2c3d-0000-4000-8000-000000000001"));
+    }
+
+    #[test]
+    fn only_sids_of_this_directory_s_domains_are_owned_user_anchors() {
+        let domains = vec!["S-1-5-21-1004336348-1177238915-682003330".to_string()];
+        let ours = "S-1-5-21-1004336348-1177238915-682003330-1001";
+        assert!(is_owned_user_external_id(ours, &domains));
+        assert!(is_owned_user_external_id(&ours.to_lowercase(), &domains));
+        assert!(!is_owned_user_external_id("S-1-5-21-9-9-9-1001", &domains));
+        assert!(
+            !is_owned_user_external_id("S-1-5-21-1004336348-1177238915-682003330", &domains),
+            "the domain itself is no account"
+        );
         assert!(!is_owned_user_external_id(
-            "0b1f2c3d-0000-4000-8000-000000000001"
+            "S-1-5-21-1004336348-1177238915-682003330-1001-7",
+            &domains
         ));
+        assert!(!is_owned_user_external_id(ours, &[]));
+        assert!(!is_owned_user_external_id("okta-1001", &domains));
+        assert_eq!(domain_of_sid(ours), Some(&domains[0][..]));
+        assert_eq!(domain_of_sid("S-1-5"), None);
     }
 
     #[test]

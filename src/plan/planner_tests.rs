@@ -5,8 +5,11 @@ use crate::model::{
     DirectoryGroup, DirectorySnapshot, DirectoryUser, IdcGroup, IdcSnapshot, IdcUser, SkippedEntry,
 };
 
+/// The domain of every directory user these tests build.
+pub(super) const DOMAIN: &str = "S-1-5-21-100-200-300";
+
 pub(super) fn sid(n: u32) -> String {
-    format!("S-1-5-21-100-200-300-{n}")
+    format!("{DOMAIN}-{n}")
 }
 
 pub(super) fn guid(n: u32) -> String {
@@ -25,6 +28,7 @@ pub(super) fn dir_user(n: u32) -> DirectoryUser {
         display_name: Some(format!("User {n}")),
         mail: Some(format!("user{n}@example.com")),
         enabled: true,
+        account_expires: None,
     }
 }
 
@@ -63,6 +67,7 @@ pub(super) fn dir_group(n: u32, members: &[u32]) -> DirectoryGroup {
         name: format!("aws-group{n}"),
         description: None,
         member_sids: members.iter().map(|m| sid(*m).into()).collect(),
+        members_partial: None,
     }
 }
 
@@ -80,6 +85,8 @@ fn dir(users: Vec<DirectoryUser>, groups: Vec<DirectoryGroup>) -> DirectorySnaps
         users,
         groups,
         skipped: vec![],
+        domain_sids: vec![DOMAIN.into()],
+        read_at: None,
     }
 }
 
@@ -88,6 +95,17 @@ fn idc(users: Vec<IdcUser>, groups: Vec<IdcGroup>) -> IdcSnapshot {
         users,
         groups,
         read_errors: vec![],
+    }
+}
+
+/// A user entry the reader skipped before it could read its objectSid.
+fn unanchored(dn: &str) -> SkippedEntry {
+    SkippedEntry {
+        dn: dn.into(),
+        anchor: None,
+        reason: "user has no objectSid".into(),
+        kind: crate::model::EntryKind::User,
+        user_names: Vec::new(),
     }
 }
 
@@ -175,15 +193,50 @@ fn case_only_differences_are_ignored_unless_lowercasing_is_on() {
 }
 
 #[test]
-fn a_user_disabled_in_the_directory_is_deactivated_by_an_update() {
+fn a_user_disabled_in_the_directory_is_deactivated_by_a_disable_never_an_update() {
     let mut u = dir_user(1);
     u.enabled = false;
     let plan = plan(&dir(vec![u], vec![]), &idc(vec![idc_user(1)], vec![]), &p());
+    assert_eq!(
+        only_op(&plan),
+        &Operation::DisableUser {
+            id: "u-1".into(),
+            external_id: sid(1),
+            user_name: "user1@corp.example".into(),
+        }
+    );
+}
+
+#[test]
+fn a_rename_with_a_deactivation_is_an_update_and_a_disable() {
+    let mut u = dir_user(1);
+    u.enabled = false;
+    u.display_name = Some("Renamed".into());
+    let plan = plan(&dir(vec![u], vec![]), &idc(vec![idc_user(1)], vec![]), &p());
+    let [Operation::UpdateUser { user, changed, .. }, Operation::DisableUser { id, .. }] =
+        &plan.operations[..]
+    else {
+        panic!("{plan:#?}")
+    };
+    assert_eq!(changed, &vec![UserField::DisplayName]);
+    assert!(user.active, "the update leaves `active` to the disable");
+    assert_eq!(id, "u-1");
+}
+
+#[test]
+fn a_user_enabled_again_in_the_directory_is_reactivated_by_an_update() {
+    let mut inactive = idc_user(1);
+    inactive.active = false;
+    let plan = plan(
+        &dir(vec![dir_user(1)], vec![]),
+        &idc(vec![inactive], vec![]),
+        &p(),
+    );
     let Operation::UpdateUser { user, changed, .. } = only_op(&plan) else {
         panic!("{plan:#?}")
     };
     assert_eq!(changed, &vec![UserField::Active]);
-    assert!(!user.active);
+    assert!(user.active);
 }
 
 #[test]
@@ -245,6 +298,7 @@ fn a_user_skipped_by_the_directory_reader_is_left_alone() {
         dn: "CN=User 1".into(),
         anchor: Some(sid(1)),
         reason: "unreadable".into(),
+        ..unanchored("CN=User 1")
     });
     let plan = plan(&d, &idc(vec![idc_user(1)], vec![idc_group(1, &[1])]), &p());
     assert!(plan.is_empty(), "neither disabled nor removed: {plan:#?}");
@@ -575,4 +629,154 @@ fn of_two_users_carrying_one_anchor_only_the_lowest_id_is_managed() {
         "u-9 is left alone: {plan:#?}"
     );
     assert!(plan.notes[0].contains("only u-1 is managed"));
+}
+
+#[test]
+fn users_of_another_domain_are_foreign_even_when_their_sid_looks_like_ours() {
+    let mut other = idc_user(7);
+    other.external_id = Some("S-1-5-21-9-9-9-7".into());
+    let mut child = idc_user(8);
+    child.external_id = Some(format!("{DOMAIN}-5-8"));
+    let i = idc(vec![idc_user(1), other, child], vec![]);
+    let delete = Policy {
+        out_of_scope_users: OutOfScopeAction::Delete,
+        ..p()
+    };
+    let none = DirectorySnapshot {
+        users: vec![dir_user(1)],
+        ..DirectorySnapshot::default()
+    };
+    let plan_without_domain = plan(&none, &i, &delete);
+    let plan = plan(&dir(vec![dir_user(1)], vec![]), &i, &delete);
+    assert!(plan.is_empty(), "{plan:#?}");
+    assert!(
+        plan_without_domain
+            .operations
+            .iter()
+            .all(|op| !op.is_destructive()),
+        "without a known domain nobody is ours: {plan_without_domain:#?}"
+    );
+}
+
+#[test]
+fn a_directory_user_of_another_domain_is_skipped_not_created() {
+    let mut u = dir_user(2);
+    u.object_sid = "S-1-5-21-9-9-9-2".into();
+    let plan = plan(
+        &dir(vec![dir_user(1), u], vec![]),
+        &IdcSnapshot::default(),
+        &p(),
+    );
+    assert_eq!(plan.operations.len(), 1, "{plan:#?}");
+    assert!(
+        plan.skipped[0].contains("S-1-5-21-9-9-9-2")
+            && plan.skipped[0].contains("scope.extraDomainSids"),
+        "{:?}",
+        plan.skipped
+    );
+}
+
+#[test]
+fn an_account_past_its_expiry_is_deactivated_and_active_again_once_extended() {
+    let now = 1_800_000_000;
+    let mut d = dir(vec![dir_user(1), dir_user(2), dir_user(3)], vec![]);
+    d.read_at = Some(now);
+    d.users[0].account_expires = Some(now - 1);
+    d.users[1].account_expires = Some(now + 3600);
+    d.users[2].account_expires = Some(now - 86_400);
+    let i = idc(vec![idc_user(1), idc_user(2)], vec![]);
+    let planned = plan(&d, &i, &p());
+    assert_eq!(
+        planned.operations,
+        vec![Operation::DisableUser {
+            id: "u-1".into(),
+            external_id: sid(1),
+            user_name: "user1@corp.example".into(),
+        }],
+        "expired: disabled; expires later: untouched; expired and new: not created"
+    );
+
+    // The same directory an hour and a second later: user 2 has expired too, without any
+    // change in the directory.
+    d.read_at = Some(now + 3601);
+    let later = plan(&d, &i, &p());
+    assert_eq!(later.operations.len(), 2, "{later:#?}");
+
+    // Cleared (never expires) or moved to the future: active again.
+    let mut inactive = idc_user(1);
+    inactive.active = false;
+    d.users.truncate(1);
+    d.users[0].account_expires = None;
+    let again = plan(&d, &idc(vec![inactive.clone()], vec![]), &p());
+    assert!(
+        matches!(only_op(&again), Operation::UpdateUser { changed, .. } if changed == &vec![UserField::Active])
+    );
+    d.users[0].account_expires = Some(now + 86_400 * 30);
+    d.read_at = Some(now);
+    let extended = plan(&d, &idc(vec![inactive], vec![]), &p());
+    assert_eq!(extended.operations, again.operations);
+}
+
+#[test]
+fn an_unanchored_entry_protects_its_user_by_name_or_holds_every_out_of_scope_disable() {
+    let i = idc(vec![idc_user(1), idc_user(2), idc_user(3)], vec![]);
+    // User 2's entry lost its objectSid; it still carries user 2's UPN.
+    let mut d = dir(vec![dir_user(1)], vec![]);
+    let mut entry = unanchored("CN=User 2,OU=Staff,DC=corp");
+    entry.user_names = vec!["USER2@corp.example".into(), "user2".into()];
+    d.skipped.push(entry);
+    let planned = plan(&d, &i, &p());
+    let disabled: Vec<&str> = planned
+        .operations
+        .iter()
+        .filter_map(|op| match op {
+            Operation::DisableUser { id, .. } => Some(id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        disabled,
+        ["u-3"],
+        "user 2 is protected, user 3 left: {planned:#?}"
+    );
+    assert!(planned.withheld.is_empty());
+
+    // An entry that matches nobody: nobody is disabled for being out of scope, and it is named.
+    let mut d = dir(vec![dir_user(1)], vec![]);
+    d.skipped
+        .push(unanchored("CN=Nobody Known,OU=Staff,DC=corp"));
+    let planned = plan(&d, &i, &p());
+    assert!(planned.operations.is_empty(), "{planned:#?}");
+    assert_eq!(planned.withheld.len(), 1);
+    assert!(
+        planned.withheld[0].starts_with("CN=Nobody Known,OU=Staff,DC=corp: ")
+            && planned.withheld[0].contains("none of the 2 users out of scope"),
+        "{:?}",
+        planned.withheld
+    );
+    // A deactivation of an in-scope user rests on its own entry, read completely: it stays.
+    d.users[0].enabled = false;
+    assert_eq!(plan(&d, &i, &p()).operations.len(), 1);
+}
+
+#[test]
+fn a_group_fed_by_an_unreadable_nested_group_gains_members_but_loses_none() {
+    let mut g = dir_group(1, &[1, 3]);
+    g.members_partial = Some("CN=team,OU=Groups,DC=corp: a member value is not valid UTF-8".into());
+    let d = dir(vec![dir_user(1), dir_user(2), dir_user(3)], vec![g]);
+    let i = idc(
+        vec![idc_user(1), idc_user(2), idc_user(3)],
+        vec![idc_group(1, &[1, 2])],
+    );
+    let planned = plan(&d, &i, &p());
+    let [Operation::AddMembers { users, .. }] = &planned.operations[..] else {
+        panic!("{planned:#?}")
+    };
+    assert_eq!(users, &vec![UserRef::Existing("u-3".into())]);
+    assert!(
+        planned.withheld[0].contains("1 member removals withheld")
+            && planned.withheld[0].contains("CN=team,OU=Groups,DC=corp"),
+        "{:?}",
+        planned.withheld
+    );
 }

@@ -18,6 +18,11 @@ pub struct UserAttributes {
 }
 
 /// One attribute of [`UserAttributes`], so an update can say exactly what changed.
+///
+/// `Active` in an update only ever turns a user back on: the planner never deactivates with
+/// an update. Taking access away is always its own [`Operation::DisableUser`], so every
+/// hold-back (a read error, the guard) withholds exactly that and nothing else, and the rest
+/// of a user's changes (a rename that comes with a deactivation) still go through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum UserField {
@@ -66,7 +71,9 @@ pub enum Operation {
     CreateUser {
         user: UserAttributes,
     },
-    /// Only `changed` is sent; `user` carries the full desired state for reports.
+    /// Only `changed` is sent; `user` carries the full state after the update (a field not in
+    /// `changed` holds Identity Center's current value). Never a deactivation: see
+    /// [`UserField`].
     UpdateUser {
         id: String,
         user: UserAttributes,
@@ -116,17 +123,58 @@ pub enum Operation {
     },
 }
 
+/// The order writes run in: each phase needs the one before it to have finished. The
+/// planner sorts by it, the executor runs by it and the tests' model of Identity Center
+/// applies by it: [`Operation::phase`] is the one place that says which operation is where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Phase {
+    /// Creates, updates, renames, adoptions: they give later phases their ids.
+    Objects,
+    /// Member additions, which may name users and groups created in the first phase.
+    Additions,
+    /// Everything that takes access away, last, so a pass stopped early never leaves a user
+    /// with less access than either the old or the new state would give.
+    Destructive,
+}
+
+impl Phase {
+    /// Every phase, in the order they run.
+    pub const ALL: [Phase; 3] = [Phase::Objects, Phase::Additions, Phase::Destructive];
+}
+
 impl Operation {
+    /// The phase this operation runs in.
+    pub fn phase(&self) -> Phase {
+        self.sort_key().0
+    }
+
     /// Destructive operations take access away; they run last and are the ones safety guards
     /// and read failures hold back.
     pub fn is_destructive(&self) -> bool {
-        matches!(
-            self,
-            Operation::DisableUser { .. }
-                | Operation::DeleteUser { .. }
-                | Operation::DeleteGroup { .. }
-                | Operation::RemoveMembers { .. }
-        )
+        self.phase() == Phase::Destructive
+    }
+
+    /// Where the operation sits in a sorted plan: its phase, then its kind, then its target.
+    /// A printed plan so reads in the order the executor runs it: objects first, then
+    /// additions, then what takes access away.
+    pub fn sort_key(&self) -> (Phase, u8, &str) {
+        use Phase::{Additions, Destructive, Objects};
+        match self {
+            Operation::CreateGroup { external_id, .. } => (Objects, 0, external_id),
+            Operation::AdoptGroup { id, .. } => (Objects, 1, id),
+            Operation::RenameGroup { id, .. } => (Objects, 2, id),
+            Operation::CreateUser { user } => (Objects, 3, &user.external_id),
+            Operation::UpdateUser { id, .. } => (Objects, 4, id),
+            Operation::AddMembers { group, .. } => match group {
+                GroupRef::Existing(id) => (Additions, 5, id),
+                GroupRef::New(ext) => (Additions, 6, ext),
+            },
+            Operation::RemoveMembers { group_id, .. } => (Destructive, 7, group_id),
+            Operation::DisableUser { id, .. } => (Destructive, 8, id),
+            Operation::DeleteUser { id, .. } => (Destructive, 9, id),
+            Operation::DeleteGroup { id, .. } => (Destructive, 10, id),
+        }
     }
 }
 
@@ -146,6 +194,12 @@ pub struct Plan {
     /// group whose members are managed from the next pass). Informational: nothing is wrong.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Changes that take access away which the planner held back because what they rest on
+    /// was not read completely (an in-scope directory entry without a readable anchor, a
+    /// nested group whose members could not be read), each naming the entry. The pass adds
+    /// them to the summary's `withheld`, next to the guard's.
+    #[serde(default)]
+    pub withheld: Vec<String>,
 }
 
 impl Plan {

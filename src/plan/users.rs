@@ -4,9 +4,10 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use super::anchors::{unique_by_anchor, AnchorNames};
-use super::desired::{desired_view, DesiredUser};
+use super::desired::{desired_view, signs_in, DesiredUser};
 use super::holders::{Holder, Holders};
-use super::ownership::{fold, is_owned_user_external_id, same_folded, user_key, SidIndex};
+use super::ownership::{fold, is_owned_user_external_id, is_sid, same_folded, user_key, SidIndex};
+use super::planner::Unknown;
 use super::types::{Operation, Plan, UserField, UserRef};
 use crate::model::settings::{OutOfScopeAction, Policy};
 use crate::model::{DirectoryUser, IdcUser};
@@ -36,16 +37,25 @@ struct Candidate<'a> {
 pub(super) fn plan_users<'a>(
     dir_users: &'a [DirectoryUser],
     idc_users: &'a [IdcUser],
-    skipped_anchors: &HashSet<Cow<'a, str>>,
+    unknown: &Unknown<'a>,
+    domain_sids: &[String],
+    now: Option<i64>,
     policy: &Policy,
     out: &mut Plan,
 ) -> UserOutcome<'a> {
-    let (owned, shadowed) = index_owned(idc_users, out);
-    let mut untouchable_keys: HashSet<Cow<'a, str>> = skipped_anchors.clone();
+    let (owned, shadowed) = index_owned(idc_users, domain_sids, out);
+    let mut untouchable_keys: HashSet<Cow<'a, str>> = unknown.anchors.clone();
     let in_directory: HashSet<Cow<'a, str>> =
         dir_users.iter().map(|u| user_key(&u.object_sid)).collect();
 
-    let mut candidates = candidates(dir_users, &owned, &mut untouchable_keys, policy, out);
+    let mut candidates = candidates(
+        dir_users,
+        &owned,
+        domain_sids,
+        &mut untouchable_keys,
+        (policy, now),
+        out,
+    );
     mark_directory_duplicates(&mut candidates);
     // In place: a partition into two new vectors would hold every candidate twice.
     let duplicates: Vec<Candidate<'a>> = candidates
@@ -59,7 +69,7 @@ pub(super) fn plan_users<'a>(
             describe_values(&c.want),
             c.duplicate_of.join(" and ")
         ));
-        disable_if_disabled_in_directory(c.dir, c.existing, out);
+        disable_if_disabled_in_directory(c.dir, c.existing, now, out);
         untouchable_keys.insert(c.key);
     }
     let out_of_scope: Vec<&IdcUser> = {
@@ -71,6 +81,12 @@ pub(super) fn plan_users<'a>(
         v.sort_by(|a, b| a.id.cmp(&b.id));
         v
     };
+    let (out_of_scope, held) = hold_if_unknown(out_of_scope, unknown, out);
+    for u in held {
+        if let Some(ext) = u.external_id.as_deref() {
+            untouchable_keys.insert(user_key(ext));
+        }
+    }
 
     let mut names = Holders::new(
         idc_users.iter().map(|u| (u, Some(u.user_name.as_str()))),
@@ -99,14 +115,19 @@ pub(super) fn plan_users<'a>(
         }
     }
 
+    let taken = Taken {
+        names: &names,
+        emails: &emails,
+        domain_sids,
+    };
     let mut member_refs: Vec<(UserRef, Cow<'a, str>)> = Vec::with_capacity(candidates.len());
     for c in candidates {
         let r = match c.existing {
             Some(e) => {
-                plan_update(&c, e, &names, &emails, policy, out);
+                plan_update(&c, e, &taken, policy, out);
                 Some(UserRef::Existing(e.id.as_str().into()))
             }
-            None => plan_create(&c, &names, &emails, out),
+            None => plan_create(&c, &taken, out),
         };
         if let Some(r) = r {
             member_refs.push((r, c.key));
@@ -149,6 +170,30 @@ pub(super) fn plan_users<'a>(
     }
 }
 
+/// Out-of-scope users are only "gone" when every in-scope entry was read: an entry whose
+/// objectSid could not be read, and whose user could not be found by name either, may be any
+/// of them. Then none is disabled, deleted or removed from a group in this pass (they are
+/// returned, to be made untouchable), and the entries are named.
+fn hold_if_unknown<'a>(
+    out_of_scope: Vec<&'a IdcUser>,
+    unknown: &Unknown<'_>,
+    out: &mut Plan,
+) -> (Vec<&'a IdcUser>, Vec<&'a IdcUser>) {
+    if unknown.unmatched.is_empty() || out_of_scope.is_empty() {
+        return (out_of_scope, Vec::new());
+    }
+    for dn in &unknown.unmatched {
+        out.withheld.push(format!(
+            "{dn}: part of the scope could not be read (an entry without a readable objectSid \
+             whose names match no user scim-sync manages, or a nested group whose members \
+             could not be read), so none of the {} users out of scope was disabled, deleted or \
+             removed from a group in this pass; fix the entry in the directory",
+            out_of_scope.len()
+        ));
+    }
+    (Vec::new(), out_of_scope)
+}
+
 /// A skipped entry is otherwise left alone, but an account the directory says is disabled
 /// must lose access whatever its other attributes: deactivating sends no attribute, so
 /// nothing about the entry can make Identity Center reject it. (Think of an offboarding that
@@ -157,9 +202,10 @@ pub(super) fn plan_users<'a>(
 fn disable_if_disabled_in_directory(
     dir: &DirectoryUser,
     existing: Option<&IdcUser>,
+    now: Option<i64>,
     out: &mut Plan,
 ) {
-    if let Some(e) = existing.filter(|e| e.active && !dir.enabled) {
+    if let Some(e) = existing.filter(|e| e.active && !signs_in(dir, now)) {
         out.operations.push(Operation::DisableUser {
             id: e.id.clone(),
             external_id: e.external_id.clone().unwrap_or_default(),
@@ -174,6 +220,7 @@ fn disable_if_disabled_in_directory(
 /// directory entry.
 fn index_owned<'a>(
     idc_users: &'a [IdcUser],
+    domain_sids: &[String],
     out: &mut Plan,
 ) -> (HashMap<Cow<'a, str>, &'a IdcUser>, Vec<&'a str>) {
     let mut owned: HashMap<Cow<'a, str>, &'a IdcUser> = HashMap::with_capacity(idc_users.len());
@@ -182,7 +229,7 @@ fn index_owned<'a>(
         let Some(ext) = u
             .external_id
             .as_deref()
-            .filter(|e| is_owned_user_external_id(e))
+            .filter(|e| is_owned_user_external_id(e, domain_sids))
         else {
             continue;
         };
@@ -215,8 +262,9 @@ fn index_owned<'a>(
 fn candidates<'a>(
     dir_users: &'a [DirectoryUser],
     owned: &HashMap<Cow<'a, str>, &'a IdcUser>,
+    domain_sids: &[String],
     untouchable: &mut HashSet<Cow<'a, str>>,
-    policy: &Policy,
+    (policy, now): (&Policy, Option<i64>),
     out: &mut Plan,
 ) -> Vec<Candidate<'a>> {
     let keyed = dir_users
@@ -232,13 +280,30 @@ fn candidates<'a>(
 
     let mut result = Vec::with_capacity(unique.len());
     for (key, dir) in unique {
+        // A user created with a SID of another domain would be foreign to the next pass:
+        // never provisioned, and its domain named so the operator can add it.
+        if !is_owned_user_external_id(dir.object_sid.trim(), domain_sids) {
+            out.skipped.push(format!(
+                "{}: objectSid {} is not an account of this directory's domain ({}); if its \
+                 domain belongs to this directory, add it to scope.extraDomainSids",
+                dir.dn,
+                dir.object_sid,
+                if domain_sids.is_empty() {
+                    "unknown".to_string()
+                } else {
+                    domain_sids.join(", ")
+                }
+            ));
+            untouchable.insert(key);
+            continue;
+        }
         let existing = owned.get(&key).copied();
-        let want = match desired_view(dir, policy) {
+        let want = match desired_view(dir, policy, now) {
             Ok(w) => w,
             Err(reason) => {
                 out.skipped.push(format!("{}: {reason}", dir.dn));
                 untouchable.insert(key);
-                disable_if_disabled_in_directory(dir, existing, out);
+                disable_if_disabled_in_directory(dir, existing, now, out);
                 continue;
             }
         };
@@ -307,18 +372,19 @@ fn describe_values(want: &DesiredUser<'_>) -> String {
     }
 }
 
-fn describe_holder(h: &IdcUser) -> String {
-    match h
-        .external_id
-        .as_deref()
-        .filter(|e| is_owned_user_external_id(e))
-    {
-        Some(ext) => format!(
+fn describe_holder(h: &IdcUser, domain_sids: &[String]) -> String {
+    match h.external_id.as_deref() {
+        Some(ext) if is_owned_user_external_id(ext, domain_sids) => format!(
             "scim-sync user {} (id {}, externalId {ext}), which keeps it in this pass (out of \
              scope and not deleted, or its directory entry was skipped)",
             h.user_name, h.id
         ),
-        None => format!(
+        Some(ext) if is_sid(ext) => format!(
+            "Identity Center user {} (id {}, externalId {ext}), an account of another domain, \
+             which scim-sync does not manage",
+            h.user_name, h.id
+        ),
+        _ => format!(
             "Identity Center user {} (id {}), which scim-sync does not manage",
             h.user_name, h.id
         ),
@@ -332,12 +398,26 @@ enum Check {
     Wait(String),
 }
 
-fn check_value(holders: &Holders<'_, IdcUser>, attr: &str, value: &str, me: Option<&str>) -> Check {
+/// The names and emails Identity Center holds, and the domains that tell our holders from
+/// others'.
+struct Taken<'h, 'a> {
+    names: &'h Holders<'a, IdcUser>,
+    emails: &'h Holders<'a, IdcUser>,
+    domain_sids: &'h [String],
+}
+
+fn check_value(
+    holders: &Holders<'_, IdcUser>,
+    domain_sids: &[String],
+    attr: &str,
+    value: &str,
+    me: Option<&str>,
+) -> Check {
     match holders.check(value, me) {
         Holder::Free => Check::Take,
         Holder::Keeps(h) => Check::Conflict(format!(
             "its {attr} {value} is already used by {}",
-            describe_holder(h)
+            describe_holder(h, domain_sids)
         )),
         Holder::Releases(h) => Check::Wait(format!(
             "its {attr} {value} is still held by user {} (id {}), which gives it up in this \
@@ -347,15 +427,22 @@ fn check_value(holders: &Holders<'_, IdcUser>, attr: &str, value: &str, me: Opti
     }
 }
 
-fn plan_create(
-    c: &Candidate<'_>,
-    names: &Holders<'_, IdcUser>,
-    emails: &Holders<'_, IdcUser>,
-    out: &mut Plan,
-) -> Option<UserRef> {
-    let mut checks = vec![check_value(names, "userName", &c.want.user_name, None)];
+fn plan_create(c: &Candidate<'_>, taken: &Taken<'_, '_>, out: &mut Plan) -> Option<UserRef> {
+    let mut checks = vec![check_value(
+        taken.names,
+        taken.domain_sids,
+        "userName",
+        &c.want.user_name,
+        None,
+    )];
     if let Some(e) = &c.want.email {
-        checks.push(check_value(emails, "email", e, None));
+        checks.push(check_value(
+            taken.emails,
+            taken.domain_sids,
+            "email",
+            e,
+            None,
+        ));
     }
     let who = format!(
         "user {} ({}, {})",
@@ -402,8 +489,7 @@ fn same_identifier(current: &str, wanted: &str, policy: &Policy) -> bool {
 fn plan_update(
     c: &Candidate<'_>,
     e: &IdcUser,
-    names: &Holders<'_, IdcUser>,
-    emails: &Holders<'_, IdcUser>,
+    taken: &Taken<'_, '_>,
     policy: &Policy,
     out: &mut Plan,
 ) {
@@ -415,7 +501,13 @@ fn plan_update(
     // are kept (unchanged, a case-only difference, a conflict or a deferral).
     let mut send_user_name = false;
     if !same_identifier(&e.user_name, &want.user_name, policy) {
-        match check_value(names, "new userName", &want.user_name, Some(&e.id)) {
+        match check_value(
+            taken.names,
+            taken.domain_sids,
+            "new userName",
+            &want.user_name,
+            Some(&e.id),
+        ) {
             Check::Take => {
                 changed.push(UserField::UserName);
                 send_user_name = true;
@@ -445,20 +537,30 @@ fn plan_update(
             changed.push(UserField::Email);
             send_email = true;
         }
-        (_, Some(w)) => match check_value(emails, "new email", w, Some(&e.id)) {
-            Check::Take => {
-                changed.push(UserField::Email);
-                send_email = true;
+        (_, Some(w)) => {
+            match check_value(taken.emails, taken.domain_sids, "new email", w, Some(&e.id)) {
+                Check::Take => {
+                    changed.push(UserField::Email);
+                    send_email = true;
+                }
+                Check::Conflict(m) => out
+                    .conflicts
+                    .push(format!("{}: email not changed: {m}", who())),
+                Check::Wait(m) => out
+                    .notes
+                    .push(format!("{}: email not changed yet: {m}", who())),
             }
-            Check::Conflict(m) => out
-                .conflicts
-                .push(format!("{}: email not changed: {m}", who())),
-            Check::Wait(m) => out
-                .notes
-                .push(format!("{}: email not changed yet: {m}", who())),
-        },
+        }
     }
-    if e.active != want.active {
+    // Turning a user off is its own operation (so a hold-back withholds just that); turning
+    // one back on is an ordinary attribute change.
+    if e.active && !want.active {
+        out.operations.push(Operation::DisableUser {
+            id: e.id.clone(),
+            external_id: e.external_id.clone().unwrap_or_default(),
+            user_name: e.user_name.clone(),
+        });
+    } else if !e.active && want.active {
         changed.push(UserField::Active);
     }
     if changed.is_empty() {
@@ -473,6 +575,9 @@ fn plan_update(
     }
     if !send_email {
         user.email = e.email.clone();
+    }
+    if !changed.contains(&UserField::Active) {
+        user.active = e.active;
     }
     changed.sort();
     out.operations.push(Operation::UpdateUser {

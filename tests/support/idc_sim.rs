@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use scim_sync::model::{IdcGroup, IdcSnapshot, IdcUser};
-use scim_sync::plan::{GroupRef, Operation, Plan, UserField, UserRef};
+use scim_sync::plan::{GroupRef, Operation, Phase, Plan, UserField, UserRef};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimGroup {
@@ -27,26 +27,6 @@ pub struct Sim {
 
 fn fold(s: &str) -> String {
     s.to_lowercase()
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Objects,
-    Additions,
-    Destructive,
-}
-
-fn phase_of(op: &Operation) -> Phase {
-    match op {
-        Operation::UpdateUser { user, changed, .. }
-            if changed.contains(&UserField::Active) && !user.active =>
-        {
-            Phase::Destructive
-        }
-        Operation::AddMembers { .. } => Phase::Additions,
-        op if op.is_destructive() => Phase::Destructive,
-        _ => Phase::Objects,
-    }
 }
 
 impl Sim {
@@ -147,11 +127,11 @@ impl Sim {
     pub fn apply(&mut self, plan: &Plan, reversed: bool) -> Result<(), String> {
         let mut created_users = HashMap::new();
         let mut created_groups = HashMap::new();
-        for phase in [Phase::Objects, Phase::Additions, Phase::Destructive] {
+        for phase in Phase::ALL {
             let mut ops: Vec<&Operation> = plan
                 .operations
                 .iter()
-                .filter(|op| phase_of(op) == phase)
+                .filter(|op| op.phase() == phase)
                 .collect();
             if reversed {
                 ops.reverse();

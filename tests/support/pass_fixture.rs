@@ -55,6 +55,7 @@ pub fn scope() -> Scope {
         sync_group: SYNC_GROUP.to_string(),
         group_prefix: PREFIX.to_string(),
         group_search_base: GROUP_BASE.to_string(),
+        extra_domain_sids: Vec::new(),
     }
 }
 
@@ -184,6 +185,9 @@ impl GroupSpec {
 pub struct Directory {
     pub users: BTreeMap<u32, UserSpec>,
     pub groups: Vec<GroupSpec>,
+    /// Leave the domain entry (`DC=example,DC=test` with the domain's objectSid) out of the
+    /// export, as a partial export would.
+    pub no_domain_entry: bool,
 }
 
 impl Directory {
@@ -216,6 +220,15 @@ impl Directory {
     /// The LDIF export, as `ldapsearch -LLL` would write it (binary values base64).
     pub fn to_ldif(&self) -> String {
         let mut out = String::new();
+        if !self.no_domain_entry {
+            // The domain head, whose objectSid says which users are this directory's.
+            let _ = writeln!(out, "dn: DC=example,DC=test");
+            line(&mut out, "objectClass", b"top");
+            line(&mut out, "objectClass", b"domain");
+            line(&mut out, "objectClass", b"domainDNS");
+            line(&mut out, "objectSid", &domain_sid_bytes());
+            out.push('\n');
+        }
         // The sync group.
         let _ = writeln!(out, "dn: CN={SYNC_GROUP},{GROUP_BASE}");
         line(&mut out, "objectClass", b"top");
@@ -282,6 +295,19 @@ impl Directory {
 /// The SID string of generated user `n`.
 pub fn sid_string(n: u32) -> String {
     format!("{DOMAIN_SID}-{}", 1000 + n)
+}
+
+/// The domain this fixture's users belong to.
+pub fn domain_sid() -> &'static str {
+    DOMAIN_SID
+}
+
+fn domain_sid_bytes() -> Vec<u8> {
+    let mut b = vec![1u8, 4, 0, 0, 0, 0, 0, 5];
+    for sub in [21u32, 1_111_111_111, 2_222_222_222, 333_333_333] {
+        b.extend_from_slice(&sub.to_le_bytes());
+    }
+    b
 }
 
 fn sid_bytes(n: u32) -> Vec<u8> {

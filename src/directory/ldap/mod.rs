@@ -10,19 +10,20 @@ mod connect;
 mod range;
 mod search;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use ldap3::Scope as LdapScope;
 
 use crate::model::settings::{LdapSettings, Scope};
-use crate::model::{DirectorySnapshot, SkippedEntry};
+use crate::model::{DirectorySnapshot, EntryKind, SkippedEntry};
 
-use super::dn::{dn_key, looks_like_dn};
+use super::dn::{dn_key, domain_head, looks_like_dn};
 use super::entry::{decode_group, decode_user, RawEntry};
 use super::error::DirectoryError;
 use super::filter_escape::filter_value;
 use super::mapping::AttributeMap;
-use super::scope::{assemble, validate_scope, GroupCandidate, MembershipGraph};
+use super::scope::{assemble, primary_group_sid, validate_scope, GroupCandidate, MembershipGraph};
+use super::sid::sid_to_string;
 
 use search::Reader;
 
@@ -67,7 +68,17 @@ async fn read_all(
     let sync_dn = resolve_sync_group(reader, &base, scope, map).await?;
 
     let mut skipped: Vec<SkippedEntry> = Vec::new();
-    let users = read_users(reader, &base, &sync_dn, map, &mut skipped).await?;
+    // Group SID → DN of every group read, to place primary-group members.
+    let mut group_dn_by_sid: HashMap<String, String> = HashMap::new();
+    let (users, primary) = read_users(
+        reader,
+        &base,
+        &sync_dn,
+        map,
+        &mut skipped,
+        &mut group_dn_by_sid,
+    )
+    .await?;
 
     let member_request = range::first_request(map.member, settings.range_window);
     let group_filter = if scope.group_prefix.is_empty() {
@@ -123,7 +134,12 @@ async fn read_all(
         groups,
         members,
     } = found;
-    expand_nested_groups(
+    for g in &groups {
+        if let Some(sid) = &g.group.object_sid {
+            group_dn_by_sid.insert(sid.to_ascii_uppercase(), g.group.dn.clone());
+        }
+    }
+    let nested = expand_nested_groups(
         reader,
         &base,
         map,
@@ -133,7 +149,58 @@ async fn read_all(
         &members,
     )
     .await?;
-    Ok(assemble(users, groups, &graph, skipped))
+    group_dn_by_sid.extend(nested.group_dn_by_sid);
+    // AD lists no primary-group member in `member`: a user whose primary group is a synced
+    // group, or one nested in it, is a member all the same.
+    for (user_dn, group_sid) in &primary {
+        if let Some(group_dn) = group_dn_by_sid.get(group_sid) {
+            graph.add(group_dn, user_dn);
+        }
+    }
+    let domain_sids =
+        read_domain_sids(reader, &[&base, scope.group_search_base.trim()], map).await?;
+    let mut snapshot = assemble(users, groups, &graph, skipped, &nested.unreadable);
+    snapshot.domain_sids = domain_sids;
+    Ok(snapshot)
+}
+
+/// The `objectSid` of the domain head (naming context) of each search base, read every pass:
+/// only Identity Center users whose externalId is an account SID of these domains are ours.
+/// A base whose head carries no objectSid (not Active Directory) adds nothing.
+async fn read_domain_sids(
+    reader: &mut Reader,
+    bases: &[&str],
+    map: &AttributeMap,
+) -> Result<Vec<String>, DirectoryError> {
+    let mut heads: Vec<String> = bases.iter().filter_map(|b| domain_head(b)).collect();
+    heads.sort_by_key(|h| dn_key(h));
+    heads.dedup_by_key(|h| dn_key(h));
+    let mut sids = Vec::new();
+    for head in heads {
+        let entry = match reader
+            .read_entry(
+                "read the domain head",
+                &head,
+                "(objectClass=*)",
+                &[map.object_sid],
+            )
+            .await
+        {
+            Ok(e) => e,
+            // A base outside this server's naming contexts has no head here to read.
+            Err(DirectoryError::Search {
+                code: 10 | 32 | 34, ..
+            }) => None,
+            Err(e) => return Err(e),
+        };
+        let sid = entry
+            .as_ref()
+            .and_then(|e| e.values(map.object_sid))
+            .and_then(|v| v.first())
+            .and_then(|b| sid_to_string(b));
+        sids.extend(sid);
+    }
+    Ok(sids)
 }
 
 /// The groups in scope as the search delivers them, with their direct members in the graph.
@@ -162,6 +229,8 @@ impl GroupsFound {
                     dn: e.dn.clone(),
                     anchor,
                     reason,
+                    kind: EntryKind::Group,
+                    user_names: Vec::new(),
                 });
                 return;
             }
@@ -201,13 +270,17 @@ const GROUPS_PER_USER_SEARCH: usize = 100;
 /// from indexed `memberOf` equality searches. That is the same set as an in-chain search
 /// over users, which directories evaluate against every user object (on Samba, seconds
 /// for a few thousand users instead of a fraction of a second).
+/// Users in scope, and for those with a `primaryGroupID`, (DN, primary group SID).
+type UsersRead = (Vec<crate::model::DirectoryUser>, Vec<(String, String)>);
+
 async fn read_users(
     reader: &mut Reader,
     base: &str,
     sync_dn: &str,
     map: &AttributeMap,
     skipped: &mut Vec<SkippedEntry>,
-) -> Result<Vec<crate::model::DirectoryUser>, DirectoryError> {
+    group_dn_by_sid: &mut HashMap<String, String>,
+) -> Result<UsersRead, DirectoryError> {
     let nested_filter = format!(
         "(&{}({}:{}:={}))",
         map.group_filter,
@@ -216,21 +289,53 @@ async fn read_users(
         filter_value(sync_dn)
     );
     let mut closure = vec![sync_dn.to_string()];
-    closure.extend(
-        reader
-            .search_paged(
-                "groups nested in the sync group",
-                base,
-                LdapScope::Subtree,
-                &nested_filter,
-                &["1.1"],
-            )
-            .await?
-            .into_iter()
-            .map(|e| e.dn),
-    );
+    let mut closure_sids: HashSet<String> = HashSet::new();
+    let sync_entry = reader
+        .read_entry(
+            "read sync group",
+            sync_dn,
+            map.group_filter,
+            &[map.object_sid],
+        )
+        .await?;
+    let nested = reader
+        .search_paged(
+            "groups nested in the sync group",
+            base,
+            LdapScope::Subtree,
+            &nested_filter,
+            &[map.object_sid],
+        )
+        .await?;
+    for e in sync_entry.iter().chain(&nested) {
+        if let Some(sid) = e
+            .values(map.object_sid)
+            .and_then(|v| v.first())
+            .and_then(|b| sid_to_string(b))
+        {
+            let sid = sid.to_ascii_uppercase();
+            group_dn_by_sid.insert(sid.clone(), e.dn.clone());
+            closure_sids.insert(sid);
+        }
+    }
+    closure.extend(nested.into_iter().map(|e| e.dn));
     let mut seen = std::collections::HashSet::new();
     let mut users = Vec::new();
+    let mut primary = Vec::new();
+    let mut accept = |e: RawEntry, users: &mut Vec<_>, primary: &mut Vec<(String, String)>| {
+        if seen.insert(dn_key(&e.dn)) {
+            // (else a member of several groups of the chain)
+            match decode_user(&e, map) {
+                Ok(u) => {
+                    if let Some(g) = primary_group_sid(&e, map) {
+                        primary.push((e.dn.clone(), g));
+                    }
+                    users.push(u);
+                }
+                Err(s) => skipped.push(s),
+            }
+        }
+    };
     for chunk in closure.chunks(GROUPS_PER_USER_SEARCH) {
         let any_of: String = chunk
             .iter()
@@ -245,24 +350,48 @@ async fn read_users(
                 &filter,
                 &map.user_attributes(),
                 |e| {
-                    if seen.insert(dn_key(&e.dn)) {
-                        // (else a member of several groups of the chain)
-                        match decode_user(&e, map) {
-                            Ok(u) => users.push(u),
-                            Err(s) => skipped.push(s),
-                        }
+                    accept(e, &mut users, &mut primary);
+                    Ok(())
+                },
+            )
+            .await?;
+    }
+    // Members by primary group: listed in no `member`, so found by primaryGroupID (a RID,
+    // checked against the whole SID since RIDs repeat across domains).
+    let rids: BTreeSet<&str> = closure_sids
+        .iter()
+        .filter_map(|s| s.rsplit_once('-').map(|(_, rid)| rid))
+        .collect();
+    let rids: Vec<&str> = rids.into_iter().collect();
+    for chunk in rids.chunks(GROUPS_PER_USER_SEARCH) {
+        let any_of: String = chunk
+            .iter()
+            .map(|rid| format!("({}={rid})", map.primary_group_id))
+            .collect();
+        let filter = format!("(&{}(|{any_of}))", map.user_filter);
+        reader
+            .search_each(
+                "users in scope by primary group",
+                base,
+                LdapScope::Subtree,
+                &filter,
+                &map.user_attributes(),
+                |e| {
+                    if primary_group_sid(&e, map).is_some_and(|g| closure_sids.contains(&g)) {
+                        accept(e, &mut users, &mut primary);
                     }
                     Ok(())
                 },
             )
             .await?;
     }
-    Ok(users)
+    Ok((users, primary))
 }
 
 /// Reads the members of every group nested (at any depth) in the groups in scope, so that
 /// flattening sees the whole chain. Only DNs that are groups are followed; which DNs are
-/// groups comes from one paged DN-only search, so out-of-scope users cost nothing.
+/// groups comes from one paged DN-only search, so out-of-scope users cost nothing. Returns the
+/// SID → DN of the nested groups read, to place their primary-group members.
 async fn expand_nested_groups(
     reader: &mut Reader,
     base: &str,
@@ -271,7 +400,9 @@ async fn expand_nested_groups(
     users: &[crate::model::DirectoryUser],
     graph: &mut MembershipGraph,
     members: &HashSet<u32>,
-) -> Result<(), DirectoryError> {
+) -> Result<NestedRead, DirectoryError> {
+    let mut found = NestedRead::default();
+    let group_dn_by_sid = &mut found.group_dn_by_sid;
     let user_ids: HashSet<u32> = users
         .iter()
         .filter_map(|u| graph.id_of_key(&dn_key(&u.dn)))
@@ -282,7 +413,7 @@ async fn expand_nested_groups(
         .filter(|m| !user_ids.contains(m) && !graph.knows_id(*m))
         .collect();
     if unknown.is_empty() {
-        return Ok(());
+        return Ok(found);
     }
     // DN keys parse as themselves, so the queue can hold keys and DNs alike.
     let mut queue: VecDeque<String> = graph
@@ -317,12 +448,19 @@ async fn expand_nested_groups(
                 "read nested group",
                 dn,
                 map.group_filter,
-                &[member_request.as_str()],
+                &[member_request.as_str(), map.object_sid],
             )
             .await?
         else {
             continue; // deleted since it was listed
         };
+        if let Some(sid) = e
+            .values(map.object_sid)
+            .and_then(|v| v.first())
+            .and_then(|b| sid_to_string(b))
+        {
+            group_dn_by_sid.insert(sid.to_ascii_uppercase(), dn.clone());
+        }
         match member_dns(reader, &e, map, window).await? {
             Ok(members) => {
                 for m in members {
@@ -332,10 +470,24 @@ async fn expand_nested_groups(
                     }
                 }
             }
-            Err(reason) => tracing::warn!(group = %dn, %reason, "nested group's members ignored"),
+            Err(reason) => {
+                // Unknown, not empty: every synced group it feeds is a partial read.
+                tracing::warn!(group = %dn, %reason, "nested group's members could not be read");
+                let id = graph.intern(dn);
+                found.unreadable.insert(id, format!("{dn}: {reason}"));
+            }
         }
     }
-    Ok(())
+    Ok(found)
+}
+
+/// What reading the nested groups learns besides their members.
+#[derive(Default)]
+struct NestedRead {
+    /// SID → DN of every nested group read, to place their primary-group members.
+    group_dn_by_sid: HashMap<String, String>,
+    /// Nested groups whose members could not be read, with "DN: reason".
+    unreadable: HashMap<u32, String>,
 }
 
 /// All member DNs of a group entry (ranged); the inner `Err` is a reason to skip the group.

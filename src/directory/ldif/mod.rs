@@ -16,13 +16,16 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::time::SystemTime;
 
-use crate::model::{DirectorySnapshot, SkippedEntry};
+use crate::model::{DirectorySnapshot, EntryKind, SkippedEntry};
 
-use super::dn::{dn_key, key_is_under, looks_like_dn};
+use super::dn::{dn_key, domain_head, key_is_under, looks_like_dn};
 use super::entry::{decode_group, decode_user, RawEntry};
 use super::error::DirectoryError;
 use super::mapping::AttributeMap;
-use super::scope::{assemble, name_has_prefix, validate_scope, GroupCandidate, MembershipGraph};
+use super::scope::{
+    assemble, name_has_prefix, primary_group_sid, validate_scope, GroupCandidate, MembershipGraph,
+};
+use super::sid::sid_to_string;
 use crate::model::settings::Scope;
 use records::{RecordError, Records};
 
@@ -143,6 +146,17 @@ struct Links {
     bad: HashMap<u32, String>,
     /// DN and number of every group matching the sync group setting.
     sync: Vec<(String, u32)>,
+    /// The same entries as `bad`, with "DN: reason", for the groups they feed.
+    unreadable: HashMap<u32, String>,
+}
+
+impl Links {
+    fn mark_bad(&mut self, id: u32, dn: &str, reason: String) {
+        self.unreadable
+            .entry(id)
+            .or_insert_with(|| format!("{dn}: {reason}"));
+        self.bad.entry(id).or_insert(reason);
+    }
 }
 
 fn read_export(
@@ -169,7 +183,9 @@ fn read_export(
             })
         }
     };
-    let reachable = links.graph.transitive_members(sync);
+    let mut reachable = links.graph.transitive_members(sync);
+    // The sync group's own member list counts as much as its nested groups' (below).
+    reachable.insert(sync);
     let snapshot = read_in_scope(export, scope, &classes, &links, &reachable)?;
     if export.version()? != version {
         return Err(export.io(std::io::Error::other(
@@ -190,22 +206,36 @@ fn read_links(
     let wanted_key = looks_like_dn(wanted).then(|| dn_key(wanted));
     let wanted_lower = wanted.to_lowercase();
     let mut links = Links::default();
+    // Primary-group memberships, which AD lists in no `member`: (user, its group's SID), and
+    // every group's SID, joined once the whole export has been seen.
+    let mut primary: Vec<(u32, String)> = Vec::new();
+    let mut group_by_sid: HashMap<String, u32> = HashMap::new();
     for record in export.records()? {
         let e = record.map_err(|x| export.fail(x))?;
+        if classes.is_user(&e) {
+            if let Some(group_sid) = primary_group_sid(&e, map) {
+                primary.push((links.graph.intern(&e.dn), group_sid));
+            }
+        }
         if classes.is_group(&e) {
             let id = links.graph.touch(&e.dn);
+            if let Some(sid) = e
+                .values(map.object_sid)
+                .and_then(|v| v.first())
+                .and_then(|b| sid_to_string(b))
+            {
+                group_by_sid.insert(sid.to_ascii_uppercase(), id);
+            }
             let (members, complete) = ranged_values(&e, map.member);
             match members {
                 Ok(ms) => ms.iter().for_each(|m| {
                     let member = links.graph.intern(m);
                     links.graph.add_ids(id, member);
                 }),
-                Err(r) => {
-                    links.bad.entry(id).or_insert(r);
-                }
+                Err(r) => links.mark_bad(id, &e.dn, r),
             }
             if let Err(range) = complete {
-                links.bad.entry(id).or_insert(format!(
+                links.mark_bad(id, &e.dn, format!(
                     "the export holds only {range} of its members (a ranged read was cut short); export with ldifde or a client that follows member;range"
                 ));
             }
@@ -237,8 +267,13 @@ fn read_links(
             }
             Err(r) => {
                 let id = links.graph.intern(&e.dn);
-                links.bad.entry(id).or_insert(r);
+                links.mark_bad(id, &e.dn, r);
             }
+        }
+    }
+    for (user, group_sid) in primary {
+        if let Some(group) = group_by_sid.get(&group_sid) {
+            links.graph.add_ids(*group, user);
         }
     }
     Ok(links)
@@ -257,9 +292,20 @@ fn read_in_scope(
     let mut users = Vec::new();
     let mut groups = Vec::new();
     let mut skipped: Vec<SkippedEntry> = Vec::new();
+    // The domain entry of the search base's naming context, when the export holds it; else
+    // the export's only domain entry (a `DC=…` entry with an objectSid), if it has one.
+    let head_key = domain_head(&scope.group_search_base).map(|h| dn_key(&h));
+    let mut head_sid = None;
+    let mut domain_entries = Vec::new();
     for record in export.records()? {
         let e = record.map_err(|x| export.fail(x))?;
         let key = dn_key(&e.dn);
+        if let Some(sid) = domain_entry_sid(&e, map) {
+            if head_key.as_deref() == Some(key.as_str()) {
+                head_sid = Some(sid.clone());
+            }
+            domain_entries.push(sid);
+        }
         let id = links.graph.id_of_key(&key);
         if classes.is_user(&e) && id.is_some_and(|id| reachable.contains(&id)) {
             match decode_user(&e, map) {
@@ -277,6 +323,8 @@ fn read_in_scope(
                         dn: g.dn,
                         anchor: Some(g.object_guid),
                         reason: reason.clone(),
+                        kind: EntryKind::Group,
+                        user_names: Vec::new(),
                     }),
                     None => groups.push(GroupCandidate { group: g }),
                 }
@@ -290,7 +338,45 @@ fn read_in_scope(
             }
         }
     }
-    Ok(assemble(users, groups, &links.graph, skipped))
+    // The sync group reaches an entry whose memberships could not be read: the users it holds
+    // are unknown, so nobody may look out of scope because of it.
+    let mut unknown_scope: Vec<&String> = links
+        .unreadable
+        .iter()
+        .filter(|(id, _)| reachable.contains(id))
+        .map(|(_, why)| why)
+        .collect();
+    unknown_scope.sort();
+    for why in unknown_scope {
+        let (dn, reason) = why.split_once(": ").unwrap_or((why.as_str(), ""));
+        skipped.push(SkippedEntry {
+            dn: dn.to_string(),
+            anchor: None,
+            reason: format!(
+                "nested in the sync group, and its memberships could not be read ({reason}), \
+                 so the users it holds are unknown"
+            ),
+            kind: EntryKind::User,
+            user_names: Vec::new(),
+        });
+    }
+    let mut snapshot = assemble(users, groups, &links.graph, skipped, &links.unreadable);
+    snapshot.domain_sids = match (head_sid, domain_entries.as_slice()) {
+        (Some(sid), _) => vec![sid],
+        (None, [only]) => vec![only.clone()],
+        (None, _) => Vec::new(),
+    };
+    Ok(snapshot)
+}
+
+/// The objectSid of a domain head entry (a DN of `DC=` components only), if `e` is one.
+fn domain_entry_sid(e: &RawEntry, map: &AttributeMap) -> Option<String> {
+    if domain_head(&e.dn).is_none_or(|head| dn_key(&head) != dn_key(&e.dn)) {
+        return None;
+    }
+    e.values(map.object_sid)
+        .and_then(|v| v.first())
+        .and_then(|b| sid_to_string(b))
 }
 
 /// A group's name as the scope rules compare it, even when the entry cannot be decoded:

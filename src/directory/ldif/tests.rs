@@ -38,6 +38,7 @@ fn scope() -> Scope {
         sync_group: "sync".into(),
         group_prefix: "aws-".into(),
         group_search_base: "OU=AWS,DC=x".into(),
+        extra_domain_sids: Vec::new(),
     }
 }
 

@@ -86,6 +86,10 @@ pub struct Scope {
     pub group_prefix: String,
     /// The subtree searched for those groups.
     pub group_search_base: String,
+    /// Domains of a multi-domain forest whose accounts this deployment also provisions
+    /// (`scope.extraDomainSids`, default none), besides the domain read from the directory.
+    /// For an LDIF export without its domain entry, the only source of the domain SID.
+    pub extra_domain_sids: Vec<String>,
 }
 
 /// Limits that stop a pass before it does mass damage (a wrong search base, an emptied group).
