@@ -1,7 +1,11 @@
 //! The Lambda front end: an EventBridge schedule or a manual invoke runs one pass.
 //!
-//! Configuration is loaded on the first invocation (keeping the cold-start init short) and
-//! kept, with the SCIM client and its rate limiter, for the warm invocations that follow.
+//! Configuration is read on every invocation (one GetParametersByPath and two
+//! GetSecretValue calls), so a changed `Sync-Settings`, a rotated token or a one-off
+//! `allowMassChanges` takes effect on the next invocation and is gone once unset. Only the
+//! SCIM client is kept warm between invocations: its connection pool, rate limiter, token and
+//! whatever it has learned about the endpoint. It is rebuilt only when the settings it was
+//! built from change.
 
 mod event;
 
@@ -14,28 +18,59 @@ use tokio::sync::Mutex;
 
 pub use event::{parse_invocation, Invocation};
 
-use crate::config::{self, AwsNames};
+use crate::config::{self, AwsNames, ScimConfig, Settings};
+use crate::identity_center::ScimClient;
 use crate::metrics;
 use crate::model::Summary;
 use crate::pass::{PassOptions, Session};
+use crate::secret::Secret;
 
 /// State shared by every invocation of one execution environment.
 pub struct App {
     sdk: SdkConfig,
     names: AwsNames,
-    /// Filled on the first invocation; a mutex because passes must not overlap (the template
-    /// also sets reserved concurrency to 1).
-    session: Mutex<Option<Session>>,
+    /// The warm SCIM client; a mutex because one environment runs one pass at a time.
+    warm: Mutex<Option<WarmClient>>,
+}
+
+/// The SCIM client kept between invocations, with the settings it was built from.
+struct WarmClient {
+    /// Those settings without the token: a new token is handed to the same client, anything
+    /// else (endpoint, concurrency, rate, retries, timeouts) needs a client built for it.
+    built_for: ScimConfig,
+    client: ScimClient,
+    /// 1 for the environment's first client, counting up with each rebuild.
+    generation: usize,
+}
+
+/// `scim` without its token, for comparing what a client was built for.
+fn client_key(scim: &ScimConfig) -> ScimConfig {
+    ScimConfig {
+        token: Secret::new(String::new()),
+        ..scim.clone()
+    }
 }
 
 impl App {
     /// Reads the AWS SDK configuration from the environment; makes no network call.
     pub async fn new() -> Self {
+        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        Self::with_config(sdk, AwsNames::from_env())
+    }
+
+    /// An app on an explicit SDK configuration and names (tests point these at moto).
+    pub fn with_config(sdk: SdkConfig, names: AwsNames) -> Self {
         Self {
-            sdk: aws_config::defaults(BehaviorVersion::latest()).load().await,
-            names: AwsNames::from_env(),
-            session: Mutex::new(None),
+            sdk,
+            names,
+            warm: Mutex::new(None),
         }
+    }
+
+    /// How many SCIM clients this environment has built so far (1 while the settings the
+    /// client depends on stay the same).
+    pub async fn clients_built(&self) -> usize {
+        self.warm.lock().await.as_ref().map_or(0, |w| w.generation)
     }
 
     /// Handles one invocation. A pass that could not run returns an error, so the
@@ -43,19 +78,14 @@ impl App {
     /// pass that ran returns its summary, with the plan when it was a dry run.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Error> {
         let invocation = parse_invocation(&event.payload).map_err(Error::from)?;
-        let mut guard = self.session.lock().await;
-        if guard.is_none() {
-            let settings = match config::load_from_aws(&self.sdk, &self.names).await {
-                Ok(settings) => settings,
-                Err(e) => return Err(self.failed(invocation, e.to_string(), false)),
-            };
-            let session = Session::new(settings, Some(self.sdk.clone()))
-                .map_err(|e| self.failed(invocation, e.to_string(), false))?;
-            *guard = Some(session);
-        }
-        let Some(session) = guard.as_mut() else {
-            return Err(Error::from("the session was not initialised"));
+        let mut warm = self.warm.lock().await;
+        let settings = match config::load_from_aws(&self.sdk, &self.names).await {
+            Ok(settings) => settings,
+            Err(e) => return Err(self.failed(invocation, e.to_string(), false)),
         };
+        let mut session = self
+            .session(&mut warm, settings)
+            .map_err(|e| self.failed(invocation, e, false))?;
         tracing::info!(deadline_ms = event.context.deadline, "invocation received");
         let opts = PassOptions {
             dry_run: invocation.dry_run,
@@ -83,6 +113,36 @@ impl App {
             }
             Err(e) => Err(self.failed(invocation, e.to_string(), e.is_token_rejected())),
         }
+    }
+
+    /// A session on this invocation's settings, around the warm client when it was built for
+    /// the same endpoint and limits, or around a new one (kept for the next invocation).
+    fn session(
+        &self,
+        warm: &mut Option<WarmClient>,
+        settings: Settings,
+    ) -> Result<Session, String> {
+        let key = client_key(&settings.scim);
+        if let Some(w) = warm.as_ref().filter(|w| w.built_for == key) {
+            return Ok(Session::with_client(
+                settings,
+                w.client.clone(),
+                Some(self.sdk.clone()),
+            ));
+        }
+        let generation = warm.as_ref().map_or(0, |w| w.generation) + 1;
+        if warm.is_some() {
+            tracing::info!(
+                "the SCIM settings changed since the last invocation; building a new SCIM client"
+            );
+        }
+        let session = Session::new(settings, Some(self.sdk.clone())).map_err(|e| e.to_string())?;
+        *warm = Some(WarmClient {
+            built_for: key,
+            client: session.client().clone(),
+            generation,
+        });
+        Ok(session)
     }
 
     /// Reports a pass that could not run: metrics (with PassFailed and TokenRejected), a log
