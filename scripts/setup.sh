@@ -36,7 +36,7 @@ venv() { # venv NAME PACKAGES...
 }
 
 pids=()
-venv moto 'moto[ssm,secretsmanager]' flask flask-cors & pids+=($!)
+venv moto 'moto[ssm,secretsmanager,dynamodb]' flask flask-cors & pids+=($!)
 venv cfn cfn-lint checkov & pids+=($!)
 venv sam aws-sam-cli & pids+=($!)
 venv lambda cargo-lambda ziglang & pids+=($!)

@@ -11,6 +11,7 @@ pub mod config;
 pub mod directory;
 pub mod identity_center;
 pub mod lambda;
+pub mod lease;
 pub mod metrics;
 pub mod model;
 pub mod pass;

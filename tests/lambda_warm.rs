@@ -15,7 +15,9 @@ mod samba;
 
 use idc_emulator::{Emulator, EmulatorConfig};
 use lambda_runtime::{Context, LambdaEvent};
-use scim_sync::config::AwsNames;
+use std::time::Duration;
+
+use scim_sync::config::{AwsNames, LeaseConfig};
 use scim_sync::lambda::App;
 use serde_json::{json, Value};
 
@@ -64,7 +66,13 @@ async fn settings_changed_between_warm_invocations_take_effect_on_the_next_one()
     let n = names();
     seed(&moto, &n, &dc, &emulator.base_url()).await;
     let settings = n.parameter("Sync-Settings");
-    let app = App::with_config(moto.sdk().clone(), n.clone());
+    moto.create_table("lease-warm", scim_sync::lease::KEY_ATTRIBUTE)
+        .await;
+    let lease = LeaseConfig {
+        table: "lease-warm".into(),
+        duration: Duration::from_secs(600),
+    };
+    let app = App::with_config(moto.sdk().clone(), n.clone(), Ok(Some(lease)));
 
     // Set "for one run": the first invocation is a dry run because Sync-Settings says so.
     moto.put_parameter(&settings, r#"{"run": {"dryRun": true}}"#)
@@ -82,6 +90,10 @@ async fn settings_changed_between_warm_invocations_take_effect_on_the_next_one()
     assert!(summary["usersCreated"].as_u64().unwrap() > 30, "{second}");
     assert_eq!(summary["failures"], json!([]), "{second}");
     assert!(emulator.counters().writes > 0);
+    assert!(
+        moto.table_items("lease-warm").await.is_empty(),
+        "the pass gave its lease back"
+    );
 
     // A token rotated in Secrets Manager is used from the first request of the next
     // invocation: no 401 first, although the old token is revoked.

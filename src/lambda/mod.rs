@@ -6,6 +6,10 @@
 //! SCIM client is kept warm between invocations: its connection pool, rate limiter, token and
 //! whatever it has learned about the endpoint. It is rebuilt only when the settings it was
 //! built from change.
+//!
+//! With a lease table (`SCIM_SYNC_LEASE_TABLE`, which the template sets), a pass that writes
+//! first takes the lease on its Identity Center (`crate::lease`); an invocation that finds it
+//! held returns `{"skipped": …}` without reading or writing anything.
 
 mod event;
 
@@ -18,8 +22,9 @@ use tokio::sync::Mutex;
 
 pub use event::{parse_invocation, Invocation};
 
-use crate::config::{self, AwsNames, ScimConfig, Settings};
+use crate::config::{self, AwsNames, LeaseConfig, ScimConfig, Settings};
 use crate::identity_center::ScimClient;
+use crate::lease::{self, Acquired, LeaseTable};
 use crate::metrics;
 use crate::model::Summary;
 use crate::pass::{PassOptions, Session};
@@ -29,6 +34,9 @@ use crate::secret::Secret;
 pub struct App {
     sdk: SdkConfig,
     names: AwsNames,
+    /// The pass lease; `Ok(None)` when no table is configured, `Err` when its settings are
+    /// invalid (reported by every invocation, which then does not run).
+    lease: Result<Option<LeaseTable>, String>,
     /// The warm SCIM client; a mutex because one environment runs one pass at a time.
     warm: Mutex<Option<WarmClient>>,
 }
@@ -55,14 +63,28 @@ impl App {
     /// Reads the AWS SDK configuration from the environment; makes no network call.
     pub async fn new() -> Self {
         let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
-        Self::with_config(sdk, AwsNames::from_env())
+        let lease = LeaseConfig::from_env().map_err(|e| e.to_string());
+        Self::with_config(sdk, AwsNames::from_env(), lease)
     }
 
-    /// An app on an explicit SDK configuration and names (tests point these at moto).
-    pub fn with_config(sdk: SdkConfig, names: AwsNames) -> Self {
+    /// An app on an explicit SDK configuration, names and lease settings (tests point these
+    /// at moto).
+    pub fn with_config(
+        sdk: SdkConfig,
+        names: AwsNames,
+        lease: Result<Option<LeaseConfig>, String>,
+    ) -> Self {
+        let lease = lease.map(|c| c.map(|c| LeaseTable::new(&sdk, c.table)));
+        if matches!(lease, Ok(None)) {
+            tracing::warn!(
+                "no lease table is set ({}): nothing stops two passes from overlapping",
+                config::ENV_LEASE_TABLE
+            );
+        }
         Self {
             sdk,
             names,
+            lease,
             warm: Mutex::new(None),
         }
     }
@@ -87,15 +109,38 @@ impl App {
             .session(&mut warm, settings)
             .map_err(|e| self.failed(invocation, e, false))?;
         tracing::info!(deadline_ms = event.context.deadline, "invocation received");
+        let dry_run = invocation.dry_run || session.settings().run.dry_run;
+        let held = if dry_run {
+            None // a dry run writes nothing, so it may run beside a pass
+        } else {
+            match self.take_lease(&session, &event.context).await {
+                Ok(None) => None,
+                Ok(Some(Acquired::Held(lease))) => Some(lease),
+                Ok(Some(Acquired::Busy(holder))) => {
+                    tracing::warn!(%holder, "pass skipped");
+                    return Ok(json!({ "skipped": holder.to_string() }));
+                }
+                Err(e) => return Err(self.failed(invocation, e, false)),
+            }
+        };
+        let margin = session.settings().run.deadline_margin;
+        let mut stop = stop_starting_at(event.context.deadline, margin);
+        if let Some(lease) = &held {
+            let lease_stop = lease.stop_writes_at(margin);
+            stop = Some(stop.map_or(lease_stop, |s| s.min(lease_stop)));
+        }
         let opts = PassOptions {
             dry_run: invocation.dry_run,
             allow_mass_changes: invocation.allow_mass_changes,
-            stop_starting_at: stop_starting_at(
-                event.context.deadline,
-                session.settings().run.deadline_margin,
-            ),
+            stop_starting_at: stop,
         };
-        match session.run(&opts).await {
+        let outcome = session.run(&opts).await;
+        if let Some(lease) = held {
+            if let Err(e) = lease.release().await {
+                tracing::warn!(error = %e, "could not give the lease back; it expires on its own");
+            }
+        }
+        match outcome {
             Ok(report) => {
                 metrics::emit(
                     &report.summary,
@@ -113,6 +158,31 @@ impl App {
             }
             Err(e) => Err(self.failed(invocation, e.to_string(), e.is_token_rejected())),
         }
+    }
+
+    /// Takes the lease on this session's Identity Center until the invocation's deadline
+    /// (plus a minute for the writes in flight); `None` without a lease table.
+    async fn take_lease(
+        &self,
+        session: &Session,
+        context: &lambda_runtime::Context,
+    ) -> Result<Option<Acquired>, String> {
+        let table = match &self.lease {
+            Ok(Some(table)) => table,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(e.clone()),
+        };
+        let end = lease::lambda_lease_end(context.deadline, LEASE_SLACK, config::DEFAULT_LEASE);
+        let owner = format!(
+            "Lambda {}, request {}",
+            metrics::function_name_from_env(),
+            context.request_id
+        );
+        table
+            .acquire(&session.settings().scim.url, &owner, end)
+            .await
+            .map(Some)
+            .map_err(|e| e.to_string())
     }
 
     /// A session on this invocation's settings, around the warm client when it was built for
@@ -163,6 +233,10 @@ impl App {
         Error::from(message)
     }
 }
+
+/// How long a Lambda's lease outlasts its deadline: the writes in flight at the deadline end
+/// within the request timeout, and Lambda stops the process at the deadline.
+const LEASE_SLACK: Duration = Duration::from_secs(60);
 
 /// 2001-09-09 in milliseconds since the epoch: any real deadline is later.
 const LOCAL_RUNTIME_DEADLINE_LIMIT_MS: u64 = 1_000_000_000_000;
