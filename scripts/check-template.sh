@@ -63,6 +63,7 @@ switched_on = {
     "DnsServerIp2": "10.0.1.10",
     "LogsKmsKeyArn": example_key,
     "AlarmEmail": "ops@example.com",
+    "HttpsProxy": "http://proxy.corp.example.com:3128",
 }
 parameters = template.get("Parameters", {})
 missing = sorted(set(switched_on) - set(parameters))
