@@ -38,7 +38,7 @@ venv() { # venv NAME PACKAGES...
 pids=()
 venv moto 'moto[ssm,secretsmanager,dynamodb]' flask flask-cors & pids+=($!)
 venv cfn cfn-lint checkov & pids+=($!)
-venv sam aws-sam-cli & pids+=($!)
+venv sam 'aws-sam-cli>=1.170.0' & pids+=($!)
 venv lambda cargo-lambda ziglang & pids+=($!)
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
