@@ -261,6 +261,7 @@ mod tests {
             scim_writes: 15,
             duration_ms: 16,
             token_rejected: true,
+            version: "9.9.9".into(),
         }
     }
 

@@ -79,6 +79,7 @@ async fn settings_changed_between_warm_invocations_take_effect_on_the_next_one()
         .await;
     let first = app.handle(event(json!({}))).await.unwrap();
     assert_eq!(first["summary"]["dryRun"], json!(true), "{first}");
+    assert_eq!(first["summary"]["version"], json!(scim_sync::VERSION));
     assert!(first["plan"]["operations"].as_array().unwrap().len() > 40);
     assert_eq!(emulator.counters().writes, 0);
 

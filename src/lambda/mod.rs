@@ -221,6 +221,7 @@ impl App {
         let summary = Summary {
             dry_run: invocation.dry_run,
             token_rejected,
+            version: crate::VERSION.to_string(),
             ..Summary::default()
         };
         metrics::emit(

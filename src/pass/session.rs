@@ -138,6 +138,7 @@ impl Session {
             conflicts: planned.conflicts.clone(),
             skipped: skipped_lines(&directory, &planned),
             withheld,
+            version: crate::VERSION.to_string(),
             ..Summary::default()
         };
         if !current.read_errors.is_empty() {
