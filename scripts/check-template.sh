@@ -7,6 +7,9 @@
 #      Resolver endpoint and rule, alarm topic and key): checkov resolves Conditions with the
 #      defaults, so without this pass it would never look at those resources
 #   4. sam validate --lint
+#   5. samconfig.toml, read with SAM CLI's own reader: parameters only where `sam deploy
+#      --guided` saves them ([default.deploy.parameters]), every example parameter exists in
+#      the template, and the architecture is a literal that `sam build` and `sam deploy` share
 #
 # Suppressions live in template.yaml next to the resource, each with its reason.
 # Usage: scripts/check-template.sh [TEMPLATE]   (default template.yaml)
@@ -63,6 +66,7 @@ switched_on = {
     "DnsServerIp2": "10.0.1.10",
     "LogsKmsKeyArn": example_key,
     "AlarmEmail": "ops@example.com",
+    "HttpsProxy": "http://proxy.corp.example.com:3128",
 }
 parameters = template.get("Parameters", {})
 missing = sorted(set(switched_on) - set(parameters))
@@ -89,6 +93,49 @@ else
   failed+=("checkov (every optional resource on)")
 fi
 check "sam validate --lint" env SAM_CLI_TELEMETRY=0 "$SAM/sam" validate --lint -t "$TEMPLATE"
+
+samconfig() {
+  "$SAM/python" - "$TEMPLATE" samconfig.toml <<'EOF'
+import re, sys
+from pathlib import Path
+from samcli.lib.config.samconfig import SamConfig
+from samcli.yamlhelper import yaml_parse
+
+template = yaml_parse(Path(sys.argv[1]).read_text())
+config_path = Path(sys.argv[2])
+config = SamConfig(str(config_path.parent.resolve()), config_path.name)
+config.sanity_check()
+problems = []
+for command in ("global", "build"):
+    if "parameter_overrides" in config.get_all([command], "parameters"):
+        problems.append(
+            f"parameter_overrides in [default.{command}.parameters]: `sam deploy --guided` saves them "
+            "under [default.deploy.parameters], which would shadow this list"
+        )
+deploy = config.get_all(["deploy"], "parameters")
+for key in ("capabilities", "stack_name"):
+    if key not in deploy:
+        problems.append(f"[default.deploy.parameters] lacks {key}")
+parameters = template.get("Parameters", {})
+examples = re.findall(r'^#\s*(?:#\s*)?"([A-Za-z0-9]+)=', config_path.read_text(), re.M)
+for name in examples:
+    if name not in parameters:
+        problems.append(f"samconfig.toml shows parameter {name}, which template.yaml does not have")
+if not examples:
+    problems.append("samconfig.toml shows no example parameter_overrides")
+function = template["Resources"]["ScimSyncFunction"]["Properties"]
+architectures = function.get("Architectures")
+if not (isinstance(architectures, list) and len(architectures) == 1 and architectures[0] in ("arm64", "x86_64")):
+    problems.append(
+        f"Architectures must be a literal [arm64] or [x86_64] (got {architectures!r}): a parameter "
+        "given to sam deploy but not to sam build would deploy a binary for the other CPU"
+    )
+for p in problems:
+    print("samconfig: " + p, file=sys.stderr)
+sys.exit(1 if problems else 0)
+EOF
+}
+check "samconfig.toml" samconfig
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "check-template: FAILED: ${failed[*]}" >&2

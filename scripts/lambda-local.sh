@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the Lambda binary locally under cargo-lambda's emulated Lambda runtime and invokes it
-# once with an event file, printing the response (test-infrastructure.md §5). No AWS account,
+# once with an event file, printing the response (docs/deployment.md, "Checks and local runs"). No AWS account,
 # no docker: the function talks to whatever the environment points it at (moto, the IdC
 # emulator, a Samba DC on loopback).
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# moto (Secrets Manager + SSM Parameter Store emulator) on loopback, for the config tests and
+# moto (Secrets Manager, SSM Parameter Store and DynamoDB emulator) on loopback, for the config tests and
 # local runs. Installs itself into a venv under a cache directory on first use.
 #
 #   scripts/moto.sh ensure        install if needed; print the moto_server path
@@ -44,10 +44,10 @@ install_venv() {
         DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv >&2 \
             || { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv >&2; }
     fi
-    log "creating $VENV with moto[ssm,secretsmanager]"
+    log "creating $VENV with moto[ssm,secretsmanager,dynamodb]"
     rm -rf "$VENV"
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check 'moto[ssm,secretsmanager]' flask flask-cors >&2
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check 'moto[ssm,secretsmanager,dynamodb]' flask flask-cors >&2
 }
 
 print_env() {

@@ -5,7 +5,7 @@
 #   scripts/python-tools.sh cfn sam lambda     # any subset; installs run in parallel
 #
 #   cfn     cfn-lint + checkov          -> $CACHE/venv-cfn/bin
-#   sam     aws-sam-cli                 -> $CACHE/venv-sam/bin
+#   sam     aws-sam-cli (>= 1.170.0)    -> $CACHE/venv-sam/bin
 #   lambda  cargo-lambda + ziglang      -> $CACHE/venv-lambda/bin
 #
 # CACHE is ${SCIM_SYNC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scim-sync}, the same directory
@@ -20,7 +20,7 @@ mkdir -p "$CACHE"
 packages_of() {
   case "$1" in
     cfn) echo "cfn-lint checkov" ;;
-    sam) echo "aws-sam-cli" ;;
+    sam) echo "aws-sam-cli>=1.170.0" ;;
     lambda) echo "cargo-lambda ziglang" ;;
     *) echo "python-tools: unknown tool set '$1' (expected cfn, sam or lambda)" >&2; return 1 ;;
   esac

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A throw-away Samba Active Directory domain controller (EXAMPLE.TEST) for the directory tests.
-# Recipes and pitfalls: /work/shared/docs/test-infrastructure.md §1.
+# How the tests use it: tests/support/samba.rs; the fixture: tests/fixtures/ldap/README.md.
 #
 #   scripts/samba-dc.sh prepare           provision + seed once, snapshot to a tar (cached)
 #   scripts/samba-dc.sh start ADDR DIR    restore the snapshot into DIR, serve on loopback ADDR

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine: Samba's AD DC and the LDAP
 # tools (apt, needs root), and the Python tools in cached virtual environments (moto for
-# Secrets Manager/SSM, cfn-lint/checkov/aws-sam-cli for the template, cargo-lambda + zig).
+# Secrets Manager/SSM/DynamoDB, cfn-lint/checkov/aws-sam-cli for the template, cargo-lambda +
+# zig), and the Rust target for the arm64 build.
 # Safe to run again: every step is skipped when its result is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,10 +37,18 @@ venv() { # venv NAME PACKAGES...
 }
 
 pids=()
-venv moto 'moto[ssm,secretsmanager]' flask flask-cors & pids+=($!)
+venv moto 'moto[ssm,secretsmanager,dynamodb]' flask flask-cors & pids+=($!)
 venv cfn cfn-lint checkov & pids+=($!)
-venv sam aws-sam-cli & pids+=($!)
+venv sam 'aws-sam-cli>=1.170.0' & pids+=($!)
 venv lambda cargo-lambda ziglang & pids+=($!)
+# The function is arm64 (template.yaml): cargo-lambda cross-compiles it with zig, which needs
+# the Rust standard library for that target. rustup fetches it once per toolchain.
+if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
+  echo "setup: rustup target add aarch64-unknown-linux-gnu"
+  rustup target add aarch64-unknown-linux-gnu >/dev/null \
+    || { echo "setup: could not add the Rust target aarch64-unknown-linux-gnu (rustup needs its download server); the arm64 build will fail" >&2; }
+fi
+
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 [ "$status" = 0 ] || { echo "setup: a Python tool failed to install (see above)" >&2; exit 1; }

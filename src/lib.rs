@@ -5,12 +5,16 @@
 //! computes a plan with a pure function ([`plan`]) and applies it ([`apply`]). The Lambda and
 //! the CLI (`src/bin/`) are thin front ends over the same pass.
 
+/// This release of scim-sync (`Cargo.toml`), reported by `--version` and in every pass summary.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod directory;
 pub mod identity_center;
 pub mod lambda;
+pub mod lease;
 pub mod metrics;
 pub mod model;
 pub mod pass;

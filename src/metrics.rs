@@ -50,12 +50,17 @@ impl Unit {
     }
 }
 
+/// The metrics a pass that could not run reports. It knows nothing of failed writes, withheld
+/// changes or whether the work is complete: a 0 there would turn those alarms OK while the
+/// problem may persist (they keep their state on missing data).
+const FAILED_PASS_METRICS: [&str; 2] = ["TokenRejected", "PassFailed"];
+
 /// Every metric of one pass: its name, unit and value. A single table, so the directive and the
 /// values can never disagree.
 fn metric_values(summary: &Summary, pass_failed: bool) -> Vec<(&'static str, Unit, u64)> {
     let len = |items: usize| u64::try_from(items).unwrap_or(u64::MAX);
     let flag = |b: bool| u64::from(b);
-    vec![
+    let all = vec![
         ("UsersCreated", Unit::Count, summary.users_created),
         ("UsersUpdated", Unit::Count, summary.users_updated),
         ("UsersDisabled", Unit::Count, summary.users_disabled),
@@ -75,7 +80,14 @@ fn metric_values(summary: &Summary, pass_failed: bool) -> Vec<(&'static str, Uni
         ("DurationMs", Unit::Milliseconds, summary.duration_ms),
         ("TokenRejected", Unit::Count, flag(summary.token_rejected)),
         ("PassFailed", Unit::Count, flag(pass_failed)),
-    ]
+    ];
+    if pass_failed {
+        all.into_iter()
+            .filter(|(name, _, _)| FAILED_PASS_METRICS.contains(name))
+            .collect()
+    } else {
+        all
+    }
 }
 
 /// The EMF document for one pass, as CloudWatch Logs expects it on one log line.
@@ -249,6 +261,7 @@ mod tests {
             scim_writes: 15,
             duration_ms: 16,
             token_rejected: true,
+            version: "9.9.9".into(),
         }
     }
 
@@ -307,7 +320,7 @@ mod tests {
             "ScimSync",
             "scim-sync-fn",
             1_700_000_000_123,
-            true,
+            false,
         );
         let metrics = assert_valid_emf(&doc);
         let names: Vec<&str> = metrics.iter().map(|(n, _)| n.as_str()).collect();
@@ -322,7 +335,7 @@ mod tests {
 
     #[test]
     fn every_metric_carries_its_own_field() {
-        let doc = emf_record(&distinct_summary(), "N", "f", 0, true);
+        let doc = emf_record(&distinct_summary(), "N", "f", 0, false);
         let expected: Vec<(&str, u64)> = vec![
             ("UsersCreated", 1),
             ("UsersUpdated", 2),
@@ -342,10 +355,28 @@ mod tests {
             ("ScimWrites", 15),
             ("DurationMs", 16),
             ("TokenRejected", 1),
-            ("PassFailed", 1),
+            ("PassFailed", 0),
         ];
         for (name, value) in expected {
             assert_eq!(value_of(&doc, name), value, "{name}");
+        }
+    }
+
+    /// A pass that could not run must not report `Failures = 0`, `Withheld = 0` or
+    /// `Incomplete = 0`: those alarms would turn OK without any pass having done the work.
+    #[test]
+    fn a_failed_pass_reports_only_pass_failed_and_token_rejected() {
+        let doc = emf_record(&distinct_summary(), "N", "f", 0, true);
+        let metrics = assert_valid_emf(&doc);
+        let names: Vec<&str> = metrics.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["TokenRejected", "PassFailed"]);
+        assert_eq!(value_of(&doc, "PassFailed"), 1);
+        assert_eq!(value_of(&doc, "TokenRejected"), 1);
+        for absent in ["Failures", "Withheld", "Incomplete", "UsersCreated"] {
+            assert!(
+                doc.get(absent).is_none(),
+                "{absent} reported by a failed pass"
+            );
         }
     }
 
@@ -412,7 +443,13 @@ mod tests {
                 watched.push(name);
             }
         }
-        for name in ["Failures", "PassFailed", "TokenRejected"] {
+        for name in [
+            "Failures",
+            "PassFailed",
+            "TokenRejected",
+            "Withheld",
+            "Incomplete",
+        ] {
             assert!(watched.contains(&name), "no alarm on {name}");
         }
     }

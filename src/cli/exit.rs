@@ -13,6 +13,9 @@ pub enum ExitCode {
     /// The pass ran, but some writes failed, the deadline cut it short, or a safety guard held
     /// destructive changes back. Running it again is safe.
     Partial = 3,
+    /// Another pass holds the lease on this Identity Center (`SCIM_SYNC_LEASE_TABLE`); this
+    /// one read and wrote nothing. Try again once it has finished.
+    Busy = 4,
 }
 
 impl ExitCode {

@@ -143,7 +143,11 @@ pub fn summary_text(s: &Summary) -> String {
     } else {
         ""
     };
-    let _ = writeln!(out, "{mode} finished in {} ms{state}", s.duration_ms);
+    let _ = writeln!(
+        out,
+        "{mode} finished in {} ms{state} (scim-sync {})",
+        s.duration_ms, s.version
+    );
     if s.dry_run {
         out.push_str("  (nothing was written; the counts are what a pass would do)\n");
     }

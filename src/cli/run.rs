@@ -3,7 +3,8 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use super::args::{Cli, Command, OutputFormat};
 use super::exit::ExitCode;
 use super::render::{plan_text, summary_text};
-use crate::config::{self, AwsNames, Settings};
+use crate::config::{self, AwsNames, LeaseConfig, Settings};
+use crate::lease::{self, Acquired, Lease, LeaseTable};
 use crate::pass::{PassError, PassOptions, PassReport, Session};
 
 /// Runs the command and says how the process should exit. Everything meant for a person goes
@@ -17,6 +18,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             return ExitCode::Configuration;
         }
     };
+    let sdk_for_lease = sdk.clone();
     let mut session = match Session::new(settings, sdk) {
         Ok(session) => session,
         Err(e) => {
@@ -24,7 +26,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             return ExitCode::Configuration;
         }
     };
-    let opts = match cli.command {
+    let mut opts = match cli.command {
         Command::Plan => PassOptions {
             dry_run: true,
             ..PassOptions::default()
@@ -34,7 +36,26 @@ pub async fn run(cli: Cli) -> ExitCode {
             ..PassOptions::default()
         },
     };
-    match session.run(&opts).await {
+    let held = if opts.dry_run || session.settings().run.dry_run {
+        None // a dry run writes nothing, so it may run beside a pass
+    } else {
+        match take_lease(&session, sdk_for_lease).await {
+            Ok(None) => None,
+            Ok(Some(Acquired::Held(lease))) => {
+                opts.stop_starting_at =
+                    Some(lease.stop_writes_at(session.settings().run.deadline_margin));
+                Some(lease)
+            }
+            Ok(Some(Acquired::Busy(holder))) => {
+                eprintln!("{holder}");
+                return ExitCode::Busy;
+            }
+            Err(code) => return code,
+        }
+    };
+    let outcome = session.run(&opts).await;
+    release(held).await;
+    match outcome {
         Ok(report) => {
             print_report(&report, cli.output);
             ExitCode::for_summary(&report.summary)
@@ -45,6 +66,48 @@ pub async fn run(cli: Cli) -> ExitCode {
                 PassError::Config(_) => ExitCode::Configuration,
                 _ => ExitCode::PassFailed,
             }
+        }
+    }
+}
+
+/// With `SCIM_SYNC_LEASE_TABLE` set, takes the lease on this Identity Center for
+/// `SCIM_SYNC_LEASE_SECONDS` (the Lambda's lease table, so CLI and Lambda passes never
+/// overlap); `Ok(None)` without a table. `Err` is the exit code of a lease that cannot be
+/// taken.
+async fn take_lease(
+    session: &Session,
+    sdk: Option<SdkConfig>,
+) -> Result<Option<Acquired>, ExitCode> {
+    let lease = match LeaseConfig::from_env() {
+        Ok(Some(lease)) => lease,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return Err(ExitCode::Configuration);
+        }
+    };
+    let sdk = match sdk {
+        Some(sdk) => sdk,
+        None => aws_config::defaults(BehaviorVersion::latest()).load().await,
+    };
+    let table = LeaseTable::new(&sdk, lease.table);
+    let end = std::time::SystemTime::now() + lease.duration;
+    match table
+        .acquire(&session.settings().scim.url, &lease::cli_owner(), end)
+        .await
+    {
+        Ok(acquired) => Ok(Some(acquired)),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::PassFailed)
+        }
+    }
+}
+
+async fn release(held: Option<Lease>) {
+    if let Some(lease) = held {
+        if let Err(e) = lease.release().await {
+            eprintln!("warning: {e}; the lease expires on its own");
         }
     }
 }

@@ -119,7 +119,7 @@ fn normalise_path(path: &str) -> String {
 /// Reads the whole configuration: every parameter under the path in one recursive
 /// GetParametersByPath (with decryption, so SecureString works), and both secrets, all
 /// concurrently. Every missing required item is reported in one [`ConfigError::Missing`].
-/// The caller loads once per cold start and caches the result.
+/// The Lambda calls it on every invocation, so changed settings apply to the next pass.
 pub async fn load_from_aws(sdk: &SdkConfig, names: &AwsNames) -> Result<Settings, ConfigError> {
     let ssm = aws_sdk_ssm::Client::new(sdk);
     let secrets = aws_sdk_secretsmanager::Client::new(sdk);
@@ -222,7 +222,7 @@ pub async fn load_from_aws(sdk: &SdkConfig, names: &AwsNames) -> Result<Settings
 }
 
 /// Fetches only the SCIM token again, for the one retry after Identity Center rejected the
-/// cached token with 401 (the token was rotated since the cold start).
+/// token with 401 (the token was rotated since the pass read it).
 pub async fn reload_scim_token(sdk: &SdkConfig, secret_id: &str) -> Result<Secret, ConfigError> {
     let client = aws_sdk_secretsmanager::Client::new(sdk);
     let raw = fetch_secret(&client, secret_id)

@@ -15,6 +15,7 @@ mod aws;
 mod document;
 mod error;
 mod file;
+mod lease;
 mod secrets;
 mod settings;
 mod validate;
@@ -26,4 +27,5 @@ pub use aws::{
 };
 pub use error::{ConfigError, MissingItem, MissingKind};
 pub use file::load_from_file;
+pub use lease::{LeaseConfig, DEFAULT_LEASE, ENV_LEASE_SECONDS, ENV_LEASE_TABLE};
 pub use settings::{defaults, DirectorySource, RunConfig, ScimConfig, Settings};

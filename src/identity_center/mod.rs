@@ -1,7 +1,7 @@
 //! The Identity Center side: a SCIM 2.0 client for IAM Identity Center's provisioning
 //! endpoint, and the reader that turns its answers into an [`IdcSnapshot`](crate::model::IdcSnapshot).
 //!
-//! Everything AWS-specific lives here (see `docs/aws-idc-scim.md` §9.2): cursor enumeration,
+//! Everything AWS-specific lives here (see `docs/identity-center-scim.md` §9.2): cursor enumeration,
 //! membership reads through `groups.value`, member changes chunked at 100 with `add`/`remove`,
 //! no group PUT, 409-after-lost-response adoption by externalId, retries with jittered backoff
 //! and `Retry-After`, one rate limit shared by all requests, and filters that never carry a

@@ -1,7 +1,15 @@
 //! The Lambda front end: an EventBridge schedule or a manual invoke runs one pass.
 //!
-//! Configuration is loaded on the first invocation (keeping the cold-start init short) and
-//! kept, with the SCIM client and its rate limiter, for the warm invocations that follow.
+//! Configuration is read on every invocation (one GetParametersByPath and two
+//! GetSecretValue calls), so a changed `Sync-Settings`, a rotated token or a one-off
+//! `allowMassChanges` takes effect on the next invocation and is gone once unset. Only the
+//! SCIM client is kept warm between invocations: its connection pool, rate limiter, token and
+//! whatever it has learned about the endpoint. It is rebuilt only when the settings it was
+//! built from change.
+//!
+//! With a lease table (`SCIM_SYNC_LEASE_TABLE`, which the template sets), a pass that writes
+//! first takes the lease on its Identity Center (`crate::lease`); an invocation that finds it
+//! held returns `{"skipped": …}` without reading or writing anything.
 
 mod event;
 
@@ -14,28 +22,77 @@ use tokio::sync::Mutex;
 
 pub use event::{parse_invocation, Invocation};
 
-use crate::config::{self, AwsNames};
+use crate::config::{self, AwsNames, LeaseConfig, ScimConfig, Settings};
+use crate::identity_center::ScimClient;
+use crate::lease::{self, Acquired, LeaseTable};
 use crate::metrics;
 use crate::model::Summary;
 use crate::pass::{PassOptions, Session};
+use crate::secret::Secret;
 
 /// State shared by every invocation of one execution environment.
 pub struct App {
     sdk: SdkConfig,
     names: AwsNames,
-    /// Filled on the first invocation; a mutex because passes must not overlap (the template
-    /// also sets reserved concurrency to 1).
-    session: Mutex<Option<Session>>,
+    /// The pass lease; `Ok(None)` when no table is configured, `Err` when its settings are
+    /// invalid (reported by every invocation, which then does not run).
+    lease: Result<Option<LeaseTable>, String>,
+    /// The warm SCIM client; a mutex because one environment runs one pass at a time.
+    warm: Mutex<Option<WarmClient>>,
+}
+
+/// The SCIM client kept between invocations, with the settings it was built from.
+struct WarmClient {
+    /// Those settings without the token: a new token is handed to the same client, anything
+    /// else (endpoint, concurrency, rate, retries, timeouts) needs a client built for it.
+    built_for: ScimConfig,
+    client: ScimClient,
+    /// 1 for the environment's first client, counting up with each rebuild.
+    generation: usize,
+}
+
+/// `scim` without its token, for comparing what a client was built for.
+fn client_key(scim: &ScimConfig) -> ScimConfig {
+    ScimConfig {
+        token: Secret::new(String::new()),
+        ..scim.clone()
+    }
 }
 
 impl App {
     /// Reads the AWS SDK configuration from the environment; makes no network call.
     pub async fn new() -> Self {
-        Self {
-            sdk: aws_config::defaults(BehaviorVersion::latest()).load().await,
-            names: AwsNames::from_env(),
-            session: Mutex::new(None),
+        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let lease = LeaseConfig::from_env().map_err(|e| e.to_string());
+        Self::with_config(sdk, AwsNames::from_env(), lease)
+    }
+
+    /// An app on an explicit SDK configuration, names and lease settings (tests point these
+    /// at moto).
+    pub fn with_config(
+        sdk: SdkConfig,
+        names: AwsNames,
+        lease: Result<Option<LeaseConfig>, String>,
+    ) -> Self {
+        let lease = lease.map(|c| c.map(|c| LeaseTable::new(&sdk, c.table)));
+        if matches!(lease, Ok(None)) {
+            tracing::warn!(
+                "no lease table is set ({}): nothing stops two passes from overlapping",
+                config::ENV_LEASE_TABLE
+            );
         }
+        Self {
+            sdk,
+            names,
+            lease,
+            warm: Mutex::new(None),
+        }
+    }
+
+    /// How many SCIM clients this environment has built so far (1 while the settings the
+    /// client depends on stay the same).
+    pub async fn clients_built(&self) -> usize {
+        self.warm.lock().await.as_ref().map_or(0, |w| w.generation)
     }
 
     /// Handles one invocation. A pass that could not run returns an error, so the
@@ -43,29 +100,47 @@ impl App {
     /// pass that ran returns its summary, with the plan when it was a dry run.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Error> {
         let invocation = parse_invocation(&event.payload).map_err(Error::from)?;
-        let mut guard = self.session.lock().await;
-        if guard.is_none() {
-            let settings = match config::load_from_aws(&self.sdk, &self.names).await {
-                Ok(settings) => settings,
-                Err(e) => return Err(self.failed(invocation, e.to_string(), false)),
-            };
-            let session = Session::new(settings, Some(self.sdk.clone()))
-                .map_err(|e| self.failed(invocation, e.to_string(), false))?;
-            *guard = Some(session);
-        }
-        let Some(session) = guard.as_mut() else {
-            return Err(Error::from("the session was not initialised"));
+        let mut warm = self.warm.lock().await;
+        let settings = match config::load_from_aws(&self.sdk, &self.names).await {
+            Ok(settings) => settings,
+            Err(e) => return Err(self.failed(invocation, e.to_string(), false)),
         };
+        let mut session = self
+            .session(&mut warm, settings)
+            .map_err(|e| self.failed(invocation, e, false))?;
         tracing::info!(deadline_ms = event.context.deadline, "invocation received");
+        let dry_run = invocation.dry_run || session.settings().run.dry_run;
+        let held = if dry_run {
+            None // a dry run writes nothing, so it may run beside a pass
+        } else {
+            match self.take_lease(&session, &event.context).await {
+                Ok(None) => None,
+                Ok(Some(Acquired::Held(lease))) => Some(lease),
+                Ok(Some(Acquired::Busy(holder))) => {
+                    tracing::warn!(%holder, "pass skipped");
+                    return Ok(json!({ "skipped": holder.to_string() }));
+                }
+                Err(e) => return Err(self.failed(invocation, e, false)),
+            }
+        };
+        let margin = session.settings().run.deadline_margin;
+        let mut stop = stop_starting_at(event.context.deadline, margin);
+        if let Some(lease) = &held {
+            let lease_stop = lease.stop_writes_at(margin);
+            stop = Some(stop.map_or(lease_stop, |s| s.min(lease_stop)));
+        }
         let opts = PassOptions {
             dry_run: invocation.dry_run,
             allow_mass_changes: invocation.allow_mass_changes,
-            stop_starting_at: stop_starting_at(
-                event.context.deadline,
-                session.settings().run.deadline_margin,
-            ),
+            stop_starting_at: stop,
         };
-        match session.run(&opts).await {
+        let outcome = session.run(&opts).await;
+        if let Some(lease) = held {
+            if let Err(e) = lease.release().await {
+                tracing::warn!(error = %e, "could not give the lease back; it expires on its own");
+            }
+        }
+        match outcome {
             Ok(report) => {
                 metrics::emit(
                     &report.summary,
@@ -85,12 +160,68 @@ impl App {
         }
     }
 
+    /// Takes the lease on this session's Identity Center until the invocation's deadline
+    /// (plus a minute for the writes in flight); `None` without a lease table.
+    async fn take_lease(
+        &self,
+        session: &Session,
+        context: &lambda_runtime::Context,
+    ) -> Result<Option<Acquired>, String> {
+        let table = match &self.lease {
+            Ok(Some(table)) => table,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(e.clone()),
+        };
+        let end = lease::lambda_lease_end(context.deadline, LEASE_SLACK, config::DEFAULT_LEASE);
+        let owner = format!(
+            "Lambda {}, request {}",
+            metrics::function_name_from_env(),
+            context.request_id
+        );
+        table
+            .acquire(&session.settings().scim.url, &owner, end)
+            .await
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
+    /// A session on this invocation's settings, around the warm client when it was built for
+    /// the same endpoint and limits, or around a new one (kept for the next invocation).
+    fn session(
+        &self,
+        warm: &mut Option<WarmClient>,
+        settings: Settings,
+    ) -> Result<Session, String> {
+        let key = client_key(&settings.scim);
+        if let Some(w) = warm.as_ref().filter(|w| w.built_for == key) {
+            return Ok(Session::with_client(
+                settings,
+                w.client.clone(),
+                Some(self.sdk.clone()),
+            ));
+        }
+        let generation = warm.as_ref().map_or(0, |w| w.generation) + 1;
+        if warm.is_some() {
+            tracing::info!(
+                "the SCIM settings changed since the last invocation; building a new SCIM client"
+            );
+        }
+        let session = Session::new(settings, Some(self.sdk.clone())).map_err(|e| e.to_string())?;
+        *warm = Some(WarmClient {
+            built_for: key,
+            client: session.client().clone(),
+            generation,
+        });
+        Ok(session)
+    }
+
     /// Reports a pass that could not run: metrics (with PassFailed and TokenRejected), a log
     /// line, and the error the runtime returns to the caller.
     fn failed(&self, invocation: Invocation, message: String, token_rejected: bool) -> Error {
         let summary = Summary {
             dry_run: invocation.dry_run,
             token_rejected,
+            version: crate::VERSION.to_string(),
             ..Summary::default()
         };
         metrics::emit(
@@ -103,6 +234,10 @@ impl App {
         Error::from(message)
     }
 }
+
+/// How long a Lambda's lease outlasts its deadline: the writes in flight at the deadline end
+/// within the request timeout, and Lambda stops the process at the deadline.
+const LEASE_SLACK: Duration = Duration::from_secs(60);
 
 /// 2001-09-09 in milliseconds since the epoch: any real deadline is later.
 const LOCAL_RUNTIME_DEADLINE_LIMIT_MS: u64 = 1_000_000_000_000;

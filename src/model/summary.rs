@@ -43,4 +43,8 @@ pub struct Summary {
     pub duration_ms: u64,
     /// The SCIM token was rejected (401): the operator must rotate it.
     pub token_rejected: bool,
+    /// The scim-sync release that ran the pass ([`crate::VERSION`]), so a summary kept in a
+    /// log or a ticket says which code made it (after a rollback, for instance).
+    #[serde(default)]
+    pub version: String,
 }

@@ -1,9 +1,9 @@
 //! One reconciliation pass, shared by the Lambda and the CLI: read the directory, read
 //! Identity Center live, plan, guard, apply, summarise.
 //!
-//! [`Session`] holds what survives between passes in one process (settings, the SCIM client
-//! with its rate limiter), so a warm Lambda does not reload configuration, and handles the
-//! one retry after a rotated SCIM token.
+//! [`Session`] holds one pass's settings and the SCIM client (with its rate limiter), and
+//! handles the one retry after a rotated SCIM token. The Lambda reads its settings on every
+//! invocation and keeps only the client warm between them.
 
 mod error;
 mod session;

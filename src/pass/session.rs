@@ -36,10 +36,12 @@ pub struct PassReport {
     pub user_names: HashMap<String, String>,
 }
 
-/// Settings and the SCIM client, kept for the life of the process.
+/// The settings of one pass and the SCIM client it talks through.
 ///
-/// The client owns the rate limiter, so every pass of a warm Lambda (and every request of one
-/// pass) shares one budget against Identity Center's 20 TPS throttle.
+/// The client owns the rate limiter, so every request of one pass shares one budget against
+/// Identity Center's 20 TPS throttle. The Lambda builds a new session per invocation (fresh
+/// settings) around the client it keeps warm ([`Session::with_client`]), so warm passes share
+/// the budget, the token and what the client has learned too.
 pub struct Session {
     settings: Settings,
     client: ScimClient,
@@ -58,13 +60,30 @@ impl Session {
         })
     }
 
+    /// A session around an existing client (a clone shares its pool, token, limiter and
+    /// counters). The client is given `settings`' token, so a token rotated since the client
+    /// was built is used from the first request.
+    pub fn with_client(settings: Settings, client: ScimClient, sdk: Option<SdkConfig>) -> Self {
+        client.set_token(settings.scim.token.clone());
+        Self {
+            settings,
+            client,
+            sdk,
+        }
+    }
+
+    /// The client this session talks through; clone it to keep it for a later session.
+    pub fn client(&self) -> &ScimClient {
+        &self.client
+    }
+
     /// The settings the session runs on.
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
 
     /// Runs one pass. When Identity Center rejects the token and it came from Secrets Manager,
-    /// the secret is read again once (it may have been rotated since the cold start) and the
+    /// the secret is read again once (it may have been rotated since the pass read it) and the
     /// pass repeated; passes are idempotent, so a repeat never duplicates anything.
     pub async fn run(&mut self, opts: &PassOptions) -> Result<PassReport, PassError> {
         let first = self.run_once(opts).await;
@@ -126,6 +145,7 @@ impl Session {
             conflicts: planned.conflicts.clone(),
             skipped: skipped_lines(&directory, &planned),
             withheld,
+            version: crate::VERSION.to_string(),
             ..Summary::default()
         };
         if dry_run {

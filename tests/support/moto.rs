@@ -1,4 +1,4 @@
-//! moto (Secrets Manager + SSM Parameter Store) for integration tests.
+//! moto (Secrets Manager, SSM Parameter Store, DynamoDB) for integration tests.
 //!
 //! `Moto::start()` runs a private `moto_server` on a free loopback port (installed on first
 //! use by `scripts/moto.sh ensure`) and stops it on drop. With `MOTO_ENDPOINT` set
@@ -155,6 +155,71 @@ impl Moto {
                     aws_sdk_secretsmanager::error::DisplayErrorContext(e)
                 )
             });
+    }
+
+    /// Creates a DynamoDB table with a String partition key `key` (on-demand billing), as the
+    /// template creates the lease table.
+    pub async fn create_table(&self, name: &str, key: &str) {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+            .create_table()
+            .table_name(name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(key)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(key)
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "CreateTable {name}: {}",
+                    aws_sdk_dynamodb::error::DisplayErrorContext(e)
+                )
+            });
+    }
+
+    /// Every item of a table (a scan), attribute values as their strings.
+    pub async fn table_items(&self, name: &str) -> Vec<std::collections::HashMap<String, String>> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let out = aws_sdk_dynamodb::Client::new(&self.sdk)
+            .scan()
+            .table_name(name)
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "Scan {name}: {}",
+                    aws_sdk_dynamodb::error::DisplayErrorContext(e)
+                )
+            });
+        out.items()
+            .iter()
+            .map(|item| {
+                item.iter()
+                    .map(|(k, v)| {
+                        let text = match v {
+                            AttributeValue::S(s) | AttributeValue::N(s) => s.clone(),
+                            other => format!("{other:?}"),
+                        };
+                        (k.clone(), text)
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
     /// Wipes every parameter and secret. Only on a private server: on a shared one it would

@@ -1,5 +1,5 @@
 //! A stand-in for AWS IAM Identity Center's SCIM endpoint (`/scim/v2/`), reproducing the
-//! current AWS behaviour described in `docs/aws-idc-scim.md`, with switches for the behaviour
+//! current AWS behaviour described in `docs/identity-center-scim.md`, with switches for the behaviour
 //! nobody has pinned down and fault injection for testing a client's retry paths.
 //!
 //! Start it in-process with [`Emulator::start`]; drive faults and inspect state through
