@@ -708,9 +708,10 @@ fn an_account_past_its_expiry_is_deactivated_and_active_again_once_extended() {
     d.users.truncate(1);
     d.users[0].account_expires = None;
     let again = plan(&d, &idc(vec![inactive.clone()], vec![]), &p());
-    assert!(
-        matches!(only_op(&again), Operation::UpdateUser { changed, .. } if changed == &vec![UserField::Active])
-    );
+    let Operation::UpdateUser { changed, .. } = only_op(&again) else {
+        panic!("{again:#?}")
+    };
+    assert_eq!(changed, &vec![UserField::Active]);
     d.users[0].account_expires = Some(now + 86_400 * 30);
     d.read_at = Some(now);
     let extended = plan(&d, &idc(vec![inactive], vec![]), &p());
