@@ -370,6 +370,32 @@ async fn a_partial_identity_center_read_holds_back_every_destructive_write() {
     // cannot know who is in that group, so it must take nothing away anywhere.
     let g3 = emu.dump().group("aws-g3").unwrap().id.clone();
     proxy.drop_requests_containing(Some(&format!("groups.value+eq+%22{g3}")));
+    // A dry run of the same state withholds the same: it lists no disable the real run would
+    // not make, and says why.
+    let dry = Session::new(settings.clone(), None)
+        .unwrap()
+        .run(&PassOptions {
+            dry_run: true,
+            ..PassOptions::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        dry.plan.operations.iter().all(|op| !op.is_destructive()),
+        "{:#?}",
+        dry.plan.operations
+    );
+    assert_eq!(
+        (dry.summary.users_disabled, dry.summary.members_removed),
+        (0, 0),
+        "{:?}",
+        dry.summary
+    );
+    assert!(dry
+        .summary
+        .withheld
+        .iter()
+        .any(|w| w.contains("could not be read")));
     let report = Session::new(settings.clone(), None)
         .unwrap()
         .run(&PassOptions::default())

@@ -6,7 +6,7 @@ use futures::stream::{self, StreamExt};
 
 use super::writer::{WriteError, Writer};
 use crate::model::{Failure, Summary};
-use crate::plan::{GroupRef, Operation, Phase, Plan, UserRef};
+use crate::plan::{GroupRef, Operation, Phase, Plan, UserField, UserRef};
 
 /// How far the executor may go.
 #[derive(Debug, Clone)]
@@ -240,6 +240,21 @@ impl<W: Writer> Run<'_, W> {
                     e,
                 ),
             },
+            // An update runs with the objects, before any hold-back could apply: one that
+            // switched a user off would take access away unguarded. The planner never makes
+            // one (a deactivation is a `DisableUser`); should a plan hold one anyway, it is
+            // refused, never sent.
+            Operation::UpdateUser { user, changed, .. }
+                if changed.contains(&UserField::Active) && !user.active =>
+            {
+                Outcome::Failed(Failure {
+                    operation: "update user".to_string(),
+                    target: user_target(&user.user_name, &user.external_id),
+                    error: "refused: an update may not deactivate a user (a deactivation is a \
+                            disable of its own, which the guard and read errors can hold back)"
+                        .to_string(),
+                })
+            }
             Operation::UpdateUser { id, user, changed } => {
                 match w.update_user(id, user, changed).await {
                     Ok(()) => Outcome::UserUpdated,

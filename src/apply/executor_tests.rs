@@ -342,6 +342,24 @@ async fn a_rename_with_a_deactivation_is_written_even_when_destructive_changes_a
 }
 
 #[tokio::test]
+async fn an_update_that_would_deactivate_is_refused_not_sent() {
+    let w = Recorder::default();
+    let plan = Plan {
+        operations: vec![Operation::UpdateUser {
+            id: "u5".into(),
+            user: user("carol", false),
+            changed: vec![UserField::Active],
+        }],
+        ..Plan::default()
+    };
+    let mut summary = Summary::default();
+    execute(&w, &plan, &ExecuteOptions::default(), &mut summary).await;
+    assert!(w.log().is_empty(), "{:?}", w.log());
+    assert_eq!(summary.failures.len(), 1);
+    assert!(summary.failures[0].error.contains("may not deactivate"));
+}
+
+#[tokio::test]
 async fn a_dry_run_counts_what_the_pass_then_does() {
     let mut planned = Summary::default();
     super::count_planned(&sample_plan(), &mut planned);

@@ -53,9 +53,10 @@ impl Loss {
 /// reasons (empty when nothing was withheld).
 ///
 /// Withheld are `DisableUser`, `DeleteUser`, `DeleteGroup` and `RemoveMembers` (a
-/// deactivation is always a `DisableUser`, so the same user's other changes stay). A directory with no users in
-/// scope while Identity Center holds owned users never takes anything away unless
-/// `allow_mass_changes` is set: that is what a wrong search base or sync group looks like.
+/// deactivation is always a `DisableUser`, so the same user's other changes stay). A
+/// directory with no users in scope while Identity Center holds owned users never takes
+/// anything away unless `allow_mass_changes` is set: that is what a wrong search base or sync
+/// group looks like.
 pub fn apply_guard(
     plan: Plan,
     idc: &IdcSnapshot,

@@ -708,9 +708,10 @@ fn an_account_past_its_expiry_is_deactivated_and_active_again_once_extended() {
     d.users.truncate(1);
     d.users[0].account_expires = None;
     let again = plan(&d, &idc(vec![inactive.clone()], vec![]), &p());
-    assert!(
-        matches!(only_op(&again), Operation::UpdateUser { changed, .. } if changed == &vec![UserField::Active])
-    );
+    let Operation::UpdateUser { changed, .. } = only_op(&again) else {
+        panic!("{again:#?}")
+    };
+    assert_eq!(changed, &vec![UserField::Active]);
     d.users[0].account_expires = Some(now + 86_400 * 30);
     d.read_at = Some(now);
     let extended = plan(&d, &idc(vec![inactive], vec![]), &p());
@@ -776,6 +777,37 @@ fn a_group_fed_by_an_unreadable_nested_group_gains_members_but_loses_none() {
     assert!(
         planned.withheld[0].contains("1 member removals withheld")
             && planned.withheld[0].contains("CN=team,OU=Groups,DC=corp"),
+        "{:?}",
+        planned.withheld
+    );
+}
+
+#[test]
+fn a_group_entry_without_a_readable_guid_holds_back_group_deletions() {
+    let delete = Policy {
+        delete_groups_out_of_scope: true,
+        ..p()
+    };
+    let i = idc(
+        vec![idc_user(1)],
+        vec![idc_group(1, &[1]), idc_group(2, &[])],
+    );
+    let mut d = dir(vec![dir_user(1)], vec![dir_group(1, &[1])]);
+    assert_eq!(
+        plan(&d, &i, &delete).operations.len(),
+        1,
+        "group 2 is deleted"
+    );
+    d.skipped.push(SkippedEntry {
+        kind: crate::model::EntryKind::Group,
+        reason: "group has no objectGUID".into(),
+        ..unanchored("CN=aws-group2,OU=Groups,DC=corp")
+    });
+    let planned = plan(&d, &i, &delete);
+    assert!(planned.operations.is_empty(), "{planned:#?}");
+    assert!(
+        planned.withheld[0].starts_with("CN=aws-group2,OU=Groups,DC=corp: ")
+            && planned.withheld[0].contains("none of the 1 groups out of scope was deleted"),
         "{:?}",
         planned.withheld
     );

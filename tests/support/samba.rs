@@ -16,6 +16,7 @@
 //! | 127.0.0.12  | tests/directory_ldif.rs                     |
 //! | 127.0.0.13  | tests/directory_changes.rs                  |
 //! | 127.0.0.20-29 | end-to-end tests (one per test binary)    |
+//! | 127.0.0.44  | tests/safety_ad_accounts.rs (changes its DC) |
 //! | 127.0.0.30+ | free                                        |
 //!
 //! Tests within one binary share a DC through [`SambaDc::shared`]; a test that changes the
