@@ -109,9 +109,10 @@ async fn a_powershell_style_deployment_loads_under_the_default_names() {
         (
             s.scim.concurrency,
             s.scim.rate_limit_per_sec,
+            s.scim.max_rate_per_sec,
             s.scim.max_attempts
         ),
-        (8, 18, 5)
+        (8, 20, 500, 5)
     );
     assert_eq!(
         (
