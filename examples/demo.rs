@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use idc_emulator::{Emulator, EmulatorConfig};
 use scim_sync::cli::{plan_text, summary_text};
 use scim_sync::config;
+use scim_sync::identity_center::ScimEndpoint;
 use scim_sync::pass::{PassOptions, Session};
 use serde_json::json;
 
@@ -49,7 +50,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     std::env::set_var("SCIM_SYNC_TOKEN", &token);
     let config_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/local.toml");
     let mut settings = config::load_from_file(&config_path, None).await?;
-    settings.scim.url = emulator.base_url();
+    settings.scim.base_url = ScimEndpoint::parse(&emulator.base_url())?;
     let mut session = Session::new(settings, None)?;
 
     println!("== 1. plan (dry run: nothing is written)");

@@ -8,8 +8,10 @@
 # 2. runs benches/plan.rs (the planner alone: 1k, 10k, 100k users / 1M memberships);
 # 3. starts a Samba AD DC (scripts/samba-dc.sh, loopback 127.0.0.31) and bulk-loads the LDAP
 #    benchmark directories (scripts/bench-ldif.py) with ldapmodify;
-# 4. runs benches/pass.rs: passes against the in-process Identity Center emulator (latency,
-#    throttle), the LDAP read against ldapsearch, and the Lambda's cold start.
+# 4. runs benches/pass.rs: the initial load, the no-op and a small change against the
+#    in-process Identity Center emulator under latency and each throttle profile (one collective
+#    20/s bucket, per-API 40/25 buckets, both), printing 429s per API and the client's learned
+#    rates next to the bound; the LDAP read against ldapsearch; and the Lambda's cold start.
 # Output is also written to $CARGO_TARGET_DIR/bench/{plan,pass}.txt.
 #
 # Environment:

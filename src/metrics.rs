@@ -257,6 +257,7 @@ mod tests {
                 .collect(),
             withheld: vec!["w1".into(); 13],
             incomplete: true,
+            unfinished: Vec::new(),
             scim_reads: 14,
             scim_writes: 15,
             duration_ms: 16,

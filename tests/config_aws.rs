@@ -86,7 +86,7 @@ async fn a_powershell_style_deployment_loads_under_the_default_names() {
         "OU=AWS,OU=Groups,DC=corp,DC=example,DC=com"
     );
     assert_eq!(
-        s.scim.url,
+        s.scim.base_url.as_str(),
         "https://scim.us-east-2.amazonaws.com/Ab1Cd2Ef3-1234-5678/scim/v2/"
     );
     assert_eq!(s.scim.token.expose(), TOKEN);
@@ -109,9 +109,10 @@ async fn a_powershell_style_deployment_loads_under_the_default_names() {
         (
             s.scim.concurrency,
             s.scim.rate_limit_per_sec,
+            s.scim.max_rate_per_sec,
             s.scim.max_attempts
         ),
-        (8, 18, 5)
+        (8, 20, 500, 5)
     );
     assert_eq!(
         (
@@ -305,7 +306,7 @@ async fn secure_string_parameters_are_decrypted() {
         .await;
     let s = load_from_aws(moto.sdk(), &n).await.unwrap();
     assert_eq!(
-        s.scim.url,
+        s.scim.base_url.as_str(),
         "https://scim.eu-west-1.amazonaws.com/sec/scim/v2/"
     );
     assert_eq!(s.scope.sync_group, "Secret-Group");
@@ -330,7 +331,12 @@ async fn the_scim_uri_must_be_https_except_on_loopback() {
     moto.put_parameter(&uri, "http://127.0.0.1:8080/scim/v2")
         .await;
     assert_eq!(
-        load_from_aws(moto.sdk(), &n).await.unwrap().scim.url,
+        load_from_aws(moto.sdk(), &n)
+            .await
+            .unwrap()
+            .scim
+            .base_url
+            .as_str(),
         "http://127.0.0.1:8080/scim/v2/"
     );
 }

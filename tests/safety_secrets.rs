@@ -22,7 +22,7 @@ use std::time::Duration;
 use idc_emulator::{Emulator, EmulatorConfig, Faults, RunningEmulator};
 use pass_fixture::{ldap_settings, ldif_settings, scope, temp_ldif, Directory, TOKEN};
 use scim_sync::config::{load_from_file, DirectorySource};
-use scim_sync::identity_center::{ScimClient, ScimClientConfig};
+use scim_sync::identity_center::ScimClient;
 use scim_sync::pass::{PassOptions, Session};
 
 const PASSWORD: &str = "Ldap-PW-SAFETY-3b8e1d7c-CANARY";
@@ -136,7 +136,7 @@ async fn debug_output_of_the_configuration_redacts_every_secret() {
         outputs.push(format!("{:?}", l.bind_password));
         outputs.push(format!("{}", l.bind_password));
     }
-    let client_config = ScimClientConfig::from_settings(&settings.scim);
+    let client_config = settings.scim.clone();
     outputs.push(format!("{client_config:?}"));
     outputs.push(format!("{:?}", ScimClient::new(client_config).unwrap()));
     outputs.push(format!("{:?}", settings.scim.token));

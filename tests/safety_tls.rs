@@ -162,7 +162,7 @@ async fn an_https_endpoint_with_an_untrusted_certificate_is_refused() {
 #[tokio::test]
 async fn the_client_itself_refuses_the_untrusted_certificate() {
     let server = SelfSignedServer::start();
-    let mut cfg = ScimClientConfig::new(server.scim_url(), Secret::new(TOKEN));
+    let mut cfg = ScimClientConfig::new(&server.scim_url(), Secret::new(TOKEN)).unwrap();
     cfg.max_attempts = 1;
     let client = ScimClient::new(cfg).unwrap();
     let err = client.list_users().await.unwrap_err();
@@ -175,7 +175,8 @@ async fn the_client_itself_refuses_the_untrusted_certificate() {
 async fn an_untrusted_certificate_is_a_configuration_error_not_a_retry() {
     let server = SelfSignedServer::start();
     let client =
-        ScimClient::new(ScimClientConfig::new(server.scim_url(), Secret::new(TOKEN))).unwrap();
+        ScimClient::new(ScimClientConfig::new(&server.scim_url(), Secret::new(TOKEN)).unwrap())
+            .unwrap();
     let err = client.list_users().await.unwrap_err();
     assert!(
         err.is_configuration_error(),
@@ -190,7 +191,7 @@ fn plain_http_is_refused_for_anything_but_loopback() {
         "http://scim.eu-west-1.amazonaws.com/t/scim/v2/",
         "http://10.1.2.3/scim/v2/",
     ] {
-        let err = ScimClient::new(ScimClientConfig::new(url, Secret::new(TOKEN))).unwrap_err();
-        assert!(matches!(err, ScimError::InvalidUrl { .. }), "{url}: {err}");
+        let err = ScimClientConfig::new(url, Secret::new(TOKEN)).unwrap_err();
+        assert!(err.contains("https://"), "{url}: {err}");
     }
 }

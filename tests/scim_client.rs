@@ -17,7 +17,7 @@ use std::sync::Arc;
 use emulator::{client, fast_config, guid, sid, start, start_with, user, TOKEN, TOKEN_SECRET_ID};
 use futures::future::try_join_all;
 use idc_emulator::{Behaviour, Emulator, EmulatorConfig, Faults};
-use scim_sync::identity_center::{ScimClient, ScimClientConfig, ScimError};
+use scim_sync::identity_center::{ScimClient, ScimClientConfig, ScimEndpoint, ScimError};
 use scim_sync::plan::{UserAttributes, UserField};
 use scim_sync::secret::Secret;
 
@@ -584,9 +584,11 @@ async fn a_wrong_endpoint_is_reported_as_a_configuration_error() {
     .unwrap();
     let wrong_tenant = |emu: &idc_emulator::RunningEmulator| {
         ScimClient::new(ScimClientConfig {
-            base_url: emu
-                .base_url()
-                .replace(tenant, "f3vd2aa29dc-223c-4e5c-91b9-8ca1bb1faf7b"),
+            base_url: ScimEndpoint::parse(
+                &emu.base_url()
+                    .replace(tenant, "f3vd2aa29dc-223c-4e5c-91b9-8ca1bb1faf7b"),
+            )
+            .unwrap(),
             ..fast_config(emu)
         })
         .unwrap()
@@ -608,7 +610,7 @@ async fn a_wrong_endpoint_is_reported_as_a_configuration_error() {
 
     // A wrong path under the right host.
     let c = ScimClient::new(ScimClientConfig {
-        base_url: emu.base_url().replace("/scim/v2/", "/scim/v3/"),
+        base_url: ScimEndpoint::parse(&emu.base_url().replace("/scim/v2/", "/scim/v3/")).unwrap(),
         ..fast_config(&emu)
     })
     .unwrap();
@@ -617,7 +619,7 @@ async fn a_wrong_endpoint_is_reported_as_a_configuration_error() {
 
     // The URL without its trailing slash works as well as with it.
     let c = ScimClient::new(ScimClientConfig {
-        base_url: emu.base_url().trim_end_matches('/').to_string(),
+        base_url: ScimEndpoint::parse(emu.base_url().trim_end_matches('/')).unwrap(),
         ..fast_config(&emu)
     })
     .unwrap();
@@ -635,12 +637,9 @@ async fn a_wrong_endpoint_is_reported_as_a_configuration_error() {
         .unwrap_err()
         .is_auth_failure());
 
-    let err = ScimClient::new(ScimClientConfig {
-        base_url: "http://scim.us-east-1.amazonaws.com/t/scim/v2/".into(),
-        ..fast_config(&emu)
-    })
-    .unwrap_err();
-    assert!(matches!(err, ScimError::InvalidUrl { .. }), "{err}");
+    // The endpoint is checked where it is parsed, before any client exists.
+    let err = ScimEndpoint::parse("http://scim.us-east-1.amazonaws.com/t/scim/v2/").unwrap_err();
+    assert!(err.contains("https://"), "{err}");
     emu.shutdown().await;
 }
 
@@ -772,5 +771,92 @@ async fn a_group_created_moments_ago_is_retried_through_read_after_write_lag() {
         emu.dump().group("fresh-renamed").unwrap().member_ids.len(),
         2
     );
+    emu.shutdown().await;
+}
+
+/// A new group's first 100 members travel inside its `POST /Groups` (AWS's CreateGroup takes
+/// up to 100); only members beyond that cost PATCHes of 100.
+#[tokio::test]
+async fn a_new_group_carries_its_first_100_members_in_its_create() {
+    let emu = start(Behaviour::default()).await;
+    let c = client(&emu);
+    let ids: Vec<String> = (0..250)
+        .map(|i| {
+            let u = user(i);
+            emu.insert_user(&serde_json::json!({
+                "userName": u.user_name, "externalId": u.external_id,
+                "displayName": u.display_name,
+                "name": {"givenName": u.given_name, "familyName": u.family_name},
+            }))
+            .unwrap()
+        })
+        .collect();
+    let members_of = |id: &str| -> BTreeSet<String> {
+        emu.dump()
+            .groups
+            .iter()
+            .find(|g| g.id == id)
+            .map(|g| g.member_ids.iter().cloned().collect())
+            .unwrap_or_default()
+    };
+
+    emu.reset_counters();
+    let small = c
+        .create_group_with_members("aws-small", &guid(1), &ids[..100])
+        .await
+        .unwrap();
+    let counters = emu.counters();
+    assert_eq!(counters.route("POST /Groups 201"), 1);
+    assert_eq!(
+        counters.route_total("PATCH /Groups/{id}"),
+        0,
+        "{counters:?}"
+    );
+    assert_eq!(members_of(&small), ids[..100].iter().cloned().collect());
+
+    emu.reset_counters();
+    let big = c
+        .create_group_with_members("aws-big", &guid(2), &ids)
+        .await
+        .unwrap();
+    let counters = emu.counters();
+    assert_eq!(counters.route("POST /Groups 201"), 1);
+    assert_eq!(
+        counters.route("PATCH /Groups/{id} 204"),
+        2,
+        "150 more in 2 PATCHes"
+    );
+    assert_eq!(members_of(&big), ids.iter().cloned().collect());
+
+    // No members: the plain create, as before.
+    let empty = c
+        .create_group_with_members("aws-empty", &guid(3), &[])
+        .await
+        .unwrap();
+    assert!(members_of(&empty).is_empty());
+    emu.shutdown().await;
+}
+
+/// A member the service refuses in the create (here: an id it does not know) does not cost the
+/// group: it is created empty and the members go through the PATCH path, whose 400 handling
+/// reports what cannot be added.
+#[tokio::test]
+async fn a_create_whose_members_are_refused_still_creates_the_group() {
+    let emu = start(Behaviour::default()).await;
+    let c = client(&emu);
+    let known = c.create_user(&user(1)).await.unwrap();
+    let err = c
+        .create_group_with_members(
+            "aws-mixed",
+            &guid(1),
+            &[known.clone(), "no-such-user".into()],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ScimError::BadRequest { .. }), "{err}");
+    let d = emu.dump();
+    assert_eq!(d.groups.len(), 1, "the group exists once");
+    assert_eq!(emu.counters().route("POST /Groups 400"), 1);
+    assert_eq!(emu.counters().route("POST /Groups 201"), 1);
     emu.shutdown().await;
 }

@@ -349,3 +349,84 @@ async fn the_total_retry_time_is_bounded() {
     assert!(err.to_string().contains("429"), "{err}");
     emu.shutdown().await;
 }
+
+/// A member change larger than one PATCH checks the pass's deadline between its PATCHes: the
+/// first PATCH (applied whole) goes out, the rest is left for the next pass and the error says
+/// so; without a deadline the same call sends everything.
+#[tokio::test]
+async fn a_member_change_stops_between_patches_at_the_pass_deadline() {
+    let emu = start_with(Behaviour::default(), Faults::default()).await;
+    let ids: Vec<String> = (0..150)
+        .map(|i| {
+            let u = user(i);
+            emu.insert_user(&serde_json::json!({
+                "userName": u.user_name, "externalId": u.external_id,
+                "displayName": u.display_name,
+                "name": {"givenName": u.given_name, "familyName": u.family_name},
+            }))
+            .unwrap()
+        })
+        .collect();
+    let group = emu.insert_group("aws-big", Some(&guid(1))).unwrap();
+    emu.set_faults(Faults {
+        latency_ms: 150,
+        ..Faults::default()
+    });
+    let c = ScimClient::new(fast_config(&emu)).unwrap();
+    c.set_retry_deadline(Some(std::time::Instant::now() + Duration::from_millis(50)));
+    let err = c.add_members(&group, &ids).await.unwrap_err();
+    assert!(err.is_deadline_reached(), "{err}");
+    assert!(err.to_string().contains("100 of 150"), "{err}");
+    let members = |emu: &RunningEmulator| {
+        emu.dump()
+            .groups
+            .iter()
+            .find(|g| g.id == group)
+            .map(|g| g.member_ids.len())
+    };
+    assert_eq!(members(&emu), Some(100), "exactly one PATCH was sent");
+    c.set_retry_deadline(None);
+    c.add_members(&group, &ids).await.unwrap();
+    assert_eq!(members(&emu), Some(150));
+    emu.shutdown().await;
+}
+
+/// A 429 does not use up an attempt: with one attempt allowed for failures, a request that is
+/// throttled several times in a row still succeeds once the throttle lets it through.
+#[tokio::test]
+async fn a_429_is_not_a_failed_attempt() {
+    let emu = start_with(
+        Behaviour {
+            retry_after_on_429: true,
+            ..Behaviour::default()
+        },
+        Faults {
+            throttle_rate: 0.8,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let c = ScimClient::new(ScimClientConfig {
+        max_attempts: 1,
+        retry_after_unit: Duration::from_millis(5),
+        ..fast_config(&emu)
+    })
+    .unwrap();
+    for i in 0..5 {
+        c.create_user(&user(i)).await.unwrap();
+    }
+    let throttled = emu.counters().throttled;
+    assert!(throttled >= 5, "the profile throttled {throttled} times");
+    assert_eq!(emu.dump().users.len(), 5);
+    // A 500 is a failed attempt: with one attempt allowed, it is final.
+    emu.set_faults(Faults {
+        error_500_rate: 1.0,
+        ..Faults::default()
+    });
+    let err = c.create_user(&user(9)).await.unwrap_err();
+    assert!(
+        matches!(err, ScimError::RetriesExhausted { attempts: 1, .. }),
+        "{err}"
+    );
+    emu.shutdown().await;
+}

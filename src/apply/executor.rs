@@ -34,17 +34,35 @@ impl Default for ExecuteOptions {
 
 /// What one operation achieved, folded into the summary afterwards.
 enum Outcome {
-    UserCreated { external_id: String, id: String },
-    GroupCreated { external_id: String, id: String },
+    UserCreated {
+        external_id: String,
+        id: String,
+    },
+    GroupCreated {
+        external_id: String,
+        id: String,
+    },
     UserUpdated,
     UserDisabled,
     UserDeleted,
     GroupUpdated,
     GroupDeleted,
-    MembersChanged { added: u64, removed: u64 },
+    MembersChanged {
+        added: u64,
+        removed: u64,
+    },
+    /// A new group created together with its first members.
+    GroupCreatedWithMembers {
+        external_id: String,
+        id: String,
+        added: u64,
+    },
     MembersRemoved(u64),
     Conflict(String),
     Failed(Failure),
+    /// Stopped by the deadline part-way (a member change between two PATCHes) or while
+    /// waiting out throttling: reported as unfinished, not as a failure.
+    Unfinished(String),
     NotStarted,
 }
 
@@ -65,6 +83,10 @@ struct Run<'a, W: Writer> {
     auth_failed: AtomicBool,
     /// Set when the deadline stopped an operation from starting.
     cut_short: AtomicBool,
+    /// New groups that get members in this plan, by externalId, with their names: they are
+    /// created in the additions phase, together with their first members (one request
+    /// instead of a create and a PATCH), once the users they name exist.
+    created_with_members: HashMap<&'a str, &'a str>,
 }
 
 /// Applies `plan` through `writer`, adding counts, failures and conflicts to `summary`.
@@ -83,6 +105,7 @@ pub async fn execute<W: Writer>(
         merged_removals: merged_removals(plan, opts),
         auth_failed: AtomicBool::new(false),
         cut_short: AtomicBool::new(false),
+        created_with_members: created_with_members(plan),
     };
     let mut created = Created::default();
     for phase in Phase::ALL {
@@ -93,6 +116,10 @@ pub async fn execute<W: Writer>(
             .filter(|op| {
                 !matches!(op, Operation::RemoveMembers { group_id, .. }
                 if run.merged_removals.contains_key(group_id.as_str()))
+            })
+            .filter(|op| {
+                !matches!(op, Operation::CreateGroup { external_id, .. }
+                if run.created_with_members.contains_key(external_id.as_str()))
             })
             .collect();
         if ops.is_empty() {
@@ -116,6 +143,33 @@ pub async fn execute<W: Writer>(
     }
     summary.token_rejected |= run.auth_failed.load(Ordering::SeqCst);
     summary.incomplete |= run.cut_short.load(Ordering::SeqCst);
+}
+
+/// New groups whose members the plan adds: externalId → display name.
+fn created_with_members(plan: &Plan) -> HashMap<&str, &str> {
+    let gains_members: std::collections::HashSet<&str> = plan
+        .operations
+        .iter()
+        .filter_map(|op| match op {
+            Operation::AddMembers {
+                group: GroupRef::New(ext),
+                ..
+            } => Some(ext.as_str()),
+            _ => None,
+        })
+        .collect();
+    plan.operations
+        .iter()
+        .filter_map(|op| match op {
+            Operation::CreateGroup {
+                external_id,
+                display_name,
+            } if gains_members.contains(external_id.as_str()) => {
+                Some((external_id.as_str(), display_name.as_str()))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// The removals that can travel with the same group's additions.
@@ -188,9 +242,19 @@ fn record(outcome: Outcome, summary: &mut Summary, created: &mut Created) {
             summary.members_added += added;
             summary.members_removed += removed;
         }
+        Outcome::GroupCreatedWithMembers {
+            external_id,
+            id,
+            added,
+        } => {
+            summary.groups_created += 1;
+            summary.members_added += added;
+            created.groups.insert(external_id, id);
+        }
         Outcome::MembersRemoved(n) => summary.members_removed += n,
         Outcome::Conflict(c) => summary.conflicts.push(c),
         Outcome::Failed(f) => summary.failures.push(f),
+        Outcome::Unfinished(what) => summary.unfinished.push(what),
         Outcome::NotStarted => {}
     }
 }
@@ -215,6 +279,10 @@ impl<W: Writer> Run<'_, W> {
         }
         if err.is_conflict() {
             return Outcome::Conflict(format!("{operation} {target}: {err}"));
+        }
+        if err.is_deadline_reached() {
+            self.cut_short.store(true, Ordering::SeqCst);
+            return Outcome::Unfinished(format!("{operation} {target}: {err}"));
         }
         Outcome::Failed(Failure {
             operation: operation.to_string(),
@@ -339,6 +407,29 @@ impl<W: Writer> Run<'_, W> {
         users: &[UserRef],
         created: &Created,
     ) -> Outcome {
+        let ids_of = |users: &[UserRef]| -> Vec<String> {
+            users
+                .iter()
+                .filter_map(|u| match u {
+                    UserRef::Existing(id) => Some(id.to_string()),
+                    UserRef::New(ext) => created.users.get(&**ext).cloned(),
+                })
+                .collect()
+        };
+        if let GroupRef::New(ext) = group {
+            if let Some(name) = self.created_with_members.get(ext.as_str()) {
+                // Users whose create failed were reported already; the group is still made.
+                let ids = ids_of(users);
+                return match self.writer.create_group_with_members(name, ext, &ids).await {
+                    Ok(id) => Outcome::GroupCreatedWithMembers {
+                        external_id: ext.clone(),
+                        id,
+                        added: ids.len() as u64,
+                    },
+                    Err(e) => self.fail("create group", group_target(name, ext), e),
+                };
+            }
+        }
         let group_id = match group {
             GroupRef::Existing(id) => id.clone(),
             GroupRef::New(ext) => match created.groups.get(ext) {
@@ -348,13 +439,7 @@ impl<W: Writer> Run<'_, W> {
             },
         };
         // Users whose create failed were reported already; the rest are still added.
-        let ids: Vec<String> = users
-            .iter()
-            .filter_map(|u| match u {
-                UserRef::Existing(id) => Some(id.to_string()),
-                UserRef::New(ext) => created.users.get(&**ext).cloned(),
-            })
-            .collect();
+        let ids = ids_of(users);
         let removals = self
             .merged_removals
             .get(group_id.as_str())

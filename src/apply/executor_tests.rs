@@ -13,6 +13,7 @@ use crate::plan::{GroupRef, Operation, Plan, UserAttributes, UserField, UserRef}
 struct FakeError {
     auth: bool,
     conflict: bool,
+    deadline: bool,
 }
 
 impl std::fmt::Display for FakeError {
@@ -32,6 +33,9 @@ impl WriteError for FakeError {
     fn is_conflict(&self) -> bool {
         self.conflict
     }
+    fn is_deadline_reached(&self) -> bool {
+        self.deadline
+    }
 }
 
 /// Records every write in order; fails the writes whose target is listed.
@@ -41,6 +45,7 @@ struct Recorder {
     fail: Vec<&'static str>,
     reject_token_at: Option<&'static str>,
     conflict_at: Option<&'static str>,
+    deadline_at: Option<&'static str>,
 }
 
 impl Recorder {
@@ -50,18 +55,28 @@ impl Recorder {
             return Err(FakeError {
                 auth: true,
                 conflict: false,
+                deadline: false,
             });
         }
         if self.conflict_at == Some(target) {
             return Err(FakeError {
                 auth: false,
                 conflict: true,
+                deadline: false,
+            });
+        }
+        if self.deadline_at == Some(target) {
+            return Err(FakeError {
+                auth: false,
+                conflict: false,
+                deadline: true,
             });
         }
         if self.fail.contains(&target) {
             return Err(FakeError {
                 auth: false,
                 conflict: false,
+                deadline: false,
             });
         }
         Ok(())
@@ -285,6 +300,21 @@ async fn a_conflict_is_reported_as_a_conflict_not_a_failure() {
     assert!(summary.failures.is_empty());
     assert_eq!(summary.conflicts.len(), 1);
     assert!(summary.conflicts[0].contains("alice"));
+}
+
+#[tokio::test]
+async fn a_write_the_deadline_cut_short_is_unfinished_not_failed() {
+    let w = Recorder {
+        deadline_at: Some("gid-new"),
+        ..Recorder::default()
+    };
+    let mut summary = Summary::default();
+    execute(&w, &sample_plan(), &ExecuteOptions::default(), &mut summary).await;
+    assert!(summary.failures.is_empty(), "{:?}", summary.failures);
+    assert!(summary.incomplete);
+    assert_eq!(summary.unfinished.len(), 1, "{:?}", summary.unfinished);
+    assert!(summary.unfinished[0].contains("group new"));
+    assert_eq!(summary.members_added, 0);
 }
 
 #[tokio::test]

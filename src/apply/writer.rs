@@ -10,6 +10,11 @@ pub trait WriteError: std::fmt::Display + Send {
     /// The write collides with an object the sync does not own; reported as a conflict, not a
     /// failure to retry.
     fn is_conflict(&self) -> bool;
+    /// The pass's deadline stopped the write (or the rest of it) before it was sent: the pass
+    /// is incomplete, not failed, and the next pass continues.
+    fn is_deadline_reached(&self) -> bool {
+        false
+    }
 }
 
 /// The writes a plan can ask for, one method per kind of operation.
@@ -42,6 +47,23 @@ pub trait Writer: Sync {
         display_name: &str,
         external_id: &str,
     ) -> impl Future<Output = Result<String, Self::Error>> + Send;
+    /// Creates a group with its first members and returns its id. A SCIM writer puts up to 100
+    /// members inside the create (one request instead of two); the default creates the group,
+    /// then adds them.
+    fn create_group_with_members(
+        &self,
+        display_name: &str,
+        external_id: &str,
+        members: &[String],
+    ) -> impl Future<Output = Result<String, Self::Error>> + Send {
+        async move {
+            let id = self.create_group(display_name, external_id).await?;
+            if !members.is_empty() {
+                self.add_members(&id, members).await?;
+            }
+            Ok(id)
+        }
+    }
     fn rename_group(
         &self,
         id: &str,

@@ -172,6 +172,11 @@ pub fn summary_text(s: &Summary) -> String {
         );
     }
     section(&mut out, "Held back by a safety guard", &s.withheld);
+    section(
+        &mut out,
+        "Cut short by the deadline (the next pass finishes them)",
+        &s.unfinished,
+    );
     section(&mut out, "Conflicts", &s.conflicts);
     section(&mut out, "Skipped", &s.skipped);
     if !s.failures.is_empty() {

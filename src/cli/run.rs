@@ -93,7 +93,11 @@ async fn take_lease(
     let table = LeaseTable::new(&sdk, lease.table);
     let end = std::time::SystemTime::now() + lease.duration;
     match table
-        .acquire(&session.settings().scim.url, &lease::cli_owner(), end)
+        .acquire(
+            session.settings().scim.base_url.as_str(),
+            &lease::cli_owner(),
+            end,
+        )
         .await
     {
         Ok(acquired) => Ok(Some(acquired)),

@@ -10,7 +10,7 @@ use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
 use super::document::{parse_document, OptionalSettings};
 use super::error::{ConfigError, MissingItem, MissingKind};
 use super::secrets::{parse_credentials, parse_token};
-use super::settings::{DirectorySource, ScimConfig, Settings};
+use super::settings::{DirectorySource, Settings};
 use super::validate;
 use crate::model::settings::{CaBundle, LdapSettings, LdapUrl, Scope};
 use crate::secret::Secret;
@@ -205,16 +205,9 @@ pub async fn load_from_aws(sdk: &SdkConfig, names: &AwsNames) -> Result<Settings
             range_window: Some(tuning.ldap.range_window),
         }),
         scope,
-        scim: ScimConfig {
-            url: scim_url,
-            token,
-            token_secret_id: Some(names.token_secret_id.clone()),
-            token_origin: None,
-            concurrency: tuning.scim.concurrency,
-            rate_limit_per_sec: tuning.scim.rate_limit_per_sec,
-            max_attempts: tuning.scim.max_attempts,
-            request_timeout: tuning.scim.request_timeout,
-        },
+        scim: tuning
+            .scim
+            .into_settings(scim_url, token, Some(names.token_secret_id.clone()), None),
         policy: tuning.policy,
         guard: tuning.guard,
         run: tuning.run,

@@ -9,8 +9,9 @@ use serde::Deserialize;
 
 use super::error::ConfigError;
 use super::settings::{defaults, RunConfig};
-use crate::model::settings::GuardSettings;
 use crate::model::settings::{EmailSource, OutOfScopeAction, Policy, UserNameSource};
+use crate::model::settings::{GuardSettings, ScimClientConfig, ScimEndpoint};
+use crate::secret::Secret;
 
 /// Every optional section; absent keys keep their defaults.
 #[derive(Debug, Default, Deserialize)]
@@ -74,6 +75,7 @@ pub(crate) struct LdapSection {
 pub(crate) struct ScimSection {
     pub concurrency: Option<usize>,
     pub rate_limit_per_second: Option<u32>,
+    pub max_rate: Option<u32>,
     pub max_attempts: Option<u32>,
     pub request_timeout_seconds: Option<u64>,
 }
@@ -102,8 +104,31 @@ pub(crate) struct LdapTuning {
 pub(crate) struct ScimTuning {
     pub concurrency: usize,
     pub rate_limit_per_sec: u32,
+    pub max_rate_per_sec: u32,
     pub max_attempts: u32,
     pub request_timeout: Duration,
+}
+
+impl ScimTuning {
+    /// The SCIM client's settings: the one place both sources (SSM and the file) build them.
+    pub(crate) fn into_settings(
+        self,
+        endpoint: ScimEndpoint,
+        token: Secret,
+        token_secret_id: Option<String>,
+        token_origin: Option<String>,
+    ) -> ScimClientConfig {
+        ScimClientConfig {
+            token_secret_id,
+            token_origin,
+            concurrency: self.concurrency,
+            rate_limit_per_sec: self.rate_limit_per_sec,
+            max_rate_per_sec: self.max_rate_per_sec,
+            max_attempts: self.max_attempts,
+            request_timeout: self.request_timeout,
+            ..ScimClientConfig::with_endpoint(endpoint, token)
+        }
+    }
 }
 
 /// The optional settings with defaults applied and ranges checked.
@@ -223,16 +248,29 @@ impl OptionalSettings {
         };
 
         let s = self.scim;
+        let rate_limit_per_sec = in_range(
+            s.rate_limit_per_second,
+            defaults::SCIM_RATE_LIMIT_PER_SEC,
+            1,
+            1000,
+        )
+        .map_err(|r| bad("scim.rateLimitPerSecond", r))?;
+        let max_rate_per_sec = in_range(s.max_rate, defaults::SCIM_MAX_RATE, 1, 10_000)
+            .map_err(|r| bad("scim.maxRate", r))?;
+        if max_rate_per_sec < rate_limit_per_sec {
+            return Err(bad(
+                "scim.maxRate",
+                format!(
+                    "{max_rate_per_sec} is below scim.rateLimitPerSecond ({rate_limit_per_sec}), \
+                     the rate the client starts at; raise maxRate or lower rateLimitPerSecond"
+                ),
+            ));
+        }
         let scim = ScimTuning {
             concurrency: in_range(s.concurrency, defaults::SCIM_CONCURRENCY, 1, 64)
                 .map_err(|r| bad("scim.concurrency", r))?,
-            rate_limit_per_sec: in_range(
-                s.rate_limit_per_second,
-                defaults::SCIM_RATE_LIMIT_PER_SEC,
-                1,
-                1000,
-            )
-            .map_err(|r| bad("scim.rateLimitPerSecond", r))?,
+            rate_limit_per_sec,
+            max_rate_per_sec,
             max_attempts: in_range(s.max_attempts, defaults::SCIM_MAX_ATTEMPTS, 1, 20)
                 .map_err(|r| bad("scim.maxAttempts", r))?,
             request_timeout: seconds(
@@ -327,11 +365,29 @@ mod tests {
             r.scim,
             ScimTuning {
                 concurrency: 8,
-                rate_limit_per_sec: 18,
+                rate_limit_per_sec: 20,
+                max_rate_per_sec: 500,
                 max_attempts: 5,
                 request_timeout: Duration::from_secs(30)
             }
         );
+    }
+
+    #[test]
+    fn max_rate_is_checked_against_the_starting_rate() {
+        let r = resolve_toml("[scim]\nmaxRate = 40\n").unwrap();
+        assert_eq!(r.scim.max_rate_per_sec, 40);
+        let err = resolve_toml("[scim]\nmaxRate = 10\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("scim.maxRate") && err.contains("rateLimitPerSecond"),
+            "{err}"
+        );
+        let err = resolve_toml("[scim]\nmaxRate = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("1..=10000"), "{err}");
     }
 
     #[test]

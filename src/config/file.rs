@@ -13,7 +13,7 @@ use super::document::{
 };
 use super::error::ConfigError;
 use super::secrets::{parse_credentials, parse_token};
-use super::settings::{DirectorySource, ScimConfig, Settings};
+use super::settings::{DirectorySource, Settings};
 use super::validate;
 use crate::model::settings::{CaBundle, LdapSettings, LdapUrl, Scope};
 use crate::secret::Secret;
@@ -84,6 +84,7 @@ struct FileScim {
     token_secret_id: Option<String>,
     concurrency: Option<usize>,
     rate_limit_per_second: Option<u32>,
+    max_rate: Option<u32>,
     max_attempts: Option<u32>,
     request_timeout_seconds: Option<u64>,
 }
@@ -194,6 +195,7 @@ fn parse(
         scim: ScimSection {
             concurrency: doc.scim.concurrency,
             rate_limit_per_second: doc.scim.rate_limit_per_second,
+            max_rate: doc.scim.max_rate,
             max_attempts: doc.scim.max_attempts,
             request_timeout_seconds: doc.scim.request_timeout_seconds,
         },
@@ -354,16 +356,7 @@ fn parse(
         settings: Settings {
             directory,
             scope,
-            scim: ScimConfig {
-                url,
-                token,
-                token_secret_id: None,
-                token_origin,
-                concurrency: tuning.scim.concurrency,
-                rate_limit_per_sec: tuning.scim.rate_limit_per_sec,
-                max_attempts: tuning.scim.max_attempts,
-                request_timeout: tuning.scim.request_timeout,
-            },
+            scim: tuning.scim.into_settings(url, token, None, token_origin),
             policy: tuning.policy,
             guard: tuning.guard,
             run: tuning.run,

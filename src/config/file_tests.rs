@@ -55,7 +55,7 @@ fn ldif_demo_with_token_from_env_and_file_relative_path() {
         }
     );
     assert_eq!(s.scope.group_prefix, "aws-");
-    assert_eq!(s.scim.url, "http://127.0.0.1:8080/scim/v2/");
+    assert_eq!(s.scim.base_url.as_str(), "http://127.0.0.1:8080/scim/v2/");
     assert_eq!(s.scim.token.expose(), "demo-token");
     assert_eq!(s.scim.token_secret_id, None);
     assert!(p.token_secret_id.is_none() && p.credentials_secret_id.is_none());

@@ -28,4 +28,4 @@ pub use aws::{
 pub use error::{ConfigError, MissingItem, MissingKind};
 pub use file::load_from_file;
 pub use lease::{LeaseConfig, DEFAULT_LEASE, ENV_LEASE_SECONDS, ENV_LEASE_TABLE};
-pub use settings::{defaults, DirectorySource, RunConfig, ScimConfig, Settings};
+pub use settings::{defaults, DirectorySource, RunConfig, Settings};

@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::model::settings::{GuardSettings, LdapSettings, Policy, Scope};
-use crate::secret::Secret;
+use crate::model::settings::{GuardSettings, LdapSettings, Policy, ScimClientConfig, Scope};
 
 /// Everything one sync pass needs, whichever source (SSM + Secrets Manager, or a TOML file)
 /// it came from. Its parts are the layers' own settings types ([`crate::model::settings`]),
@@ -14,7 +13,9 @@ use crate::secret::Secret;
 pub struct Settings {
     pub directory: DirectorySource,
     pub scope: Scope,
-    pub scim: ScimConfig,
+    /// The SCIM endpoint (checked once, by [`crate::model::settings::ScimEndpoint::parse`]),
+    /// the token and how hard to drive the endpoint: the client takes it as it is.
+    pub scim: ScimClientConfig,
     pub policy: Policy,
     pub guard: GuardSettings,
     pub run: RunConfig,
@@ -32,28 +33,6 @@ pub enum DirectorySource {
         /// by the loader).
         path: PathBuf,
     },
-}
-
-/// The Identity Center SCIM endpoint and how hard to drive it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScimConfig {
-    /// Validated (https, or http on a loopback address) and always ending in exactly one `/`,
-    /// like the URL the console shows, so `format!("{url}Users")` is the collection URL.
-    pub url: String,
-    pub token: Secret,
-    /// The Secrets Manager id the token came from, for [`super::reload_scim_token`] after a
-    /// 401; `None` when the token came from the file or an environment variable.
-    pub token_secret_id: Option<String>,
-    /// Where a token not kept in Secrets Manager came from (`environment variable
-    /// SCIM_SYNC_TOKEN`), so a 401 tells the operator where to put a new one.
-    pub token_origin: Option<String>,
-    /// Requests in flight at once.
-    pub concurrency: usize,
-    /// Requests per second across all workers (Identity Center throttles SCIM at 20 TPS).
-    pub rate_limit_per_sec: u32,
-    /// Attempts per request, the first included, for 429, 5xx and timeouts.
-    pub max_attempts: u32,
-    pub request_timeout: Duration,
 }
 
 /// How one run behaves as a whole.

@@ -1,50 +1,12 @@
 //! Checks and normalisations shared by both sources (SSM and the TOML file). Each returns the
 //! reason as a string; the caller wraps it with the parameter or setting name.
 
-use url::{Host, Url};
+use crate::model::settings::ScimEndpoint;
 
-/// Accepts the SCIM endpoint only over https, except on a loopback address (the tests and the
-/// local demo run an emulator there); returns it ending in exactly one `/`.
-pub(crate) fn scim_url(raw: &str) -> Result<String, String> {
-    let raw = raw.trim();
-    let mut url = Url::parse(raw).map_err(|e| {
-        format!("{raw:?} is not a URL ({e}); expected the SCIM endpoint from the IAM Identity Center console, like https://scim.eu-west-1.amazonaws.com/<tenant>/scim/v2/")
-    })?;
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback(url.host()) => {}
-        "http" => {
-            return Err(format!(
-                "{raw:?} uses http://: the SCIM endpoint must use https:// (plain http is accepted only for a loopback test endpoint such as http://127.0.0.1:8080/scim/v2/)"
-            ))
-        }
-        other => return Err(format!("{raw:?} has scheme {other:?}: the SCIM endpoint must use https://")),
-    }
-    if url.host().is_none() {
-        return Err(format!("{raw:?} has no host name"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(
-            "the URL must not contain credentials: the token belongs in its own secret".into(),
-        );
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!(
-            "{raw:?} must not have a query (?…) or fragment (#…)"
-        ));
-    }
-    let path = format!("{}/", url.path().trim_end_matches('/'));
-    url.set_path(&path);
-    Ok(url.into())
-}
-
-fn is_loopback(host: Option<Host<&str>>) -> bool {
-    match host {
-        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
+/// The SCIM endpoint, checked by its type's own parser (the one place a SCIM URL is
+/// validated); the reason comes back for the caller to wrap with the setting's name.
+pub(crate) fn scim_url(raw: &str) -> Result<ScimEndpoint, String> {
+    ScimEndpoint::parse(raw)
 }
 
 /// The sample stores the prefix as a PowerShell `-like` pattern (`aws-*`); a trailing `*` is
@@ -106,11 +68,15 @@ mod tests {
     fn scim_url_accepts_https_and_normalises_the_trailing_slash() {
         let want = "https://scim.eu-west-1.amazonaws.com/abc-123/scim/v2/";
         assert_eq!(
-            scim_url("https://scim.eu-west-1.amazonaws.com/abc-123/scim/v2").unwrap(),
+            scim_url("https://scim.eu-west-1.amazonaws.com/abc-123/scim/v2")
+                .unwrap()
+                .as_str(),
             want
         );
         assert_eq!(
-            scim_url(" https://scim.eu-west-1.amazonaws.com/abc-123/scim/v2// ").unwrap(),
+            scim_url(" https://scim.eu-west-1.amazonaws.com/abc-123/scim/v2// ")
+                .unwrap()
+                .as_str(),
             want
         );
     }
@@ -118,7 +84,7 @@ mod tests {
     #[test]
     fn scim_url_allows_http_only_on_loopback() {
         assert_eq!(
-            scim_url("http://127.0.0.1:8080/scim/v2").unwrap(),
+            scim_url("http://127.0.0.1:8080/scim/v2").unwrap().as_str(),
             "http://127.0.0.1:8080/scim/v2/"
         );
         assert!(scim_url("http://127.5.6.7:8080/").is_ok());

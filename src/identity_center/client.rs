@@ -1,17 +1,22 @@
-//! The client handle: one connection pool, one token, one rate limiter and one set of counters,
-//! shared by every clone.
+//! The client handle: the public face of the Identity Center layer. It holds nothing but a
+//! shared [`Transport`] (the one owner of the connection pool, token, pacing and counters) and
+//! delegates each operation to the module that knows the resource (users, groups, members,
+//! the state read). The resource modules never see this type, so there is no cycle.
 
-use std::collections::HashMap;
+use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
-use url::Url;
+use reqwest::Method;
 
-use super::config::{normalise_base_url, ScimClientConfig};
-use super::counts::{Counters, ScimRequestCounts};
+use super::counts::{RequestKind, ScimRequestCounts};
 use super::error::ScimError;
-use super::pacing::Pacer;
+use super::pacing::LearnedRates;
+use super::transport::{Call, Transport};
+use super::{groups, members, state, users};
+use crate::model::settings::ScimClientConfig;
+use crate::model::{IdcGroup, IdcSnapshot, IdcUser, UserAttributes, UserField};
 use crate::secret::Secret;
 
 /// A SCIM 2.0 client for IAM Identity Center.
@@ -20,159 +25,67 @@ use crate::secret::Secret;
 /// rate limit and the request counters, so the whole pass stays within one budget.
 #[derive(Clone)]
 pub struct ScimClient {
-    pub(crate) inner: Arc<Inner>,
-}
-
-/// Retry and timing knobs copied out of the config (the token lives apart, swappable).
-#[derive(Debug, Clone)]
-pub(crate) struct Tuning {
-    pub max_attempts: u32,
-    pub max_retry_time: Duration,
-    pub backoff_base: Duration,
-    pub backoff_cap: Duration,
-    pub read_after_write_grace: Duration,
-    pub page_size: u32,
-    pub concurrency: usize,
-}
-
-pub(crate) struct Inner {
-    pub http: reqwest::Client,
-    pub base: Url,
-    pub token: RwLock<Secret>,
-    pub token_secret_id: Option<String>,
-    /// See [`ScimClientConfig::token_origin`].
-    pub token_origin: Option<String>,
-    pub tuning: Tuning,
-    pub pacer: Arc<Pacer>,
-    pub counters: Counters,
-    /// Ids this client created recently, for the read-after-write 404 grace.
-    pub created: Mutex<HashMap<String, Instant>>,
-    /// No retry starts after this instant (the pass's deadline), whatever the retry budget.
-    pub retry_deadline: RwLock<Option<Instant>>,
+    transport: Arc<Transport>,
 }
 
 impl fmt::Debug for ScimClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ScimClient")
-            .field("base_url", &self.inner.base.as_str())
+            .field("base_url", &self.transport.base_url())
             .field("token", &"<redacted>")
             .finish_non_exhaustive()
     }
 }
 
 impl ScimClient {
-    /// Validates the endpoint (https, or http on loopback) and builds the client.
+    /// Builds the client for a validated endpoint (see [`super::ScimEndpoint`]).
     pub fn new(config: ScimClientConfig) -> Result<Self, ScimError> {
-        let base = normalise_base_url(&config.base_url)?;
-        let http = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(config.connect_timeout)
-            .user_agent(concat!("scim-sync/", env!("CARGO_PKG_VERSION")))
-            // Only the endpoint itself is ever contacted; a redirect would carry the token
-            // elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ScimError::Setup(e.to_string()))?;
-        let tuning = Tuning {
-            max_attempts: config.max_attempts.max(1),
-            max_retry_time: config.max_retry_time,
-            backoff_base: config.backoff_base,
-            backoff_cap: config.backoff_cap.max(config.backoff_base),
-            read_after_write_grace: config.read_after_write_grace,
-            page_size: config.page_size.clamp(1, 100),
-            concurrency: config.concurrency.max(1),
-        };
         Ok(Self {
-            inner: Arc::new(Inner {
-                http,
-                base,
-                token: RwLock::new(config.token),
-                token_secret_id: config.token_secret_id,
-                token_origin: config.token_origin,
-                tuning,
-                pacer: Pacer::new(
-                    config.concurrency,
-                    config.rate_limit_per_sec,
-                    config.rate_limit_burst,
-                ),
-                counters: Counters::default(),
-                retry_deadline: RwLock::new(None),
-                created: Mutex::new(HashMap::new()),
-            }),
+            transport: Arc::new(Transport::new(config)?),
         })
     }
 
     /// The normalised endpoint (always ending in exactly one `/`).
     pub fn base_url(&self) -> &str {
-        self.inner.base.as_str()
+        self.transport.base_url()
     }
 
     /// Replaces the token for every clone, e.g. after a 401 and a re-read of the secret.
     pub fn set_token(&self, token: Secret) {
-        let mut guard = self.inner.token.write().unwrap_or_else(|e| e.into_inner());
-        *guard = token;
+        self.transport.set_token(token);
     }
 
     /// Stops retrying at `deadline` (for every clone): a pass that must end before the
     /// Lambda's time limit cannot wait out a minute of backoff on one request. `None` lifts it.
     pub fn set_retry_deadline(&self, deadline: Option<Instant>) {
-        let mut guard = self
-            .inner
-            .retry_deadline
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        *guard = deadline;
+        self.transport.set_retry_deadline(deadline);
+    }
+
+    /// The rates learned so far (overall and per API), shared by every clone and kept for as
+    /// long as the client lives: a warm Lambda starts its next pass from them.
+    pub fn learned_rates(&self) -> LearnedRates {
+        self.transport.learned_rates()
     }
 
     /// Requests sent so far by this client and its clones.
     pub fn request_counts(&self) -> ScimRequestCounts {
-        self.inner.counters.snapshot()
-    }
-
-    pub(crate) fn token(&self) -> Secret {
-        self.inner
-            .token
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// Remembers an id this client just created, so a 404 on it is retried for a while.
-    pub(crate) fn note_created(&self, id: &str) {
-        let grace = self.inner.tuning.read_after_write_grace;
-        let now = Instant::now();
-        let mut map = self.inner.created.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, at| now.duration_since(*at) < grace);
-        map.insert(id.to_string(), now);
-    }
-
-    /// Forgets a created id once it is deleted: a 404 on it is then final.
-    pub(crate) fn note_deleted(&self, id: &str) {
-        let mut map = self.inner.created.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(id);
-    }
-
-    /// Until when a 404 on `id` is taken for replication lag.
-    pub(crate) fn not_found_grace(&self, id: &str) -> Option<Instant> {
-        let map = self.inner.created.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(id)
-            .map(|at| *at + self.inner.tuning.read_after_write_grace)
+        self.transport.request_counts()
     }
 
     /// Checks the endpoint and the token with `GET /ServiceProviderConfig` (what Teleport
     /// uses as its ping): a wrong URL or tenant gives [`ScimError::EndpointNotFound`], a bad
     /// token [`ScimError::Unauthorized`]. For start-up checks and the CLI's `check` command.
     pub async fn check_endpoint(&self) -> Result<(), ScimError> {
-        let call = super::http::Call::new(
-            super::counts::RequestKind::Discovery,
-            reqwest::Method::GET,
-            self.resource_url(&["ServiceProviderConfig"]),
+        let call = Call::new(
+            RequestKind::Discovery,
+            Method::GET,
+            self.transport.resource_url(&["ServiceProviderConfig"]),
             "check the SCIM endpoint",
             "ServiceProviderConfig",
         )
         .collection()
         .expect_json();
-        let reply = self.send(&call).await?;
+        let reply = self.transport.send(&call).await?;
         if reply.status.is_success() {
             Ok(())
         } else {
@@ -180,16 +93,171 @@ impl ScimClient {
         }
     }
 
-    /// `<base>/<segment>/<segment>`, each segment percent-encoded (ids are opaque).
-    pub(crate) fn resource_url(&self, segments: &[&str]) -> Url {
-        let mut url = self.inner.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty();
-            for s in segments {
-                path.push(s);
-            }
-        }
-        url
+    /// Same as [`super::read_state`].
+    pub async fn read_state(
+        &self,
+        wanted_group_external_ids: &BTreeSet<String>,
+    ) -> Result<IdcSnapshot, ScimError> {
+        state::read_state(&self.transport, wanted_group_external_ids).await
+    }
+
+    /// Every user in the store, SCIM-made or not. Users without an id are skipped (logged).
+    pub async fn list_users(&self) -> Result<Vec<IdcUser>, ScimError> {
+        users::list_users(&self.transport).await
+    }
+
+    /// The user whose externalId is exactly `external_id`. A value that cannot be put in a
+    /// filter is looked for in a full listing instead.
+    pub async fn find_user_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<IdcUser>, ScimError> {
+        users::find_user_by_external_id(&self.transport, external_id).await
+    }
+
+    /// The user with this userName (compared case-insensitively, as Identity Center's
+    /// uniqueness is assumed to be).
+    pub async fn find_user_by_user_name(
+        &self,
+        user_name: &str,
+    ) -> Result<Option<IdcUser>, ScimError> {
+        users::find_user_by_user_name(&self.transport, user_name).await
+    }
+
+    /// Creates a user and returns its id.
+    ///
+    /// A 409 is first taken for this client's own earlier attempt whose answer was lost: the
+    /// user is looked up by externalId and adopted only if the externalId matches exactly.
+    /// Otherwise the 409 is a [`ScimError::Conflict`] naming what collides.
+    pub async fn create_user(&self, user: &UserAttributes) -> Result<String, ScimError> {
+        users::create_user(&self.transport, user).await
+    }
+
+    /// Sends only the `changed` attributes of `user`, one `replace` per attribute with an
+    /// explicit path (an absent email is removed). Nothing changed: no request.
+    pub async fn update_user(
+        &self,
+        id: &str,
+        user: &UserAttributes,
+        changed: &[UserField],
+    ) -> Result<(), ScimError> {
+        users::update_user(&self.transport, id, user, changed).await
+    }
+
+    /// Enables or disables a user (PATCH `replace active`).
+    pub async fn set_user_active(&self, id: &str, active: bool) -> Result<(), ScimError> {
+        users::set_user_active(&self.transport, id, active).await
+    }
+
+    /// Deletes a user; a 404 means it is already gone, which is what was wanted.
+    pub async fn delete_user(&self, id: &str) -> Result<(), ScimError> {
+        users::delete_user(&self.transport, id).await
+    }
+
+    /// Every group in the store. `member_ids` is `None`: members are read separately.
+    pub async fn list_groups(&self) -> Result<Vec<IdcGroup>, ScimError> {
+        groups::list_groups(&self.transport).await
+    }
+
+    /// The group whose externalId is `external_id`, found with an `externalId eq` filter.
+    ///
+    /// Identity Center may not echo a group's externalId on reads; a group the filter
+    /// returned without one is taken as matching (the filter vouches for it) and returned
+    /// with `external_id` filled in. A value unfit for a filter is looked for in a listing,
+    /// which only finds it if the service echoes externalIds.
+    pub async fn find_group_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<IdcGroup>, ScimError> {
+        groups::find_group_by_external_id(&self.transport, external_id).await
+    }
+
+    /// The group with this displayName (compared case-insensitively: names are unique in
+    /// Identity Center, assumed regardless of case).
+    pub async fn find_group_by_display_name(
+        &self,
+        display_name: &str,
+    ) -> Result<Option<IdcGroup>, ScimError> {
+        groups::find_group_by_display_name(&self.transport, display_name).await
+    }
+
+    /// Creates a group carrying our externalId and returns its id.
+    ///
+    /// A 409 is first taken for this client's own earlier attempt whose answer was lost: the
+    /// group is looked up by externalId and adopted. Otherwise the 409 is a
+    /// [`ScimError::Conflict`] naming the group that holds the name.
+    pub async fn create_group(
+        &self,
+        display_name: &str,
+        external_id: &str,
+    ) -> Result<String, ScimError> {
+        groups::create_group(&self.transport, display_name, external_id).await
+    }
+
+    /// Creates a group with its first 100 members inside the `POST` and the rest in PATCHes
+    /// of 100, and returns its id; see [`Self::create_group`] for what a 409 means.
+    pub async fn create_group_with_members(
+        &self,
+        display_name: &str,
+        external_id: &str,
+        members: &[String],
+    ) -> Result<String, ScimError> {
+        groups::create_group_with_members(&self.transport, display_name, external_id, members).await
+    }
+
+    /// Renames a group in place (PATCH `replace displayName`), keeping its id and so every
+    /// account assignment.
+    pub async fn rename_group(&self, id: &str, display_name: &str) -> Result<(), ScimError> {
+        groups::rename_group(&self.transport, id, display_name).await
+    }
+
+    /// Writes our externalId onto a group (PATCH `replace externalId`): adoption by name.
+    pub async fn set_group_external_id(
+        &self,
+        id: &str,
+        external_id: &str,
+    ) -> Result<(), ScimError> {
+        groups::set_group_external_id(&self.transport, id, external_id).await
+    }
+
+    /// Deletes a group; a 404 means it is already gone, which is what was wanted.
+    pub async fn delete_group(&self, id: &str) -> Result<(), ScimError> {
+        groups::delete_group(&self.transport, id).await
+    }
+
+    /// The ids of a group's members, through `groups.value eq "<id>"` on `/Users` with cursor
+    /// paging (the only SCIM read of memberships; group reads return no members).
+    pub async fn group_member_ids(&self, group_id: &str) -> Result<BTreeSet<Arc<str>>, ScimError> {
+        members::group_member_ids(&self.transport, group_id).await
+    }
+
+    /// Adds users to a group, at most [`MAX_MEMBER_CHANGES_PER_PATCH`] per request.
+    /// Adding a present member is fine whether or not the service treats it as an error.
+    pub async fn add_members(&self, group_id: &str, user_ids: &[String]) -> Result<(), ScimError> {
+        members::add_members(&self.transport, group_id, user_ids).await
+    }
+
+    /// Removes users from a group, chunked like [`ScimClient::add_members`]. Removing a non-member
+    /// is fine whether or not the service treats it as an error.
+    pub async fn remove_members(
+        &self,
+        group_id: &str,
+        user_ids: &[String],
+    ) -> Result<(), ScimError> {
+        members::remove_members(&self.transport, group_id, user_ids).await
+    }
+
+    /// Adds and removes in the same requests: one PATCH carries up to 100 changes of both
+    /// kinds (Identity Center's limit is summed over operations), so a group that gains and
+    /// loses members costs one request per 100 changes, not one per kind. Each PATCH is
+    /// applied as a whole, so no member is ever left with less access than before or after.
+    pub async fn change_members(
+        &self,
+        group_id: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<(), ScimError> {
+        members::change_members(&self.transport, group_id, add, remove).await
     }
 }
 
@@ -198,36 +266,35 @@ mod tests {
 
     use super::*;
 
+    fn client(url: &str, token: &str) -> ScimClient {
+        ScimClient::new(ScimClientConfig::new(url, Secret::new(token)).unwrap()).unwrap()
+    }
+
     #[test]
     fn clones_share_one_budget_and_one_token() {
-        let a = ScimClient::new(ScimClientConfig::new(
-            "http://127.0.0.1:9/scim/v2",
-            Secret::new("t1"),
-        ))
-        .unwrap();
+        let a = client("http://127.0.0.1:9/scim/v2", "t1");
         let b = a.clone();
-        assert!(Arc::ptr_eq(&a.inner.pacer, &b.inner.pacer));
+        assert!(Arc::ptr_eq(&a.transport, &b.transport));
         b.set_token(Secret::new("t2"));
-        assert_eq!(a.token().expose(), "t2");
+        assert_eq!(a.transport.token().expose(), "t2");
         assert_eq!(a.base_url(), "http://127.0.0.1:9/scim/v2/");
         assert!(!format!("{a:?}").contains("t2"));
         assert_eq!(
-            a.resource_url(&["Users", "a/b?c"]).as_str(),
+            a.transport.resource_url(&["Users", "a/b?c"]).as_str(),
             "http://127.0.0.1:9/scim/v2/Users/a%2Fb%3Fc"
         );
     }
 
     #[test]
     fn created_ids_get_a_grace_until_deleted() {
-        let c = ScimClient::new(ScimClientConfig::new(
-            "http://127.0.0.1:9/scim/v2/",
-            Secret::new("t"),
-        ))
-        .unwrap();
-        assert!(c.not_found_grace("u1").is_none());
-        c.note_created("u1");
-        assert!(c.not_found_grace("u1").is_some_and(|t| t > Instant::now()));
-        c.note_deleted("u1");
-        assert!(c.not_found_grace("u1").is_none());
+        let c = client("http://127.0.0.1:9/scim/v2/", "t");
+        let t = &c.transport;
+        assert!(t.not_found_grace("u1").is_none());
+        t.note_created("u1");
+        assert!(t
+            .not_found_grace("u1")
+            .is_some_and(|at| at > Instant::now()));
+        t.note_deleted("u1");
+        assert!(t.not_found_grace("u1").is_none());
     }
 }

@@ -94,6 +94,19 @@ pub enum ScimError {
         last: String,
     },
 
+    /// The pass's deadline came first: the request (or the rest of a multi-request change)
+    /// was not sent. Not a failure: the pass reports itself incomplete and the next one
+    /// continues from what it reads.
+    #[error(
+        "{operation} of {object} stopped at the pass's deadline: {detail}; the pass is \
+         incomplete and the next pass continues"
+    )]
+    DeadlineReached {
+        operation: String,
+        object: String,
+        detail: String,
+    },
+
     /// A status the client has no rule for.
     #[error("unexpected HTTP {status} during {operation} of {object}: \"{detail}\"")]
     UnexpectedStatus {
@@ -127,6 +140,11 @@ impl ScimError {
         matches!(self, ScimError::Conflict { .. })
     }
 
+    /// True when the pass's deadline stopped the work, not an error of the service.
+    pub fn is_deadline_reached(&self) -> bool {
+        matches!(self, ScimError::DeadlineReached { .. })
+    }
+
     /// True for a 404 on a single object.
     pub fn is_not_found(&self) -> bool {
         matches!(self, ScimError::NotFound { .. })
@@ -142,16 +160,6 @@ impl ScimError {
                 | ScimError::Certificate { .. }
                 | ScimError::Setup(_)
         )
-    }
-}
-
-impl crate::apply::WriteError for ScimError {
-    fn is_auth_failure(&self) -> bool {
-        ScimError::is_auth_failure(self)
-    }
-
-    fn is_conflict(&self) -> bool {
-        ScimError::is_conflict(self)
     }
 }
 

@@ -8,36 +8,33 @@
 //! quote or backslash.
 
 mod client;
-mod config;
 mod counts;
 mod error;
 pub mod filter;
 mod groups;
-mod http;
 mod intern;
 mod listing;
 mod members;
-mod pacing;
+pub mod pacing;
 mod resource;
 mod state;
+mod transport;
 mod users;
 mod wire;
-mod writer;
 
+pub use crate::model::settings::{ScimClientConfig, ScimEndpoint};
 pub use client::ScimClient;
-pub use config::{defaults, normalise_base_url, ScimClientConfig};
 pub use counts::{RequestKind, ScimRequestCounts};
 pub use error::ScimError;
 pub use filter::FilterError;
-pub use members::MAX_MEMBER_CHANGES_PER_PATCH;
-pub use state::read_state;
+pub use members::{MAX_MEMBERS_PER_CREATE, MAX_MEMBER_CHANGES_PER_PATCH};
+pub use pacing::{Api, LearnedRates};
 
-impl ScimClient {
-    /// Same as [`read_state`].
-    pub async fn read_state(
-        &self,
-        wanted_group_external_ids: &std::collections::BTreeSet<String>,
-    ) -> Result<crate::model::IdcSnapshot, ScimError> {
-        read_state(self, wanted_group_external_ids).await
-    }
+/// Reads every user and group, resolves which groups are ours (carry one of
+/// `wanted_group_external_ids`) and reads their members: Identity Center's state for one pass.
+pub async fn read_state(
+    client: &ScimClient,
+    wanted_group_external_ids: &std::collections::BTreeSet<String>,
+) -> Result<crate::model::IdcSnapshot, ScimError> {
+    client.read_state(wanted_group_external_ids).await
 }

@@ -5,10 +5,13 @@ use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 
-use super::client::ScimClient;
 use super::error::ScimError;
 use super::filter::is_filter_safe;
+use super::groups::{find_group_by_external_id, list_groups_decoded};
 use super::intern::IdInterner;
+use super::members::group_member_ids_shared;
+use super::transport::Transport;
+use super::users::list_users_decoded;
 use crate::model::{IdcGroup, IdcSnapshot};
 
 /// One group's member ids, shared across groups (see `intern.rs`).
@@ -26,15 +29,15 @@ type MemberIds = BTreeSet<Arc<str>>;
 /// would otherwise create duplicates or call owned objects foreign. Failing to read one
 /// group's members is recorded in `read_errors` (with `member_ids: None`), which makes the
 /// executor hold back destructive changes. A rejected token fails the read in every case.
-pub async fn read_state(
-    client: &ScimClient,
+pub(super) async fn read_state(
+    t: &Transport,
     wanted_group_external_ids: &BTreeSet<String>,
 ) -> Result<IdcSnapshot, ScimError> {
     // Members need only the group listing, so their reads run while the user listing (one
     // sequential cursor chain, usually the longest) is still paging.
     let (users, (groups, group_errors)) = futures::try_join!(
-        client.list_users_decoded(),
-        read_groups(client, wanted_group_external_ids)
+        list_users_decoded(t),
+        read_groups(t, wanted_group_external_ids)
     )?;
     let mut read_errors = users.skipped;
     read_errors.extend(group_errors);
@@ -48,10 +51,10 @@ pub async fn read_state(
 /// Lists the groups, resolves which are ours and reads their members; returns the groups
 /// and the read errors that hold destructive changes back.
 async fn read_groups(
-    client: &ScimClient,
+    t: &Transport,
     wanted_group_external_ids: &BTreeSet<String>,
 ) -> Result<(Vec<IdcGroup>, Vec<String>), ScimError> {
-    let listed = client.list_groups_decoded().await?;
+    let listed = list_groups_decoded(t).await?;
     let mut read_errors = listed.skipped;
     let mut groups = listed.items;
 
@@ -60,13 +63,7 @@ async fn read_groups(
     // load would otherwise spend one request per directory group; a group created since the
     // listing is adopted on the create's 409).
     if !echoes && !groups.is_empty() {
-        resolve_external_ids(
-            client,
-            &mut groups,
-            wanted_group_external_ids,
-            &mut read_errors,
-        )
-        .await?;
+        resolve_external_ids(t, &mut groups, wanted_group_external_ids, &mut read_errors).await?;
     }
 
     let owned: Vec<usize> = groups
@@ -79,13 +76,13 @@ async fn read_groups(
         })
         .map(|(i, _)| i)
         .collect();
-    let concurrency = client.inner.tuning.concurrency;
+    let concurrency = t.tuning().concurrency;
     let interner = IdInterner::default();
     let interner = &interner;
     let reads: Vec<(usize, Result<MemberIds, ScimError>)> = stream::iter(owned)
         .map(|i| {
             let id = groups[i].id.clone();
-            async move { (i, client.group_member_ids_shared(&id, interner).await) }
+            async move { (i, group_member_ids_shared(t, &id, interner).await) }
         })
         .buffer_unordered(concurrency)
         .collect()
@@ -109,7 +106,7 @@ async fn read_groups(
 
 /// Fills in the externalId of each wanted group the listing did not echo, by looking it up.
 async fn resolve_external_ids(
-    client: &ScimClient,
+    t: &Transport,
     groups: &mut Vec<IdcGroup>,
     wanted: &BTreeSet<String>,
     read_errors: &mut Vec<String>,
@@ -132,12 +129,12 @@ async fn resolve_external_ids(
             ));
         }
     }
-    let concurrency = client.inner.tuning.concurrency;
+    let concurrency = t.tuning().concurrency;
     // Owned values, not references, keep the read's future `Send` for any lifetime.
     let found: Vec<(String, Result<Option<IdcGroup>, ScimError>)> =
         stream::iter(missing.into_iter().cloned())
             .map(|x| async move {
-                let result = client.find_group_by_external_id(&x).await;
+                let result = find_group_by_external_id(t, &x).await;
                 (x, result)
             })
             .buffer_unordered(concurrency)

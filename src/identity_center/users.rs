@@ -6,300 +6,307 @@ use std::time::Instant;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use super::client::ScimClient;
 use super::counts::RequestKind;
 use super::error::ScimError;
 use super::filter::{self, FilterAttr};
-use super::http::Call;
-use super::listing::{decode_each, Decoded, Listing};
+use super::listing::{decode_each, list_decoded, lookup, Decoded, Listing};
+use super::resource::{delete_resource, patch_resource};
+use super::transport::{Call, Transport};
 use super::wire::{CreateUserBody, EmailBody, PatchOperation, WireUser};
 use crate::model::IdcUser;
-use crate::plan::{UserAttributes, UserField};
+use crate::model::{UserAttributes, UserField};
 
 /// How a user is named in messages: userName and anchor, never anything secret.
-pub(crate) fn describe_user(user_name: &str, external_id: &str) -> String {
+pub(super) fn describe_user(user_name: &str, external_id: &str) -> String {
     format!("user {user_name} ({external_id})")
 }
 
-impl ScimClient {
-    /// Every user in the store, SCIM-made or not. Users without an id are skipped (logged).
-    pub async fn list_users(&self) -> Result<Vec<IdcUser>, ScimError> {
-        let decoded = self.list_users_decoded().await?;
-        for s in &decoded.skipped {
-            tracing::warn!("{s}");
+/// Every user in the store, SCIM-made or not. Users without an id are skipped (logged).
+pub(super) async fn list_users(t: &Transport) -> Result<Vec<IdcUser>, ScimError> {
+    let decoded = list_users_decoded(t).await?;
+    for s in &decoded.skipped {
+        tracing::warn!("{s}");
+    }
+    Ok(decoded.items)
+}
+
+pub(super) async fn list_users_decoded(t: &Transport) -> Result<Decoded<IdcUser>, ScimError> {
+    list_decoded(
+        t,
+        &Listing {
+            kind: RequestKind::ListUsers,
+            collection: "Users",
+            filter: None,
+            operation: "list users",
+            object: "all users",
+        },
+        "user",
+        WireUser::into_model,
+    )
+    .await
+}
+
+/// The user whose externalId is exactly `external_id`. A value that cannot be put in a
+/// filter is looked for in a full listing instead.
+pub(super) async fn find_user_by_external_id(
+    t: &Transport,
+    external_id: &str,
+) -> Result<Option<IdcUser>, ScimError> {
+    let matches = |u: &IdcUser| u.external_id.as_deref() == Some(external_id);
+    find_user(t, FilterAttr::ExternalId, external_id, matches).await
+}
+
+/// The user with this userName (compared case-insensitively, as Identity Center's
+/// uniqueness is assumed to be).
+pub(super) async fn find_user_by_user_name(
+    t: &Transport,
+    user_name: &str,
+) -> Result<Option<IdcUser>, ScimError> {
+    let wanted = user_name.to_lowercase();
+    let matches = |u: &IdcUser| u.user_name.to_lowercase() == wanted;
+    find_user(t, FilterAttr::UserName, user_name, matches).await
+}
+
+async fn find_user(
+    t: &Transport,
+    attr: FilterAttr,
+    value: &str,
+    matches: impl Fn(&IdcUser) -> bool,
+) -> Result<Option<IdcUser>, ScimError> {
+    let object = format!("user with {attr} {value:?}");
+    let users = match filter::eq(attr, value) {
+        Ok(f) => {
+            let resources = lookup(
+                t,
+                &Listing {
+                    kind: RequestKind::FindUser,
+                    collection: "Users",
+                    filter: Some(&f),
+                    operation: "find user",
+                    object: &object,
+                },
+            )
+            .await?;
+            decode_each(resources, "user", WireUser::into_model).items
         }
-        Ok(decoded.items)
-    }
+        Err(reason) => {
+            tracing::debug!(%reason, "finding the user through a listing");
+            list_users_decoded(t).await?.items
+        }
+    };
+    Ok(users.into_iter().find(|u| matches(u)))
+}
 
-    pub(crate) async fn list_users_decoded(&self) -> Result<Decoded<IdcUser>, ScimError> {
-        self.list_decoded(
-            &Listing {
-                kind: RequestKind::ListUsers,
-                collection: "Users",
-                filter: None,
-                operation: "list users",
-                object: "all users",
-            },
-            "user",
-            WireUser::into_model,
-        )
-        .await
-    }
-
-    /// The user whose externalId is exactly `external_id`. A value that cannot be put in a
-    /// filter is looked for in a full listing instead.
-    pub async fn find_user_by_external_id(
-        &self,
-        external_id: &str,
-    ) -> Result<Option<IdcUser>, ScimError> {
-        let matches = |u: &IdcUser| u.external_id.as_deref() == Some(external_id);
-        self.find_user(FilterAttr::ExternalId, external_id, matches)
-            .await
-    }
-
-    /// The user with this userName (compared case-insensitively, as Identity Center's
-    /// uniqueness is assumed to be).
-    pub async fn find_user_by_user_name(
-        &self,
-        user_name: &str,
-    ) -> Result<Option<IdcUser>, ScimError> {
-        let wanted = user_name.to_lowercase();
-        let matches = |u: &IdcUser| u.user_name.to_lowercase() == wanted;
-        self.find_user(FilterAttr::UserName, user_name, matches)
-            .await
-    }
-
-    async fn find_user(
-        &self,
-        attr: FilterAttr,
-        value: &str,
-        matches: impl Fn(&IdcUser) -> bool,
-    ) -> Result<Option<IdcUser>, ScimError> {
-        let object = format!("user with {attr} {value:?}");
-        let users = match filter::eq(attr, value) {
-            Ok(f) => {
-                let resources = self
-                    .lookup(&Listing {
-                        kind: RequestKind::FindUser,
-                        collection: "Users",
-                        filter: Some(&f),
-                        operation: "find user",
-                        object: &object,
-                    })
-                    .await?;
-                decode_each(resources, "user", WireUser::into_model).items
-            }
-            Err(reason) => {
-                tracing::debug!(%reason, "finding the user through a listing");
-                self.list_users_decoded().await?.items
-            }
-        };
-        Ok(users.into_iter().find(|u| matches(u)))
-    }
-
-    /// Creates a user and returns its id.
-    ///
-    /// A 409 is first taken for this client's own earlier attempt whose answer was lost: the
-    /// user is looked up by externalId and adopted only if the externalId matches exactly.
-    /// Otherwise the 409 is a [`ScimError::Conflict`] naming what collides.
-    pub async fn create_user(&self, user: &UserAttributes) -> Result<String, ScimError> {
-        let object = describe_user(&user.user_name, &user.external_id);
-        let call = Call::new(
-            RequestKind::CreateUser,
-            Method::POST,
-            self.resource_url(&["Users"]),
-            "create user",
-            &object,
-        )
-        .collection()
-        .expect_json()
-        .json_body(&CreateUserBody::from_attributes(user))?;
-        let reply = self.send(&call).await?;
-        match reply.status {
-            s if s.is_success() => {
-                let created = serde_json::from_slice::<WireUser>(&reply.body)
-                    .ok()
-                    .and_then(WireUser::into_model);
-                match created {
-                    Some(u) => {
-                        self.note_created(&u.id);
-                        Ok(u.id)
-                    }
-                    // Created, but the answer has no id: find it by its anchor.
-                    None => self.adopt_user_after_conflict(user, &object, None).await,
+/// Creates a user and returns its id.
+///
+/// A 409 is first taken for this client's own earlier attempt whose answer was lost: the
+/// user is looked up by externalId and adopted only if the externalId matches exactly.
+/// Otherwise the 409 is a [`ScimError::Conflict`] naming what collides.
+pub(super) async fn create_user(t: &Transport, user: &UserAttributes) -> Result<String, ScimError> {
+    let object = describe_user(&user.user_name, &user.external_id);
+    let call = Call::new(
+        RequestKind::CreateUser,
+        Method::POST,
+        t.resource_url(&["Users"]),
+        "create user",
+        &object,
+    )
+    .collection()
+    .expect_json()
+    .json_body(&CreateUserBody::from_attributes(user))?;
+    let reply = t.send(&call).await?;
+    match reply.status {
+        s if s.is_success() => {
+            let created = serde_json::from_slice::<WireUser>(&reply.body)
+                .ok()
+                .and_then(WireUser::into_model);
+            match created {
+                Some(u) => {
+                    t.note_created(&u.id);
+                    Ok(u.id)
                 }
+                // Created, but the answer has no id: find it by its anchor.
+                None => adopt_user_after_conflict(t, user, &object, None).await,
             }
-            StatusCode::CONFLICT => {
-                let detail = super::wire::ErrorBody::detail_of(&reply.body);
-                self.adopt_user_after_conflict(user, &object, Some(detail))
-                    .await
-            }
-            _ => Err(reply.into_error(&call)),
         }
+        StatusCode::CONFLICT => {
+            let detail = super::wire::ErrorBody::detail_of(&reply.body);
+            adopt_user_after_conflict(t, user, &object, Some(detail)).await
+        }
+        _ => Err(reply.into_error(&call)),
     }
+}
 
-    /// After a 409 (or an id-less success): adopt the user carrying our externalId, or report
-    /// the collision. The lookup is repeated for the read-after-write grace, because the
-    /// user our lost attempt created may not be visible to reads yet.
-    async fn adopt_user_after_conflict(
-        &self,
-        user: &UserAttributes,
-        object: &str,
-        detail: Option<String>,
-    ) -> Result<String, ScimError> {
-        let give_up_at = Instant::now() + self.inner.tuning.read_after_write_grace;
-        let mut wait = self.inner.tuning.backoff_base;
-        loop {
-            if let Some(found) = self.find_user_by_external_id(&user.external_id).await? {
-                tracing::info!(
-                    user = object,
-                    id = found.id,
-                    "create answered 409 but the user carries our externalId: adopted"
-                );
-                self.note_created(&found.id);
-                return Ok(found.id);
-            }
-            // Someone else holding the userName explains the 409 at once: no point waiting.
-            if let Some(holder) = self.find_user_by_user_name(&user.user_name).await? {
-                if holder.external_id.as_deref() == Some(user.external_id.as_str()) {
-                    // Became visible between the two lookups.
-                    self.note_created(&holder.id);
-                    return Ok(holder.id);
-                }
-                return Err(ScimError::Conflict {
-                    operation: "create user".to_string(),
-                    object: object.to_string(),
-                    detail: format!(
-                        "userName {:?} is already held by user {} (externalId {})",
-                        holder.user_name,
-                        holder.id,
-                        holder.external_id.as_deref().unwrap_or("none")
-                    ),
-                });
-            }
-            if Instant::now() + wait > give_up_at {
-                break;
-            }
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(self.inner.tuning.backoff_cap);
+/// After a 409 (or an id-less success): adopt the user carrying our externalId, or report
+/// the collision. The lookup is repeated for the read-after-write grace, because the
+/// user our lost attempt created may not be visible to reads yet.
+async fn adopt_user_after_conflict(
+    t: &Transport,
+    user: &UserAttributes,
+    object: &str,
+    detail: Option<String>,
+) -> Result<String, ScimError> {
+    let give_up_at = Instant::now() + t.tuning().read_after_write_grace;
+    let mut wait = t.tuning().backoff_base;
+    loop {
+        if let Some(found) = find_user_by_external_id(t, &user.external_id).await? {
+            tracing::info!(
+                user = object,
+                id = found.id,
+                "create answered 409 but the user carries our externalId: adopted"
+            );
+            t.note_created(&found.id);
+            return Ok(found.id);
         }
-        let mut what = String::from(
-            "no user with this externalId or userName is visible, so the primary email",
-        );
-        match &user.email {
-            Some(email) => what.push_str(&format!(" {email:?} is probably held by another user")),
-            None => what = "no user with this externalId or userName is visible".to_string(),
+        // Someone else holding the userName explains the 409 at once: no point waiting.
+        if let Some(holder) = find_user_by_user_name(t, &user.user_name).await? {
+            if holder.external_id.as_deref() == Some(user.external_id.as_str()) {
+                // Became visible between the two lookups.
+                t.note_created(&holder.id);
+                return Ok(holder.id);
+            }
+            return Err(ScimError::Conflict {
+                operation: "create user".to_string(),
+                object: object.to_string(),
+                detail: format!(
+                    "userName {:?} is already held by user {} (externalId {})",
+                    holder.user_name,
+                    holder.id,
+                    holder.external_id.as_deref().unwrap_or("none")
+                ),
+            });
         }
-        if let Some(d) = detail {
-            what.push_str(&format!(" (Identity Center: {d:?})"));
+        if Instant::now() + wait > give_up_at {
+            break;
         }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(t.tuning().backoff_cap);
+    }
+    let mut what =
+        String::from("no user with this externalId or userName is visible, so the primary email");
+    match &user.email {
+        Some(email) => what.push_str(&format!(" {email:?} is probably held by another user")),
+        None => what = "no user with this externalId or userName is visible".to_string(),
+    }
+    if let Some(d) = detail {
+        what.push_str(&format!(" (Identity Center: {d:?})"));
+    }
+    Err(ScimError::Conflict {
+        operation: "create user".to_string(),
+        object: object.to_string(),
+        detail: what,
+    })
+}
+
+/// Sends only the `changed` attributes of `user`, one `replace` per attribute with an
+/// explicit path (an absent email is removed). Nothing changed: no request.
+pub(super) async fn update_user(
+    t: &Transport,
+    id: &str,
+    user: &UserAttributes,
+    changed: &[UserField],
+) -> Result<(), ScimError> {
+    let fields: BTreeSet<UserField> = changed.iter().copied().collect();
+    let operations: Vec<PatchOperation> =
+        fields.iter().map(|field| patch_for(*field, user)).collect();
+    if operations.is_empty() {
+        return Ok(());
+    }
+    let object = format!(
+        "{} [id {id}]",
+        describe_user(&user.user_name, &user.external_id)
+    );
+    let result = patch_user(t, id, &object, "update user", operations).await;
+    match result {
         Err(ScimError::Conflict {
-            operation: "create user".to_string(),
-            object: object.to_string(),
-            detail: what,
-        })
-    }
-
-    /// Sends only the `changed` attributes of `user`, one `replace` per attribute with an
-    /// explicit path (an absent email is removed). Nothing changed: no request.
-    pub async fn update_user(
-        &self,
-        id: &str,
-        user: &UserAttributes,
-        changed: &[UserField],
-    ) -> Result<(), ScimError> {
-        let fields: BTreeSet<UserField> = changed.iter().copied().collect();
-        let operations: Vec<PatchOperation> =
-            fields.iter().map(|field| patch_for(*field, user)).collect();
-        if operations.is_empty() {
-            return Ok(());
-        }
-        let object = format!(
-            "{} [id {id}]",
-            describe_user(&user.user_name, &user.external_id)
-        );
-        let result = self
-            .patch_user(id, &object, "update user", operations)
-            .await;
-        match result {
-            Err(ScimError::Conflict {
-                operation,
-                object,
-                detail,
-            }) => Err(ScimError::Conflict {
-                detail: self.explain_user_conflict(id, user, &fields, detail).await,
-                operation,
-                object,
-            }),
-            other => other,
-        }
-    }
-
-    /// Names the user holding the userName an update collided on, when it can be found;
-    /// otherwise the collision is on the email (which no filter can look up).
-    async fn explain_user_conflict(
-        &self,
-        id: &str,
-        user: &UserAttributes,
-        fields: &BTreeSet<UserField>,
-        detail: String,
-    ) -> String {
-        if fields.contains(&UserField::UserName) {
-            if let Ok(Some(holder)) = self.find_user_by_user_name(&user.user_name).await {
-                if holder.id != id {
-                    return format!(
-                        "userName {:?} is already held by user {} (externalId {})",
-                        holder.user_name,
-                        holder.id,
-                        holder.external_id.as_deref().unwrap_or("none")
-                    );
-                }
-            }
-        }
-        match (&user.email, fields.contains(&UserField::Email)) {
-            (Some(email), true) => format!(
-                "the email {email:?} is probably held by another user (Identity Center: {detail:?})"
-            ),
-            _ => format!("Identity Center: {detail:?}"),
-        }
-    }
-
-    /// Enables or disables a user (PATCH `replace active`).
-    pub async fn set_user_active(&self, id: &str, active: bool) -> Result<(), ScimError> {
-        let object = format!("user {id}");
-        let operation = if active {
-            "enable user"
-        } else {
-            "disable user"
-        };
-        let ops = vec![PatchOperation::replace("active", Value::Bool(active))];
-        self.patch_user(id, &object, operation, ops).await
-    }
-
-    async fn patch_user(
-        &self,
-        id: &str,
-        object: &str,
-        operation: &str,
-        operations: Vec<PatchOperation>,
-    ) -> Result<(), ScimError> {
-        self.patch_resource(
-            "Users",
-            id,
-            RequestKind::UpdateUser,
             operation,
             object,
-            operations,
-        )
-        .await
+            detail,
+        }) => Err(ScimError::Conflict {
+            detail: explain_user_conflict(t, id, user, &fields, detail).await,
+            operation,
+            object,
+        }),
+        other => other,
     }
+}
 
-    /// Deletes a user; a 404 means it is already gone, which is what was wanted.
-    pub async fn delete_user(&self, id: &str) -> Result<(), ScimError> {
-        let object = format!("user {id}");
-        self.delete_resource("Users", id, RequestKind::DeleteUser, "delete user", &object)
-            .await
+/// Names the user holding the userName an update collided on, when it can be found;
+/// otherwise the collision is on the email (which no filter can look up).
+async fn explain_user_conflict(
+    t: &Transport,
+    id: &str,
+    user: &UserAttributes,
+    fields: &BTreeSet<UserField>,
+    detail: String,
+) -> String {
+    if fields.contains(&UserField::UserName) {
+        if let Ok(Some(holder)) = find_user_by_user_name(t, &user.user_name).await {
+            if holder.id != id {
+                return format!(
+                    "userName {:?} is already held by user {} (externalId {})",
+                    holder.user_name,
+                    holder.id,
+                    holder.external_id.as_deref().unwrap_or("none")
+                );
+            }
+        }
     }
+    match (&user.email, fields.contains(&UserField::Email)) {
+        (Some(email), true) => format!(
+            "the email {email:?} is probably held by another user (Identity Center: {detail:?})"
+        ),
+        _ => format!("Identity Center: {detail:?}"),
+    }
+}
+
+/// Enables or disables a user (PATCH `replace active`).
+pub(super) async fn set_user_active(
+    t: &Transport,
+    id: &str,
+    active: bool,
+) -> Result<(), ScimError> {
+    let object = format!("user {id}");
+    let operation = if active {
+        "enable user"
+    } else {
+        "disable user"
+    };
+    let ops = vec![PatchOperation::replace("active", Value::Bool(active))];
+    patch_user(t, id, &object, operation, ops).await
+}
+
+async fn patch_user(
+    t: &Transport,
+    id: &str,
+    object: &str,
+    operation: &str,
+    operations: Vec<PatchOperation>,
+) -> Result<(), ScimError> {
+    patch_resource(
+        t,
+        "Users",
+        id,
+        RequestKind::UpdateUser,
+        operation,
+        object,
+        operations,
+    )
+    .await
+}
+
+/// Deletes a user; a 404 means it is already gone, which is what was wanted.
+pub(super) async fn delete_user(t: &Transport, id: &str) -> Result<(), ScimError> {
+    let object = format!("user {id}");
+    delete_resource(
+        t,
+        "Users",
+        id,
+        RequestKind::DeleteUser,
+        "delete user",
+        &object,
+    )
+    .await
 }
 
 /// The PATCH operation that sets one attribute to its value in `user`.

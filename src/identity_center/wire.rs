@@ -8,8 +8,8 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+use crate::model::UserAttributes;
 use crate::model::{IdcGroup, IdcUser};
-use crate::plan::UserAttributes;
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -195,13 +195,22 @@ impl<'a> CreateUserBody<'a> {
     }
 }
 
-/// `POST /Groups` body; members are added afterwards in chunks.
+/// `POST /Groups` body, with up to 100 first members (AWS's CreateGroup limit); members
+/// beyond those are added afterwards in PATCHes.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateGroupBody<'a> {
     pub schemas: [&'static str; 1],
     pub display_name: &'a str,
     pub external_id: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<MemberRef<'a>>,
+}
+
+/// One `{"value": "<user id>"}` of a group's `members`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberRef<'a> {
+    pub value: &'a str,
 }
 
 /// A PATCH request: always explicit paths.

@@ -22,10 +22,11 @@ use tokio::sync::Mutex;
 
 pub use event::{parse_invocation, Invocation};
 
-use crate::config::{self, AwsNames, LeaseConfig, ScimConfig, Settings};
+use crate::config::{self, AwsNames, LeaseConfig, Settings};
 use crate::identity_center::ScimClient;
 use crate::lease::{self, Acquired, LeaseTable};
 use crate::metrics;
+use crate::model::settings::ScimClientConfig;
 use crate::model::Summary;
 use crate::pass::{PassOptions, Session};
 use crate::secret::Secret;
@@ -45,15 +46,15 @@ pub struct App {
 struct WarmClient {
     /// Those settings without the token: a new token is handed to the same client, anything
     /// else (endpoint, concurrency, rate, retries, timeouts) needs a client built for it.
-    built_for: ScimConfig,
+    built_for: ScimClientConfig,
     client: ScimClient,
     /// 1 for the environment's first client, counting up with each rebuild.
     generation: usize,
 }
 
 /// `scim` without its token, for comparing what a client was built for.
-fn client_key(scim: &ScimConfig) -> ScimConfig {
-    ScimConfig {
+fn client_key(scim: &ScimClientConfig) -> ScimClientConfig {
+    ScimClientConfig {
         token: Secret::new(String::new()),
         ..scim.clone()
     }
@@ -179,7 +180,7 @@ impl App {
             context.request_id
         );
         table
-            .acquire(&session.settings().scim.url, &owner, end)
+            .acquire(session.settings().scim.base_url.as_str(), &owner, end)
             .await
             .map(Some)
             .map_err(|e| e.to_string())

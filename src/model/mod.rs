@@ -11,5 +11,5 @@ pub mod settings;
 mod summary;
 
 pub use directory::{DirectoryGroup, DirectorySnapshot, DirectoryUser, EntryKind, SkippedEntry};
-pub use identity_center::{IdcGroup, IdcSnapshot, IdcUser};
+pub use identity_center::{IdcGroup, IdcSnapshot, IdcUser, UserAttributes, UserField};
 pub use summary::{Failure, Summary};

@@ -37,6 +37,10 @@ pub struct Summary {
     pub withheld: Vec<String>,
     /// True when the pass stopped starting writes before its deadline; the next pass continues.
     pub incomplete: bool,
+    /// Writes the deadline stopped part-way (a group whose member changes span several
+    /// PATCHes, a request still waiting out throttling); the next pass finishes them.
+    #[serde(default)]
+    pub unfinished: Vec<String>,
     /// SCIM requests made, split by reads and writes.
     pub scim_reads: u64,
     pub scim_writes: u64,

@@ -8,6 +8,7 @@
 mod error;
 mod session;
 mod sources;
+mod writer;
 
 pub use error::PassError;
 pub use session::{PassOptions, PassReport, Session};

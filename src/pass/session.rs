@@ -5,7 +5,7 @@ use aws_config::SdkConfig;
 use serde::Serialize;
 
 use super::error::PassError;
-use super::sources::{read_directory, scim_client_config};
+use super::sources::read_directory;
 use crate::apply::{count_planned, execute, ExecuteOptions};
 use crate::config::{self, Settings};
 use crate::identity_center::{read_state, ScimClient};
@@ -38,8 +38,8 @@ pub struct PassReport {
 
 /// The settings of one pass and the SCIM client it talks through.
 ///
-/// The client owns the rate limiter, so every request of one pass shares one budget against
-/// Identity Center's 20 TPS throttle. The Lambda builds a new session per invocation (fresh
+/// The client owns the rate limiter, so every request of one pass shares one budget and one set
+/// of learned rates (see `identity_center::pacing`). The Lambda builds a new session per invocation (fresh
 /// settings) around the client it keeps warm ([`Session::with_client`]), so warm passes share
 /// the budget, the token and what the client has learned too.
 pub struct Session {
@@ -52,7 +52,7 @@ pub struct Session {
 impl Session {
     /// Builds the SCIM client from `settings`; `sdk` enables re-reading a rotated token.
     pub fn new(settings: Settings, sdk: Option<SdkConfig>) -> Result<Self, PassError> {
-        let client = ScimClient::new(scim_client_config(&settings.scim))?;
+        let client = ScimClient::new(settings.scim.clone())?;
         Ok(Self {
             settings,
             client,
@@ -159,6 +159,14 @@ impl Session {
             self.client.set_retry_deadline(opts.stop_starting_at);
             execute(&self.client, &planned, &exec, &mut summary).await;
             self.client.set_retry_deadline(None);
+            let learned = self.client.learned_rates();
+            tracing::info!(
+                overall_per_sec = learned.overall,
+                by_api = ?learned.by_api,
+                throttled_by_api = ?learned.throttled_by_api,
+                max_per_sec = learned.max,
+                "SCIM rates learned so far (kept for the next pass of this process)"
+            );
         }
         let requests = self.client.request_counts();
         summary.scim_reads = requests.reads.saturating_sub(requests_before.reads);

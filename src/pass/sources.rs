@@ -1,6 +1,5 @@
-use crate::config::{DirectorySource, ScimConfig, Settings};
+use crate::config::{DirectorySource, Settings};
 use crate::directory::{read_ldap, read_ldif_file, DirectoryError};
-use crate::identity_center::ScimClientConfig;
 use crate::model::DirectorySnapshot;
 
 /// Reads the configured directory source in full, or fails: never a partial snapshot.
@@ -58,9 +57,4 @@ async fn read_source(settings: &Settings) -> Result<DirectorySnapshot, Directory
                 })?
         }
     }
-}
-
-/// The SCIM client's configuration for these settings.
-pub fn scim_client_config(scim: &ScimConfig) -> ScimClientConfig {
-    ScimClientConfig::from_settings(scim)
 }

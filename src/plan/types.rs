@@ -2,37 +2,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-/// The attributes the sync writes to an Identity Center user, all already validated against
-/// Identity Center's rules (non-empty names, no whitespace in userName, one email).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UserAttributes {
-    /// The directory `objectSid` string.
-    pub external_id: String,
-    pub user_name: String,
-    pub display_name: String,
-    pub given_name: String,
-    pub family_name: String,
-    pub email: Option<String>,
-    pub active: bool,
-}
-
-/// One attribute of [`UserAttributes`], so an update can say exactly what changed.
-///
-/// `Active` in an update only ever turns a user back on: the planner never deactivates with
-/// an update. Taking access away is always its own [`Operation::DisableUser`], so every
-/// hold-back (a read error, the guard) withholds exactly that and nothing else, and the rest
-/// of a user's changes (a rename that comes with a deactivation) still go through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum UserField {
-    UserName,
-    DisplayName,
-    GivenName,
-    FamilyName,
-    Email,
-    Active,
-}
+pub use crate::model::{UserAttributes, UserField};
 
 /// A user an operation refers to: one that exists, or one created earlier in the same plan.
 ///

@@ -44,7 +44,7 @@ pub fn fast_config(emu: &RunningEmulator) -> ScimClientConfig {
         backoff_cap: Duration::from_millis(50),
         request_timeout: Duration::from_secs(10),
         read_after_write_grace: Duration::from_secs(3),
-        ..ScimClientConfig::new(emu.base_url(), Secret::new(TOKEN))
+        ..ScimClientConfig::new(&emu.base_url(), Secret::new(TOKEN)).expect("a loopback URL")
     }
 }
 

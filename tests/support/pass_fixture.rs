@@ -16,8 +16,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use idc_emulator::{Counters, StateDump};
-use scim_sync::config::{DirectorySource, RunConfig, ScimConfig, Settings};
-use scim_sync::model::settings::{CaBundle, GuardSettings, LdapSettings, LdapUrl, Scope};
+use scim_sync::config::{DirectorySource, RunConfig, Settings};
+use scim_sync::model::settings::{
+    CaBundle, GuardSettings, LdapSettings, LdapUrl, ScimClientConfig, Scope,
+};
 use scim_sync::model::DirectorySnapshot;
 use scim_sync::plan::Policy;
 use scim_sync::secret::Secret;
@@ -36,16 +38,13 @@ pub const PREFIX: &str = "aws-";
 const DOMAIN_SID: &str = "S-1-5-21-1111111111-2222222222-333333333";
 
 /// SCIM settings fast enough for tests, still going through the real client and limiter.
-pub fn scim_config(scim_url: &str, token: &str) -> ScimConfig {
-    ScimConfig {
-        url: scim_url.to_string(),
-        token: Secret::new(token),
-        token_secret_id: None,
-        token_origin: None,
+pub fn scim_config(scim_url: &str, token: &str) -> ScimClientConfig {
+    ScimClientConfig {
         concurrency: 8,
         rate_limit_per_sec: 1000,
         max_attempts: 6,
         request_timeout: Duration::from_secs(5),
+        ..ScimClientConfig::new(scim_url, Secret::new(token)).expect("a loopback SCIM URL")
     }
 }
 

@@ -125,6 +125,18 @@ pub struct Faults {
     pub throttle_rps: Option<f64>,
     /// Token-bucket size; defaults to `max(1, throttle_rps)`.
     pub throttle_burst: Option<u32>,
+    /// Per-API throttle: every read API (`GET /Users`, `GET /Groups`, ...; see
+    /// [`api_of`](crate::api_of)) gets its own token bucket refilled at this rate. `None` =
+    /// no per-API limit on reads. Combines with `throttle_rps` (the collective bucket): set
+    /// one, the other or both.
+    pub api_read_rps: Option<f64>,
+    /// The same for every write API (`POST /Users`, `PATCH /Groups/{id}`, ...).
+    pub api_write_rps: Option<f64>,
+    /// Size of each per-API bucket; defaults to `max(1, rate)`.
+    pub api_burst: Option<u32>,
+    /// Probability of a 429 whatever the rate (request not applied), answered with
+    /// `Retry-After: 1` when [`Behaviour::retry_after_on_429`] is on.
+    pub throttle_rate: f64,
     /// Probability of a 500 InternalServerException (request not applied).
     pub error_500_rate: f64,
     /// Probability of a 503 (request not applied).

@@ -1,6 +1,6 @@
 //! Per-request fault injection, throttling, authentication and counting for `/scim/v2/`.
 //!
-//! Order per request: latency, throttle (429), dropped connection, 500, 503, bearer token
+//! Order per request: latency, throttle (429: the bucket, then the random rate), dropped connection, 500, 503, bearer token
 //! (401), the handler, then for applied writes a lost response, then a malformed body.
 
 use crate::errors::{add_request_id, ScimError};
@@ -23,6 +23,9 @@ pub struct Counters {
     pub by_route: BTreeMap<String, u64>,
     /// Per status label (`"201"`, `"429"`, `"dropped"`, `"lost"`).
     pub by_status: BTreeMap<String, u64>,
+    /// Per API ([`api_of`]: `"ListUsers"`, `"CreateUser"`, `"PatchGroup"`, ...): requests
+    /// received and 429s answered, whichever bucket (collective or the API's own) refused.
+    pub by_api: BTreeMap<String, ApiCount>,
     /// Every SCIM request received.
     pub total: u64,
     /// GET requests.
@@ -45,7 +48,48 @@ pub struct Counters {
     pub unauthorized: u64,
 }
 
+/// One API's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiCount {
+    pub requests: u64,
+    pub throttled: u64,
+}
+
+/// The AWS API name a SCIM request calls, as per-API quotas would name it: `ListUsers`
+/// (every `GET /Users`, filters included), `GetUser`, `CreateUser`, `PatchUser`, `PutUser`,
+/// `DeleteUser`, the same for groups, and `Other` (discovery endpoints).
+pub fn api_of(method: &Method, route: &str) -> &'static str {
+    let path = route.split_once(' ').map_or(route, |(_, p)| p);
+    let (users, item) = match path {
+        "/Users" => (true, false),
+        "/Users/{id}" => (true, true),
+        "/Groups" => (false, false),
+        "/Groups/{id}" => (false, true),
+        _ => return "Other",
+    };
+    match (users, item, method.as_str()) {
+        (true, false, "GET") => "ListUsers",
+        (true, true, "GET") => "GetUser",
+        (true, false, "POST") => "CreateUser",
+        (true, true, "PATCH") => "PatchUser",
+        (true, true, "PUT") => "PutUser",
+        (true, true, "DELETE") => "DeleteUser",
+        (false, false, "GET") => "ListGroups",
+        (false, true, "GET") => "GetGroup",
+        (false, false, "POST") => "CreateGroup",
+        (false, true, "PATCH") => "PatchGroup",
+        (false, true, "PUT") => "PutGroup",
+        (false, true, "DELETE") => "DeleteGroup",
+        _ => "Other",
+    }
+}
+
 impl Counters {
+    /// One API's counters (zero if it was never called), e.g. `c.api("CreateUser")`.
+    pub fn api(&self, name: &str) -> ApiCount {
+        self.by_api.get(name).copied().unwrap_or_default()
+    }
+
     /// Count for one `by_route` key (0 if absent), e.g. `c.route("POST /Users 201")`.
     pub fn route(&self, key: &str) -> u64 {
         self.by_route.get(key).copied().unwrap_or(0)
@@ -77,8 +121,22 @@ pub(crate) struct Bucket {
 
 impl Bucket {
     pub(crate) fn new(f: &Faults) -> Self {
-        let rate = f.throttle_rps.filter(|r| *r > 0.0);
-        let burst = match (f.throttle_burst, rate) {
+        Self::with(f.throttle_rps, f.throttle_burst)
+    }
+
+    /// The bucket of one API under `f`, whose reads and writes have their own rates.
+    pub(crate) fn for_api(f: &Faults, is_write: bool) -> Self {
+        let rate = if is_write {
+            f.api_write_rps
+        } else {
+            f.api_read_rps
+        };
+        Self::with(rate, f.api_burst)
+    }
+
+    fn with(rate: Option<f64>, burst: Option<u32>) -> Self {
+        let rate = rate.filter(|r| *r > 0.0);
+        let burst = match (burst, rate) {
             (Some(b), _) => f64::from(b.max(1)),
             (None, Some(r)) => r.max(1.0),
             (None, None) => 1.0,
@@ -164,10 +222,16 @@ pub(crate) async fn scim_middleware(
 ) -> Response {
     let method = req.method().clone();
     let route = route_of(&method, matched.as_ref(), &req);
+    let api = api_of(&method, &route);
     let is_write = method != Method::GET && method != Method::HEAD;
     let latency = {
         let mut g = app.lock();
         g.counters.total += 1;
+        g.counters
+            .by_api
+            .entry(api.to_string())
+            .or_default()
+            .requests += 1;
         if is_write {
             g.counters.writes += 1;
         } else {
@@ -181,9 +245,16 @@ pub(crate) async fn scim_middleware(
     let pre = {
         let mut g = app.lock();
         let g = &mut *g;
-        if let Err(wait) = g.bucket.take() {
+        let faults = &g.faults;
+        let api_bucket = g
+            .api_buckets
+            .entry(api)
+            .or_insert_with(|| Bucket::for_api(faults, is_write));
+        if let Err(wait) = g.bucket.take().and_then(|()| api_bucket.take()) {
             let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
             Pre::Throttle(g.behaviour.retry_after_on_429.then_some(secs))
+        } else if roll(&mut g.rng, g.faults.throttle_rate) {
+            Pre::Throttle(g.behaviour.retry_after_on_429.then_some(1))
         } else if roll(&mut g.rng, g.faults.drop_connection_rate) {
             Pre::Drop
         } else if roll(&mut g.rng, g.faults.error_500_rate) {
@@ -208,6 +279,11 @@ pub(crate) async fn scim_middleware(
             }
             let mut g = app.lock();
             g.counters.throttled += 1;
+            g.counters
+                .by_api
+                .entry(api.to_string())
+                .or_default()
+                .throttled += 1;
             g.counters.record(&route, "429");
             return r;
         }

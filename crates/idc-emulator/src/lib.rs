@@ -24,7 +24,7 @@ mod validate;
 pub use config::{Behaviour, EmulatorConfig, Faults, PutGroupAnswer};
 pub use dump::{DumpGroup, DumpUser, StateDump};
 pub use errors::ScimError;
-pub use faults::Counters;
+pub use faults::{api_of, ApiCount, Counters};
 pub use tokens::TokenLimitReached;
 
 use rand::rngs::StdRng;
@@ -41,6 +41,8 @@ pub(crate) struct Inner {
     pub tokens: tokens::Tokens,
     pub counters: Counters,
     pub bucket: faults::Bucket,
+    /// Per-API buckets, made on an API's first request from the current faults.
+    pub api_buckets: std::collections::HashMap<&'static str, faults::Bucket>,
 }
 
 /// Cheaply clonable handle on the shared state.
@@ -65,6 +67,7 @@ impl App {
             tokens: tokens::Tokens::new(&cfg.token),
             counters: Counters::default(),
             bucket: faults::Bucket::new(&cfg.faults),
+            api_buckets: std::collections::HashMap::new(),
         };
         Self {
             inner: Arc::new(Mutex::new(inner)),
@@ -82,6 +85,7 @@ impl App {
     pub(crate) fn set_faults(&self, f: Faults) {
         let mut g = self.lock();
         g.bucket = faults::Bucket::new(&f);
+        g.api_buckets.clear();
         g.faults = f;
     }
 

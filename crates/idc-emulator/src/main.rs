@@ -74,6 +74,19 @@ struct Cli {
     /// Token-bucket burst for the throttle.
     #[arg(long)]
     throttle_burst: Option<u32>,
+    /// Per-API throttle: each read API (ListUsers, ListGroups, ...) gets its own bucket at this
+    /// rate. Combines with --throttle-rps (collective): one, the other or both.
+    #[arg(long)]
+    api_read_rps: Option<f64>,
+    /// Per-API throttle for each write API (CreateUser, PatchGroup, ...).
+    #[arg(long)]
+    api_write_rps: Option<f64>,
+    /// Burst of each per-API bucket (default: its rate).
+    #[arg(long)]
+    api_burst: Option<u32>,
+    /// Probability of a 429 at any rate (with `Retry-After: 1` under --retry-after-on-429).
+    #[arg(long, default_value_t = 0.0)]
+    throttle_rate: f64,
     /// Probability of a 500.
     #[arg(long, default_value_t = 0.0)]
     error_500_rate: f64,
@@ -131,6 +144,10 @@ fn config(cli: Cli) -> Result<EmulatorConfig, String> {
         latency_ms: cli.latency_ms,
         throttle_rps: cli.throttle_rps,
         throttle_burst: cli.throttle_burst,
+        api_read_rps: cli.api_read_rps,
+        api_write_rps: cli.api_write_rps,
+        api_burst: cli.api_burst,
+        throttle_rate: cli.throttle_rate,
         error_500_rate: cli.error_500_rate,
         error_503_rate: cli.error_503_rate,
         drop_connection_rate: cli.drop_connection_rate,

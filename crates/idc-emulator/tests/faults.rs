@@ -356,3 +356,116 @@ async fn concurrent_clients_are_counted_consistently_under_throttle_and_latency(
     );
     assert_eq!(env.emu.dump().user_records.len(), 10);
 }
+
+/// Refill rates so slow that a bucket's burst is all a test run ever gets.
+const NEVER: Option<f64> = Some(0.001);
+
+fn group_body(name: &str) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name})
+}
+
+#[tokio::test]
+async fn collective_profile_one_bucket_for_every_api() {
+    let mut cfg = EmulatorConfig::new(env::TOKEN);
+    cfg.faults.throttle_rps = NEVER;
+    cfg.faults.throttle_burst = Some(3);
+    let env = Env::start_with(cfg).await;
+    assert_eq!(env.post("Users", &user_body("a")).await.status, 201);
+    assert_eq!(env.post("Groups", &group_body("g")).await.status, 201);
+    assert_eq!(env.get("Users").await.status, 200);
+    // The bucket is shared: the fourth request is refused whichever API it calls.
+    assert_aws_error(&env.get("Groups").await, 429);
+    assert_aws_error(&env.post("Users", &user_body("b")).await, 429);
+    let c = env.emu.counters();
+    assert_eq!(c.api("CreateUser").requests, 2);
+    assert_eq!(c.api("CreateUser").throttled, 1);
+    assert_eq!(c.api("ListGroups").throttled, 1);
+    assert_eq!(c.api("CreateGroup").throttled, 0);
+    assert_eq!(c.api("ListUsers").requests, 1);
+    assert_eq!(c.throttled, 2);
+}
+
+#[tokio::test]
+async fn per_api_profile_one_bucket_per_api() {
+    let mut cfg = EmulatorConfig::new(env::TOKEN);
+    cfg.faults.api_write_rps = NEVER;
+    cfg.faults.api_read_rps = NEVER;
+    cfg.faults.api_burst = Some(2);
+    cfg.behaviour.retry_after_on_429 = true;
+    let env = Env::start_with(cfg).await;
+    assert_eq!(env.post("Users", &user_body("a")).await.status, 201);
+    assert_eq!(env.post("Users", &user_body("b")).await.status, 201);
+    let refused = env.post("Users", &user_body("c")).await;
+    assert_aws_error(&refused, 429);
+    assert!(refused.headers.get("retry-after").is_some());
+    assert!(
+        env.emu.dump().user("c").is_none(),
+        "a throttled create is not applied"
+    );
+    // Other APIs have buckets of their own.
+    assert_eq!(env.post("Groups", &group_body("g")).await.status, 201);
+    assert_eq!(env.get("Users").await.status, 200);
+    assert_eq!(env.get("Users").await.status, 200);
+    assert_aws_error(&env.get("Users").await, 429);
+    // A filtered read is the same API as a listing.
+    let filtered = env.list("Users", &[("filter", "userName eq \"a\"")]).await;
+    assert_eq!(filtered.status, 429);
+    assert_eq!(env.get("Groups").await.status, 200);
+    let c = env.emu.counters();
+    assert_eq!(
+        c.api("CreateUser"),
+        idc_emulator::ApiCount {
+            requests: 3,
+            throttled: 1
+        }
+    );
+    assert_eq!(
+        c.api("ListUsers"),
+        idc_emulator::ApiCount {
+            requests: 4,
+            throttled: 2
+        }
+    );
+    assert_eq!(c.api("CreateGroup").throttled, 0);
+    assert_eq!(c.api("ListGroups").throttled, 0);
+}
+
+#[tokio::test]
+async fn both_profiles_at_once_and_set_through_the_admin_api() {
+    let env = Env::start().await;
+    // The admin call sets the profile at run time: a collective bucket of 3 and per-API
+    // write buckets of 1. A request needs a token from both.
+    let admin = reqwest::Client::new()
+        .put(format!("{}faults", env.emu.admin_url()))
+        .json(&json!({"throttle_rps": 0.001, "throttle_burst": 3,
+                      "api_write_rps": 0.001, "api_burst": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert!(admin.status().is_success(), "{}", admin.status());
+    assert_eq!(env.emu.faults().api_write_rps, Some(0.001));
+    assert_eq!(env.post("Users", &user_body("a")).await.status, 201);
+    // The create API's own bucket is empty (the collective token it took is spent).
+    assert_aws_error(&env.post("Users", &user_body("b")).await, 429);
+    assert_eq!(env.post("Groups", &group_body("g")).await.status, 201);
+    // Reads have no per-API limit here, but the collective bucket is now empty.
+    assert_aws_error(&env.get("Users").await, 429);
+    let c = env.emu.counters();
+    assert_eq!(c.api("CreateUser").throttled, 1);
+    assert_eq!(c.api("ListUsers").throttled, 1);
+    assert_eq!(c.throttled, 2);
+    // Lifting every throttle at run time works.
+    env.emu.set_faults(Faults::default());
+    assert_eq!(env.post("Users", &user_body("b")).await.status, 201);
+}
+
+#[test]
+fn every_scim_route_has_an_api_name() {
+    use idc_emulator::api_of;
+    assert_eq!(api_of(&Method::GET, "GET /Users"), "ListUsers");
+    assert_eq!(api_of(&Method::GET, "GET /Users/{id}"), "GetUser");
+    assert_eq!(api_of(&Method::PATCH, "PATCH /Groups/{id}"), "PatchGroup");
+    assert_eq!(api_of(&Method::POST, "POST /Groups"), "CreateGroup");
+    assert_eq!(api_of(&Method::DELETE, "DELETE /Users/{id}"), "DeleteUser");
+    assert_eq!(api_of(&Method::GET, "GET /ServiceProviderConfig"), "Other");
+}

@@ -12,6 +12,7 @@ mod ca_bundle;
 pub mod defaults;
 mod ldap_url;
 mod policy;
+mod scim;
 
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ use crate::secret::Secret;
 pub use ca_bundle::CaBundle;
 pub use ldap_url::LdapUrl;
 pub use policy::{EmailSource, OutOfScopeAction, Policy, UserNameSource};
+pub use scim::{ScimClientConfig, ScimEndpoint};
 
 /// How to reach and read a live directory.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,11 +1,11 @@
 //! The executor's [`Writer`] for the SCIM client: a thin delegation, so the executor stays
 //! independent of HTTP while every write gets the client's retries, pacing and chunking.
+//! It lives here, in the layer that wires the two, so neither `apply` nor `identity_center`
+//! depends on the other.
 
-use crate::apply::Writer;
-use crate::plan::{UserAttributes, UserField};
-
-use super::client::ScimClient;
-use super::error::ScimError;
+use crate::apply::{WriteError, Writer};
+use crate::identity_center::{ScimClient, ScimError};
+use crate::model::{UserAttributes, UserField};
 
 impl Writer for ScimClient {
     type Error = ScimError;
@@ -39,6 +39,15 @@ impl Writer for ScimClient {
         ScimClient::create_group(self, display_name, external_id).await
     }
 
+    async fn create_group_with_members(
+        &self,
+        display_name: &str,
+        external_id: &str,
+        members: &[String],
+    ) -> Result<String, ScimError> {
+        ScimClient::create_group_with_members(self, display_name, external_id, members).await
+    }
+
     async fn rename_group(&self, id: &str, display_name: &str) -> Result<(), ScimError> {
         ScimClient::rename_group(self, id, display_name).await
     }
@@ -66,5 +75,19 @@ impl Writer for ScimClient {
         remove: &[String],
     ) -> Result<(), ScimError> {
         ScimClient::change_members(self, group_id, add, remove).await
+    }
+}
+
+impl WriteError for ScimError {
+    fn is_auth_failure(&self) -> bool {
+        ScimError::is_auth_failure(self)
+    }
+
+    fn is_conflict(&self) -> bool {
+        ScimError::is_conflict(self)
+    }
+
+    fn is_deadline_reached(&self) -> bool {
+        ScimError::is_deadline_reached(self)
     }
 }
