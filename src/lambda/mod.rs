@@ -23,11 +23,11 @@ use tokio::sync::Mutex;
 pub use event::{parse_invocation, Invocation};
 
 use crate::config::{self, AwsNames, LeaseConfig, Settings};
-use crate::identity_center::ScimClient;
 use crate::lease::{self, Acquired, LeaseTable};
 use crate::metrics;
 use crate::model::settings::ScimClientConfig;
 use crate::model::Summary;
+use crate::pass::ScimClient;
 use crate::pass::{PassOptions, Session};
 use crate::secret::Secret;
 

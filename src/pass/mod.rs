@@ -10,6 +10,8 @@ mod session;
 mod sources;
 mod writer;
 
+/// The warm SCIM client a front end keeps between passes (the Lambda, across invocations).
+pub use crate::identity_center::ScimClient;
 pub use error::PassError;
 pub use session::{PassOptions, PassReport, Session};
 pub use sources::read_directory;

@@ -8,8 +8,8 @@ use super::anchors::{unique_by_anchor, AnchorNames};
 use super::desired::desired_group_name;
 use super::holders::{Holder, Holders};
 use super::ownership::{fold, group_key, is_owned_group_external_id, same_folded};
-use super::planner::Unknown;
 use super::types::{GroupRef, Operation, Plan};
+use super::unknown::Unknown;
 use crate::model::settings::Policy;
 use crate::model::{DirectoryGroup, IdcGroup};
 

@@ -48,6 +48,7 @@ mod members;
 mod ownership;
 mod planner;
 mod types;
+mod unknown;
 mod users;
 pub mod validate;
 

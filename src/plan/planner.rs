@@ -1,64 +1,13 @@
 //! The entry point of the planner: both snapshots and the policy in, a sorted plan out.
 
-use std::borrow::Cow;
-use std::collections::HashSet;
-
 use super::groups::plan_groups;
 use super::members::plan_members;
 use super::ownership::{group_key, user_key};
-use super::ownership::{is_owned_user_external_id, same_folded};
 use super::types::Plan;
+use super::unknown::{protect_by_name, unanchored, Unknown};
 use super::users::plan_users;
 use crate::model::settings::Policy;
-use crate::model::{DirectorySnapshot, EntryKind, IdcSnapshot, SkippedEntry};
-
-/// What the directory read leaves unknown, for users or for groups: the anchors of entries
-/// that were skipped (their objects are left alone), and the DNs of in-scope entries whose
-/// anchor could not be read at all and that match no object (so any object that looks out of
-/// scope might be one of them: nothing is disabled or deleted for being out of scope).
-pub(super) struct Unknown<'a> {
-    pub anchors: HashSet<Cow<'a, str>>,
-    pub unmatched: Vec<&'a str>,
-}
-
-fn unanchored(dir: &DirectorySnapshot, kind: EntryKind) -> impl Iterator<Item = &SkippedEntry> {
-    dir.skipped
-        .iter()
-        .filter(move |s| s.anchor.is_none() && s.kind == kind)
-}
-
-/// A user entry without a readable objectSid still names its person (userPrincipalName, mail,
-/// sAMAccountName): the owned Identity Center users holding one of those names as userName
-/// or email are protected like any skipped user. An entry that matches nobody is unmatched.
-fn protect_by_name<'a>(
-    dir: &'a DirectorySnapshot,
-    idc: &'a IdcSnapshot,
-    unknown: &mut Unknown<'a>,
-) {
-    for entry in unanchored(dir, EntryKind::User) {
-        let mut matched = false;
-        for u in &idc.users {
-            let Some(ext) = u
-                .external_id
-                .as_deref()
-                .filter(|e| is_owned_user_external_id(e, &dir.domain_sids))
-            else {
-                continue;
-            };
-            let named = entry.user_names.iter().any(|n| {
-                same_folded(n, &u.user_name)
-                    || u.email.as_deref().is_some_and(|e| same_folded(n, e))
-            });
-            if named {
-                unknown.anchors.insert(user_key(ext));
-                matched = true;
-            }
-        }
-        if !matched {
-            unknown.unmatched.push(entry.dn.as_str());
-        }
-    }
-}
+use crate::model::{DirectorySnapshot, EntryKind, IdcSnapshot};
 
 /// The writes that make Identity Center match the directory, within what `policy` allows.
 ///

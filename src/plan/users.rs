@@ -7,8 +7,8 @@ use super::anchors::{unique_by_anchor, AnchorNames};
 use super::desired::{desired_view, signs_in, DesiredUser};
 use super::holders::{Holder, Holders};
 use super::ownership::{fold, is_owned_user_external_id, is_sid, same_folded, user_key, SidIndex};
-use super::planner::Unknown;
 use super::types::{Operation, Plan, UserField, UserRef};
+use super::unknown::Unknown;
 use crate::model::settings::{OutOfScopeAction, Policy};
 use crate::model::{DirectoryUser, IdcUser};
 
