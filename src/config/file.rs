@@ -8,8 +8,8 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use serde::Deserialize;
 
 use super::document::{
-    toml_reason, GuardSection, LdapSection, OptionalSettings, PolicySection, RunSection,
-    ScimSection, ScopeSection,
+    toml_reason, GuardSection, LdapSection, LdapTuning, OptionalSettings, PolicySection,
+    RunSection, ScimSection, ScopeSection,
 };
 use super::error::ConfigError;
 use super::secrets::{parse_credentials, parse_token};
@@ -182,11 +182,12 @@ fn parse(
         path: origin.to_string(),
         reason: format!("{}; see docs/configuration.md", toml_reason(&e, text)),
     })?;
-    let bad = |setting: &str, reason: String| ConfigError::InvalidSetting {
-        origin: origin.to_string(),
-        setting: setting.to_string(),
-        reason,
+    let cx = Origin {
+        origin,
+        base_dir,
+        env,
     };
+    let bad = |setting: &str, reason: String| cx.bad(setting, reason);
 
     let optional = OptionalSettings {
         policy: doc.policy,
@@ -216,40 +217,118 @@ fn parse(
         extra_domain_sids: tuning.extra_domain_sids.clone(),
     };
 
-    let env_value = |var: &str, setting: &str| {
-        env(var)
+    let url = validate::scim_url(&doc.scim.url).map_err(|r| bad("scim.url", r))?;
+    let token = token_source(
+        &cx,
+        doc.scim.token,
+        doc.scim.token_env,
+        doc.scim.token_secret_id,
+    )?;
+    let (directory, credentials_secret_id) = directory_source(&cx, doc.directory, &tuning.ldap)?;
+
+    Ok(Pending {
+        settings: Settings {
+            directory,
+            scope,
+            scim: tuning
+                .scim
+                .into_settings(url, token.token, None, token.origin),
+            policy: tuning.policy,
+            guard: tuning.guard,
+            run: tuning.run,
+        },
+        token_secret_id: token.secret_id,
+        credentials_secret_id,
+    })
+}
+
+/// Where the file came from, for error messages, relative paths and `…Env` settings.
+struct Origin<'a> {
+    origin: &'a str,
+    base_dir: &'a Path,
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Origin<'_> {
+    fn bad(&self, setting: &str, reason: String) -> ConfigError {
+        ConfigError::InvalidSetting {
+            origin: self.origin.to_string(),
+            setting: setting.to_string(),
+            reason,
+        }
+    }
+
+    /// The value of the environment variable a `…Env` setting names; empty counts as unset.
+    fn env_value(&self, var: &str, setting: &str) -> Result<String, ConfigError> {
+        (self.env)(var)
             .filter(|v| !v.is_empty())
             .ok_or_else(|| ConfigError::MissingEnv {
                 var: var.to_string(),
                 setting: setting.to_string(),
-                origin: origin.to_string(),
+                origin: self.origin.to_string(),
             })
-    };
+    }
+}
 
-    let s = doc.scim;
-    let url = validate::scim_url(&s.url).map_err(|r| bad("scim.url", r))?;
-    let (token, token_secret_id, token_origin) = match (s.token, s.token_env, s.token_secret_id) {
+/// The SCIM token as the file gives it, and where a rejected one should be replaced.
+struct TokenSource {
+    token: Secret,
+    /// Set when the token is to be fetched from Secrets Manager (`token` is then a
+    /// placeholder, replaced in `Pending::finish`).
+    secret_id: Option<String>,
+    origin: Option<String>,
+}
+
+/// Exactly one of `token` (local demo only), `tokenEnv` or `tokenSecretId`.
+fn token_source(
+    cx: &Origin<'_>,
+    inline: Option<Secret>,
+    env_var: Option<String>,
+    secret_id: Option<String>,
+) -> Result<TokenSource, ConfigError> {
+    match (inline, env_var, secret_id) {
         (Some(inline), None, None) => {
-            tracing::warn!(file = origin, "the SCIM token is inline in the config file: use tokenEnv or tokenSecretId outside the local demo");
-            (parse_token("scim.token", inline.expose())?, None, Some(format!("scim.token of {origin}")))
+            tracing::warn!(
+                file = cx.origin,
+                "the SCIM token is inline in the config file: \
+                 use tokenEnv or tokenSecretId outside the local demo"
+            );
+            Ok(TokenSource {
+                token: parse_token("scim.token", inline.expose())?,
+                secret_id: None,
+                origin: Some(format!("scim.token of {}", cx.origin)),
+            })
         }
         (None, Some(var), None) => {
             let source = format!("environment variable {var}");
-            (parse_token(&source, &env_value(&var, "scim.tokenEnv")?)?, None, Some(source))
+            Ok(TokenSource {
+                token: parse_token(&source, &cx.env_value(&var, "scim.tokenEnv")?)?,
+                secret_id: None,
+                origin: Some(source),
+            })
         }
-        // The placeholder is replaced by the fetched token in `Pending::finish`.
-        (None, None, Some(id)) => (Secret::new(""), Some(id), None),
-        _ => {
-            return Err(bad(
-                "scim.token",
-                "set exactly one of token (local demo only), tokenEnv (an environment variable's name) or tokenSecretId (a Secrets Manager id)".into(),
-            ))
-        }
-    };
+        (None, None, Some(id)) => Ok(TokenSource {
+            token: Secret::new(""),
+            secret_id: Some(id),
+            origin: None,
+        }),
+        _ => Err(cx.bad(
+            "scim.token",
+            "set exactly one of token (local demo only), tokenEnv (an environment variable's \
+             name) or tokenSecretId (a Secrets Manager id)"
+                .into(),
+        )),
+    }
+}
 
-    let d = doc.directory;
-    let mut credentials_secret_id = None;
-    let directory = match d.source {
+/// The `[directory]` table: an LDIF export or a live server. Returns the source and the
+/// Secrets Manager id of the credentials when they are to be fetched.
+fn directory_source(
+    cx: &Origin<'_>,
+    d: FileDirectory,
+    ldap: &LdapTuning,
+) -> Result<(DirectorySource, Option<String>), ConfigError> {
+    match d.source {
         SourceKind::Ldif => {
             let stray = [
                 ("url", d.url.is_some()),
@@ -260,110 +339,121 @@ fn parse(
                 ("caBundleFile", d.ca_bundle_file.is_some()),
             ];
             if let Some((key, _)) = stray.iter().find(|(_, set)| *set) {
-                return Err(bad(
-                    &format!("directory.{key}"),
-                    "only applies to source = \"ldap\"".into(),
-                ));
+                let only = "only applies to source = \"ldap\"".to_string();
+                return Err(cx.bad(&format!("directory.{key}"), only));
             }
             let path = d.path.ok_or_else(|| {
-                bad(
-                    "directory.path",
-                    "source = \"ldif\" needs path = \"<LDIF export>\"".into(),
-                )
+                let needs = "source = \"ldif\" needs path = \"<LDIF export>\"";
+                cx.bad("directory.path", needs.into())
             })?;
-            DirectorySource::Ldif {
-                path: base_dir.join(path),
-            }
+            let path = cx.base_dir.join(path);
+            Ok((DirectorySource::Ldif { path }, None))
         }
         SourceKind::Ldap => {
             if d.path.is_some() {
-                return Err(bad(
-                    "directory.path",
-                    "only applies to source = \"ldif\"".into(),
-                ));
+                let only = "only applies to source = \"ldif\"".to_string();
+                return Err(cx.bad("directory.path", only));
             }
-            let raw_url = d.url.ok_or_else(|| {
-                bad("directory.url", "source = \"ldap\" needs url = \"ldaps://dc1.example.com:636\" (or the domain's DNS name)".into())
+            let raw_url = d.url.as_deref().ok_or_else(|| {
+                let needs = "source = \"ldap\" needs url = \"ldaps://dc1.example.com:636\" \
+                             (or the domain's DNS name)";
+                cx.bad("directory.url", needs.into())
             })?;
-            let url = LdapUrl::parse(
-                &raw_url,
-                tuning.ldap.start_tls,
-                tuning.ldap.allow_plain_ldap,
-            )
-            .map_err(|r| bad("directory.url", r))?;
-            let (bind_dn, bind_password) = match (d.bind_dn, d.password, d.password_env, d.credentials_secret_id) {
-                (Some(dn), Some(pw), None, None) => {
-                    tracing::warn!(file = origin, "the directory password is inline in the config file: use passwordEnv or credentialsSecretId outside the local demo");
-                    (dn, pw)
-                }
-                (Some(dn), None, Some(var), None) => (dn, Secret::new(env_value(&var, "directory.passwordEnv")?)),
-                (None, None, None, Some(id)) => {
-                    credentials_secret_id = Some(id);
-                    (String::new(), Secret::new(""))
-                }
-                (Some(_), None, None, Some(_)) => {
-                    return Err(bad("directory.bindDn", "the user name comes from the credentialsSecretId secret: remove bindDn".into()))
-                }
-                _ => {
-                    return Err(bad(
-                        "directory.password",
-                        "set bindDn with exactly one of password (local demo only) or passwordEnv, or set only credentialsSecretId (a secret holding {\"username\", \"password\"})".into(),
-                    ))
-                }
-            };
-            if credentials_secret_id.is_none() {
-                validate::non_empty(&bind_dn, "the bind DN or UPN")
-                    .map_err(|r| bad("directory.bindDn", r))?;
-                if bind_password.is_empty() {
-                    return Err(bad(
-                        "directory.password",
-                        "the password is empty (AD would treat the bind as anonymous)".into(),
-                    ));
-                }
-            }
-            let ca_bundle = match d.ca_bundle_file {
-                Some(file) => {
-                    let file = base_dir.join(file);
-                    let text = std::fs::read_to_string(&file).map_err(|e| {
-                        bad(
-                            "directory.caBundleFile",
-                            format!("cannot read {}: {e}", file.display()),
-                        )
-                    })?;
-                    Some(CaBundle::from_pem(&text).map_err(|r| {
-                        bad("directory.caBundleFile", format!("{}: {r}", file.display()))
-                    })?)
-                }
-                None => None,
-            };
-            DirectorySource::Ldap(LdapSettings {
+            let url = LdapUrl::parse(raw_url, ldap.start_tls, ldap.allow_plain_ldap)
+                .map_err(|r| cx.bad("directory.url", r))?;
+            let ca_bundle = ca_bundle_file(cx, d.ca_bundle_file.as_deref())?;
+            let credentials = bind_credentials(cx, d)?;
+            let settings = LdapSettings {
                 url,
-                bind_dn,
-                bind_password,
+                bind_dn: credentials.bind_dn,
+                bind_password: credentials.password,
                 ca_bundle,
-                start_tls: tuning.ldap.start_tls,
-                allow_plain_ldap: tuning.ldap.allow_plain_ldap,
-                base_dn: tuning.ldap.base_dn.clone(),
-                page_size: tuning.ldap.page_size,
-                connect_timeout: tuning.ldap.connect_timeout,
-                operation_timeout: tuning.ldap.operation_timeout,
-                range_window: Some(tuning.ldap.range_window),
+                start_tls: ldap.start_tls,
+                allow_plain_ldap: ldap.allow_plain_ldap,
+                base_dn: ldap.base_dn.clone(),
+                page_size: ldap.page_size,
+                connect_timeout: ldap.connect_timeout,
+                operation_timeout: ldap.operation_timeout,
+                range_window: Some(ldap.range_window),
+            };
+            Ok((DirectorySource::Ldap(settings), credentials.secret_id))
+        }
+    }
+}
+
+/// The read-only account, or the secret it is to be fetched from.
+struct BindCredentials {
+    bind_dn: String,
+    password: Secret,
+    secret_id: Option<String>,
+}
+
+/// `bindDn` with exactly one of `password` (local demo only) or `passwordEnv`, or only
+/// `credentialsSecretId`. An empty password is refused: AD treats it as an anonymous bind.
+fn bind_credentials(cx: &Origin<'_>, d: FileDirectory) -> Result<BindCredentials, ConfigError> {
+    let given = |bind_dn: String, password: Secret| BindCredentials {
+        bind_dn,
+        password,
+        secret_id: None,
+    };
+    let credentials = match (
+        d.bind_dn,
+        d.password,
+        d.password_env,
+        d.credentials_secret_id,
+    ) {
+        (Some(dn), Some(pw), None, None) => {
+            tracing::warn!(
+                file = cx.origin,
+                "the directory password is inline in the config file: \
+                 use passwordEnv or credentialsSecretId outside the local demo"
+            );
+            given(dn, pw)
+        }
+        (Some(dn), None, Some(var), None) => given(
+            dn,
+            Secret::new(cx.env_value(&var, "directory.passwordEnv")?),
+        ),
+        (None, None, None, Some(id)) => {
+            return Ok(BindCredentials {
+                bind_dn: String::new(),
+                password: Secret::new(""),
+                secret_id: Some(id),
             })
         }
+        (Some(_), None, None, Some(_)) => {
+            let why = "the user name comes from the credentialsSecretId secret: remove bindDn";
+            return Err(cx.bad("directory.bindDn", why.into()));
+        }
+        _ => {
+            let why = "set bindDn with exactly one of password (local demo only) or \
+                       passwordEnv, or set only credentialsSecretId (a secret holding \
+                       {\"username\", \"password\"})";
+            return Err(cx.bad("directory.password", why.into()));
+        }
     };
+    validate::non_empty(&credentials.bind_dn, "the bind DN or UPN")
+        .map_err(|r| cx.bad("directory.bindDn", r))?;
+    if credentials.password.is_empty() {
+        let why = "the password is empty (AD would treat the bind as anonymous)";
+        return Err(cx.bad("directory.password", why.into()));
+    }
+    Ok(credentials)
+}
 
-    Ok(Pending {
-        settings: Settings {
-            directory,
-            scope,
-            scim: tuning.scim.into_settings(url, token, None, token_origin),
-            policy: tuning.policy,
-            guard: tuning.guard,
-            run: tuning.run,
-        },
-        token_secret_id,
-        credentials_secret_id,
-    })
+/// `caBundleFile`, relative to the config file's directory, read and checked now.
+fn ca_bundle_file(cx: &Origin<'_>, file: Option<&Path>) -> Result<Option<CaBundle>, ConfigError> {
+    let Some(file) = file else {
+        return Ok(None);
+    };
+    let file = cx.base_dir.join(file);
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        let why = format!("cannot read {}: {e}", file.display());
+        cx.bad("directory.caBundleFile", why)
+    })?;
+    let bundle = CaBundle::from_pem(&text)
+        .map_err(|r| cx.bad("directory.caBundleFile", format!("{}: {r}", file.display())))?;
+    Ok(Some(bundle))
 }
 
 #[cfg(test)]
