@@ -42,11 +42,29 @@ pub mod parameter {
 }
 
 const REQUIRED: [(&str, &str); 5] = [
-    (parameter::GROUP_NAME, "create it (type String) with the name of the AD group whose members are synchronised"),
-    (parameter::GROUP_PREFIX, "create it (type String) with the name prefix of the AD groups to synchronise, e.g. aws-*"),
-    (parameter::SEARCH_BASE, "create it (type String) with the DN under which those groups are searched, e.g. OU=AWS,DC=example,DC=com"),
-    (parameter::SCIM_URI, "create it with the SCIM endpoint URL from the IAM Identity Center console (Settings > Automatic provisioning)"),
-    (parameter::DOMAIN_CONTROLLER, "create it with the AD domain's DNS name (e.g. corp.example.com, meaning ldaps://corp.example.com:636) or an ldaps:// URL"),
+    (
+        parameter::GROUP_NAME,
+        "create it (type String) with the name of the AD group whose members are synchronised",
+    ),
+    (
+        parameter::GROUP_PREFIX,
+        "create it (type String) with the name prefix of the AD groups to synchronise, e.g. aws-*",
+    ),
+    (
+        parameter::SEARCH_BASE,
+        "create it (type String) with the DN under which those groups are searched, e.g. \
+        OU=AWS,DC=example,DC=com",
+    ),
+    (
+        parameter::SCIM_URI,
+        "create it with the SCIM endpoint URL from the IAM Identity Center console (Settings > \
+        Automatic provisioning)",
+    ),
+    (
+        parameter::DOMAIN_CONTROLLER,
+        "create it with the AD domain's DNS name (e.g. corp.example.com, meaning \
+        ldaps://corp.example.com:636) or an ldaps:// URL",
+    ),
 ];
 
 /// Where the configuration lives in SSM and Secrets Manager. The defaults are the sample's
@@ -280,7 +298,10 @@ async fn read_parameters(
             || leaf == parameter::CA_BUNDLE
             || leaf == parameter::SYNC_SETTINGS;
         if !known {
-            tracing::warn!(parameter = %format!("{path}{leaf}"), "ignoring an unrecognised parameter under the configuration path (misspelt?)");
+            tracing::warn!(
+                parameter = %format!("{path}{leaf}"),
+                "ignoring an unrecognised parameter under the configuration path (misspelt?)"
+            );
         }
     }
     Ok(values)
@@ -293,11 +314,16 @@ where
 {
     match err.code() {
         Some("AccessDeniedException") => format!(
-            "access denied ({}): the role needs ssm:GetParametersByPath on arn:aws:ssm:<region>:<account>:parameter{path}, and kms:Decrypt for SecureString parameters under a customer-managed key",
+            "access denied ({}): the role needs ssm:GetParametersByPath on \
+                arn:aws:ssm:<region>:<account>:parameter{path}, and kms:Decrypt for SecureString \
+                parameters under a customer-managed key",
             err.message().unwrap_or("no detail")
         ),
         Some(code) => format!("{code}: {}", err.message().unwrap_or("no detail")),
-        None => format!("{} (check network access to SSM, the region and AWS_ENDPOINT_URL)", DisplayErrorContext(err)),
+        None => format!(
+            "{} (check network access to SSM, the region and AWS_ENDPOINT_URL)",
+            DisplayErrorContext(err)
+        ),
     }
 }
 
@@ -325,8 +351,12 @@ fn secret_missing(id: &str, hint: &str) -> MissingItem {
     }
 }
 
-const TOKEN_HINT: &str = "create it with the access token from the IAM Identity Center console (Settings > Automatic provisioning), as the token alone or as {\"SCIM-API-Token\": \"<token>\"}";
-const CREDENTIALS_HINT: &str = "create it with the read-only directory account as JSON {\"username\": \"svc-scim@example.com\", \"password\": \"…\"}";
+const TOKEN_HINT: &str =
+    "create it with the access token from the IAM Identity Center console (Settings > Automatic \
+    provisioning), as the token alone or as {\"SCIM-API-Token\": \"<token>\"}";
+const CREDENTIALS_HINT: &str =
+    "create it with the read-only directory account as JSON {\"username\": \
+    \"svc-scim@example.com\", \"password\": \"…\"}";
 
 async fn fetch_secret(client: &aws_sdk_secretsmanager::Client, id: &str) -> Result<String, Fetch> {
     let unreadable = |reason: String| {
@@ -342,10 +372,12 @@ async fn fetch_secret(client: &aws_sdk_secretsmanager::Client, id: &str) -> Resu
             return Err(match e.code() {
                 Some("ResourceNotFoundException") => Fetch::NotFound,
                 Some("AccessDeniedException") => unreadable(format!(
-                    "access denied ({detail}): the role needs secretsmanager:GetSecretValue on it, and kms:Decrypt if it uses a customer-managed key"
+                    "access denied ({detail}): the role needs secretsmanager:GetSecretValue \
+                        on it, and kms:Decrypt if it uses a customer-managed key"
                 )),
                 Some("DecryptionFailure") => unreadable(format!(
-                    "its KMS key cannot decrypt it ({detail}): grant the role kms:Decrypt on the secret's key"
+                    "its KMS key cannot decrypt it ({detail}): grant the role kms:Decrypt on \
+                        the secret's key"
                 )),
                 Some(code) => unreadable(format!("{code}: {detail}")),
                 None => unreadable(format!(

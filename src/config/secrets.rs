@@ -29,16 +29,22 @@ pub(crate) fn parse_token(secret_id: &str, raw: &str) -> Result<Secret, ConfigEr
             Ok(Value::Object(map)) => {
                 let value = find_key(&map, TOKEN_KEYS).ok_or_else(|| {
                     malformed(format!(
-                        "the JSON object has no SCIM-API-Token key (keys found: {}); store either the token alone or {{\"SCIM-API-Token\": \"<token>\"}}",
+                        "the JSON object has no SCIM-API-Token key (keys found: {}); store \
+                            either the token alone or {{\"SCIM-API-Token\": \"<token>\"}}",
                         key_list(&map)
                     ))
                 })?;
                 string_value(value, "SCIM-API-Token").map_err(malformed)?
             }
-            Ok(_) => return Err(malformed("it is JSON but neither a string nor an object".into())),
+            Ok(_) => {
+                return Err(malformed(
+                    "it is JSON but neither a string nor an object".into(),
+                ))
+            }
             Err(e) => {
                 return Err(malformed(format!(
-                    "it looks like JSON but does not parse ({}); store either the token alone or {{\"SCIM-API-Token\": \"<token>\"}}",
+                    "it looks like JSON but does not parse ({}); store either the token alone \
+                        or {{\"SCIM-API-Token\": \"<token>\"}}",
                     json_position(&e)
                 )))
             }
@@ -49,7 +55,9 @@ pub(crate) fn parse_token(secret_id: &str, raw: &str) -> Result<Secret, ConfigEr
     let token = token.trim().to_string();
     if token.is_empty() {
         return Err(malformed(
-            "the token is empty: paste the access token generated in the IAM Identity Center console (Settings > Automatic provisioning)".into(),
+            "the token is empty: paste the access token generated in the IAM Identity Center \
+                console (Settings > Automatic provisioning)"
+                .into(),
         ));
     }
     if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -105,7 +113,9 @@ pub(crate) fn parse_credentials(
     }
     if password.is_empty() {
         return Err(malformed(
-            "the password is empty (an empty password would be an anonymous bind, which AD accepts and which reads nothing useful)".into(),
+            "the password is empty (an empty password would be an anonymous bind, which AD \
+                accepts and which reads nothing useful)"
+                .into(),
         ));
     }
     Ok((username, Secret::new(password)))

@@ -15,7 +15,8 @@ pub(crate) fn group_prefix(raw: &str) -> Result<String, String> {
     let prefix = raw.trim().trim_end_matches('*');
     if prefix.contains('*') || prefix.contains('?') {
         return Err(format!(
-            "{raw:?} has a wildcard before the end: only a prefix with an optional trailing * (like aws-*) is supported"
+            "{raw:?} has a wildcard before the end: only a prefix with an optional trailing * \
+                (like aws-*) is supported"
         ));
     }
     Ok(prefix.to_string())

@@ -163,14 +163,20 @@ fn with_base(e: DirectoryError, base: &str) -> DirectoryError {
 fn check_result(operation: &str, base: &str, res: &LdapResult) -> Result<(), DirectoryError> {
     let message = match res.rc {
         0 => return Ok(()),
-        4 => "the server's size limit was reached although the search is paged; the read stops rather than return part of the directory".to_string(),
-        3 => "the server's time limit was reached; the read stops rather than return part of the directory".to_string(),
+        4 => "the server's size limit was reached although the search is paged; the read stops \
+            rather than return part of the directory"
+            .to_string(),
+        3 => "the server's time limit was reached; the read stops rather than return part of the \
+            directory"
+            .to_string(),
         10 => format!(
-            "this server does not hold {base} (referral to {}); point the URL at a domain controller of that domain",
+            "this server does not hold {base} (referral to {}); point the URL at a domain \
+                controller of that domain",
             res.refs.join(", ")
         ),
         32 => format!("{base} does not exist; check the base DN / group search base setting"),
-        50 => "the bind account may not read this part of the directory; grant it read access".to_string(),
+        50 => "the bind account may not read this part of the directory; grant it read access"
+            .to_string(),
         _ => res.text.trim().to_string(),
     };
     Err(DirectoryError::Search {
