@@ -6,9 +6,10 @@
 //! invocation and keeps only the client warm between them.
 
 mod error;
+pub mod select;
 mod session;
 mod sources;
 
 pub use error::PassError;
-pub use session::{PassOptions, PassReport, Session};
-pub use sources::read_directory;
+pub use session::{Inspection, PassOptions, PassReport, Session};
+pub use sources::{read_ancestry, read_directory};
