@@ -227,6 +227,17 @@ async fn apply_only_writes_one_users_changes_with_an_audit_trail_and_explain_ans
             .all(|l| l.contains(" — ") && l.ends_with(']')),
         "{out}"
     );
+    assert!(out.contains("pass id: "), "{out}");
+    // The JSON plan names the users its member changes refer to by userName.
+    let json_plan = scim_sync(&config, TOKEN, &["--output", "json", "plan"]);
+    let doc: Value = serde_json::from_slice(&json_plan.stdout).unwrap();
+    let names: Vec<&str> = doc["userNames"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(names.contains(&"alice.jones@example.test"), "{doc}");
 
     let only = scim_sync(
         &config,
@@ -284,6 +295,22 @@ async fn apply_only_writes_one_users_changes_with_an_audit_trail_and_explain_ans
         doc["actions"]["operations"][0]["reason"]["code"],
         "newInScope"
     );
+
+    let readable = text(&scim_sync(&config, TOKEN, &["explain", "bob.smith"]).stdout);
+    for step in [
+        "1. source",
+        "2. scope",
+        "3. mapping",
+        "4. match",
+        "5. actions",
+    ] {
+        assert!(readable.contains(step), "{readable}");
+    }
+    assert!(
+        readable.contains("chain: aws-sync-users → Bob Smith"),
+        "{readable}"
+    );
+    assert!(readable.contains("[newInScope]"), "{readable}");
 
     let unknown = scim_sync(&config, TOKEN, &["explain", "nobody-at-all"]);
     assert_eq!(unknown.status.code(), Some(2));

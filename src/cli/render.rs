@@ -158,6 +158,9 @@ pub fn summary_text(s: &Summary) -> String {
         "{mode} finished in {} ms{state} (scim-sync {})",
         s.duration_ms, s.version
     );
+    if !s.pass_id.is_empty() {
+        let _ = writeln!(out, "  pass id: {} (in every audit record)", s.pass_id);
+    }
     if s.dry_run {
         out.push_str("  (nothing was written; the counts are what a pass would do)\n");
     }

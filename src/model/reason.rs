@@ -40,8 +40,6 @@ pub enum ReasonCode {
     /// Members of the Identity Center group are no longer members in the directory (or not
     /// users in scope).
     MemberLeftGroup,
-    /// A membership changed through a nested group.
-    NestedMembershipChanged,
 
     // --- why something is not done ---
     /// The userName, email or group name is held by an object scim-sync does not manage.
@@ -112,7 +110,6 @@ impl ReasonCode {
             GroupLeftScope => "groupLeftScope",
             MemberAdded => "memberAdded",
             MemberLeftGroup => "memberLeftGroup",
-            NestedMembershipChanged => "nestedMembershipChanged",
             NameTakenByForeignObject => "nameTakenByForeignObject",
             NameKeptByManagedObject => "nameKeptByManagedObject",
             NameReleasedThisPass => "nameReleasedThisPass",

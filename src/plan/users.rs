@@ -723,7 +723,7 @@ fn update_reason(changed: &[UserField], active: bool) -> Reason {
     } else {
         Reason::new(
             ReasonCode::AttributeChanged,
-            format!("{} differ from the directory", others.join(", ")),
+            format!("changed in the directory: {}", others.join(", ")),
         )
     }
 }
