@@ -12,8 +12,8 @@ mod samba;
 use idc_emulator::{Emulator, EmulatorConfig};
 use pass_fixture::{ldap_settings, TOKEN};
 use scim_sync::audit::{AuditResult, Collect};
-use scim_sync::config::ScopeConfig;
 use scim_sync::explain::explain;
+use scim_sync::model::settings::Scope;
 use scim_sync::pass::{PassError, PassOptions, Session};
 use serde_json::{json, Value};
 
@@ -33,7 +33,7 @@ async fn explain_and_provision_on_demand() {
         .await
         .unwrap();
     let emulator = Emulator::start(EmulatorConfig::new(TOKEN)).await.unwrap();
-    let scope = ScopeConfig {
+    let scope = Scope {
         sync_group: samba::SYNC_GROUP.into(),
         group_prefix: samba::GROUP_PREFIX.into(),
         group_search_base: samba::GROUP_BASE.into(),
