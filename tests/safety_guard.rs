@@ -440,3 +440,57 @@ async fn mass_deactivation_in_the_directory_is_withheld_but_other_changes_to_tho
     assert!((1..=20).all(|n| !user(&dump, n).active));
     assert_converged(&emu, &settings, "after the override").await;
 }
+
+/// Changes the guard holds back are in the audit trail as `withheld`, with the guard's reason;
+/// the changes it lets through are recorded as made.
+#[tokio::test]
+async fn withheld_changes_have_audit_records_with_the_guards_reason() {
+    use scim_sync::audit::{AuditResult, Collect};
+    let mut dir = Directory::generated(30, 2);
+    let (_tmp, path) = temp_ldif(&dir);
+    let emu = emulator().await;
+    let settings = ldif_settings(&path, &emu.base_url(), TOKEN);
+    apply(&settings).await;
+
+    for n in 21..=30 {
+        dir.user_mut(n).in_sync = false;
+    }
+    dir.user_mut(1).display = Some("Still Updated".into());
+    dir.write(&path);
+    let mut session = Session::new(settings.clone(), None).unwrap();
+    let sink = Collect::default();
+    let report = session
+        .run_audited(&PassOptions::default(), &sink)
+        .await
+        .unwrap();
+    let records = sink.take();
+    let withheld: Vec<_> = records
+        .iter()
+        .filter(|r| r.result == AuditResult::Withheld)
+        .collect();
+    let disables = withheld
+        .iter()
+        .filter(|r| r.action == "disableUser")
+        .count();
+    assert_eq!(disables, 10, "{records:#?}");
+    for r in &withheld {
+        let why = r.held_back.as_ref().unwrap();
+        assert_eq!(why.code, ReasonCode::HeldBackByGuard);
+        assert!(why.text.contains("10 of 30 managed users"), "{}", why.text);
+        assert_eq!(r.pass_id, report.summary.pass_id);
+    }
+    assert!(withheld
+        .iter()
+        .filter(|r| r.action == "disableUser")
+        .all(|r| r.reason.code == ReasonCode::LeftSyncGroup));
+    let made: Vec<_> = records
+        .iter()
+        .filter(|r| r.result == AuditResult::Ok)
+        .collect();
+    assert_eq!(made.len(), 1, "only the update goes through: {records:#?}");
+    assert_eq!(made[0].action, "updateUser");
+    assert_eq!(
+        made[0].changes.attributes["displayName"].to,
+        serde_json::json!("Still Updated")
+    );
+}
