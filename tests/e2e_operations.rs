@@ -37,6 +37,7 @@ async fn explain_and_provision_on_demand() {
         sync_group: samba::SYNC_GROUP.into(),
         group_prefix: samba::GROUP_PREFIX.into(),
         group_search_base: samba::GROUP_BASE.into(),
+        extra_domain_sids: Vec::new(),
     };
     let settings = ldap_settings(
         &dc.ldaps_url(),
