@@ -257,7 +257,7 @@ async fn a_directory_and_identity_center_stay_in_step_through_changes() {
     let [disabled] = records.as_slice() else {
         panic!("one write, one record: {records:#?}")
     };
-    assert_eq!(disabled.action, "updateUser");
+    assert_eq!(disabled.action, "disableUser");
     assert_eq!(disabled.reason.code, ReasonCode::DisabledInDirectory);
     assert_eq!(
         disabled.object.user_name.as_deref(),
