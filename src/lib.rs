@@ -9,9 +9,11 @@
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub mod apply;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod directory;
+pub mod explain;
 pub mod identity_center;
 pub mod lambda;
 pub mod lease;

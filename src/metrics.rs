@@ -235,7 +235,10 @@ mod tests {
 
     /// A summary whose every count is different, so a metric wired to the wrong field shows.
     fn distinct_summary() -> Summary {
+        let f = |code, text: &str| crate::model::Finding::new(code, text);
+        use crate::model::ReasonCode;
         Summary {
+            pass_id: "p".into(),
             dry_run: false,
             users_created: 1,
             users_updated: 2,
@@ -246,8 +249,8 @@ mod tests {
             groups_deleted: 7,
             members_added: 8,
             members_removed: 9,
-            conflicts: vec!["c1".into(); 10],
-            skipped: vec!["s1".into(); 11],
+            conflicts: vec![f(ReasonCode::NameTakenByForeignObject, "c1"); 10],
+            skipped: vec![f(ReasonCode::MissingGivenName, "s1"); 11],
             failures: (0..12)
                 .map(|i| Failure {
                     operation: "create user".into(),
@@ -255,7 +258,7 @@ mod tests {
                     error: "HTTP 500 from Identity Center: retry later".into(),
                 })
                 .collect(),
-            withheld: vec!["w1".into(); 13],
+            withheld: vec![f(ReasonCode::HeldBackByGuard, "w1"); 13],
             incomplete: true,
             unfinished: Vec::new(),
             scim_reads: 14,

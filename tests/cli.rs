@@ -203,3 +203,120 @@ fn missing_aws_config_files_are_not_warned_about_at_the_default_verbosity() {
         "with -v the SDK's warning is shown: {verbose}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_only_writes_one_users_changes_with_an_audit_trail_and_explain_answers() {
+    let emulator = Emulator::start(EmulatorConfig::new(TOKEN)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &emulator);
+    let log = dir.path().join("audit.jsonl");
+
+    // The text plan gives every line its reason and code.
+    let plan = scim_sync(&config, TOKEN, &["plan"]);
+    let out = text(&plan.stdout);
+    let op_lines: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("Plan:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .collect();
+    assert!(!op_lines.is_empty(), "{out}");
+    assert!(
+        op_lines
+            .iter()
+            .all(|l| l.contains(" — ") && l.ends_with(']')),
+        "{out}"
+    );
+    assert!(out.contains("pass id: "), "{out}");
+    // The JSON plan names the users its member changes refer to by userName.
+    let json_plan = scim_sync(&config, TOKEN, &["--output", "json", "plan"]);
+    let doc: Value = serde_json::from_slice(&json_plan.stdout).unwrap();
+    let names: Vec<&str> = doc["userNames"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(names.contains(&"alice.jones@example.test"), "{doc}");
+
+    let only = scim_sync(
+        &config,
+        TOKEN,
+        &[
+            "--output",
+            "json",
+            "--audit-log",
+            log.to_str().unwrap(),
+            "apply",
+            "--only",
+            "alice.jones",
+        ],
+    );
+    assert_eq!(only.status.code(), Some(0), "{}", text(&only.stderr));
+    let users = emulator.dump().users;
+    assert_eq!(users.len(), 1, "only alice is written: {users:?}");
+    let records: Vec<Value> = text(&only.stderr)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["event"] == "change")
+        .collect();
+    let created: Vec<&Value> = records.iter().filter(|r| r["result"] == "ok").collect();
+    assert_eq!(created.len(), 1, "{records:#?}");
+    assert_eq!(created[0]["action"], "createUser");
+    assert_eq!(created[0]["reason"]["code"], "newInScope");
+    assert_eq!(created[0]["object"]["userName"], "alice.jones@example.test");
+    assert!(created[0]["object"]["id"].is_string());
+    assert!(created[0]["passId"].is_string());
+    // Alice's memberships wait for groups that are not created by this on-demand run.
+    assert!(records
+        .iter()
+        .filter(|r| r["result"] != "ok")
+        .all(|r| r["result"] == "notStarted" && r["action"] == "changeMembers"));
+    let file: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(file, records, "the audit log holds the same records");
+    assert!(!text(&only.stderr).contains(TOKEN));
+
+    let explain = scim_sync(
+        &config,
+        TOKEN,
+        &["--output", "json", "explain", "bob.smith"],
+    );
+    assert_eq!(explain.status.code(), Some(0), "{}", text(&explain.stderr));
+    let doc: Value = serde_json::from_slice(&explain.stdout).unwrap();
+    for key in ["source", "scope", "mapping", "match", "actions"] {
+        assert!(doc.get(key).is_some(), "{key} missing: {doc}");
+    }
+    assert_eq!(doc["scope"]["chain"]["text"], "aws-sync-users → Bob Smith");
+    assert_eq!(
+        doc["actions"]["operations"][0]["reason"]["code"],
+        "newInScope"
+    );
+
+    let readable = text(&scim_sync(&config, TOKEN, &["explain", "bob.smith"]).stdout);
+    for step in [
+        "1. source",
+        "2. scope",
+        "3. mapping",
+        "4. match",
+        "5. actions",
+    ] {
+        assert!(readable.contains(step), "{readable}");
+    }
+    assert!(
+        readable.contains("chain: aws-sync-users → Bob Smith"),
+        "{readable}"
+    );
+    assert!(readable.contains("[newInScope]"), "{readable}");
+
+    let unknown = scim_sync(&config, TOKEN, &["explain", "nobody-at-all"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let err = text(&unknown.stderr);
+    assert!(
+        err.contains("nobody-at-all") && err.contains("sAMAccountName"),
+        "{err}"
+    );
+}

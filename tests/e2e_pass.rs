@@ -19,8 +19,9 @@ mod samba;
 use std::collections::{BTreeMap, BTreeSet};
 
 use idc_emulator::{Emulator, EmulatorConfig, RunningEmulator, StateDump};
+use scim_sync::audit::{AuditResult, ChangeRecord, Collect};
 use scim_sync::config::{self, AwsNames};
-use scim_sync::model::{DirectoryGroup, DirectorySnapshot, DirectoryUser};
+use scim_sync::model::{DirectoryGroup, DirectorySnapshot, DirectoryUser, ReasonCode};
 use scim_sync::pass::{read_directory, PassOptions, PassReport, Session};
 use serde_json::json;
 
@@ -88,6 +89,30 @@ impl World {
         report
     }
 
+    /// A pass with its audit trail: every record belongs to the pass, and there is one per
+    /// write sent.
+    async fn audited_pass(&mut self) -> (PassReport, Vec<ChangeRecord>) {
+        let sink = Collect::default();
+        let report = self
+            .session
+            .run_audited(&PassOptions::default(), &sink)
+            .await
+            .unwrap();
+        assert!(report.summary.failures.is_empty(), "{:#?}", report.summary);
+        let records = sink.take();
+        assert!(!report.summary.pass_id.is_empty());
+        for r in &records {
+            assert_eq!(r.pass_id, report.summary.pass_id);
+            assert_eq!((r.event, r.result), ("change", AuditResult::Ok), "{r:#?}");
+        }
+        assert_eq!(
+            records.len() as u64,
+            writes(&report),
+            "one record per write: {records:#?}"
+        );
+        (report, records)
+    }
+
     async fn directory(&self) -> DirectorySnapshot {
         read_directory(self.session.settings()).await.unwrap()
     }
@@ -110,7 +135,7 @@ fn assert_mirrors(dir: &DirectorySnapshot, state: &StateDump, report: &PassRepor
     let sent: BTreeMap<&str, &DirectoryUser> = dir
         .users
         .iter()
-        .filter(|u| !report.summary.skipped.iter().any(|s| s.contains(&u.dn)))
+        .filter(|u| !report.summary.skipped.iter().any(|s| s.concerns(&u.dn)))
         .map(|u| (u.object_sid.as_str(), u))
         .collect();
     let owned_sids: Vec<&str> = state
@@ -208,7 +233,8 @@ async fn a_directory_and_identity_center_stay_in_step_through_changes() {
             .summary
             .conflicts
             .iter()
-            .any(|c| c.contains(FOREIGN_USER_NAME)),
+            .any(|c| c.code == ReasonCode::NameTakenByForeignObject
+                && c.text.contains(FOREIGN_USER_NAME)),
         "conflict not reported: {:#?}",
         first.summary.conflicts
     );
@@ -224,9 +250,28 @@ async fn a_directory_and_identity_center_stay_in_step_through_changes() {
         "dn: {}\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: 546\n",
         p001.dn
     ));
-    world.pass().await;
+    let (_, records) = world.audited_pass().await;
     let state = world.emulator.dump();
-    assert!(!owned_user(&state, &p001.object_sid).unwrap().active);
+    let p001_idc = owned_user(&state, &p001.object_sid).unwrap();
+    assert!(!p001_idc.active);
+    let [disabled] = records.as_slice() else {
+        panic!("one write, one record: {records:#?}")
+    };
+    assert_eq!(disabled.action, "disableUser");
+    assert_eq!(disabled.reason.code, ReasonCode::DisabledInDirectory);
+    assert_eq!(
+        disabled.object.user_name.as_deref(),
+        Some("p001@example.test")
+    );
+    assert_eq!(disabled.object.id.as_deref(), Some(p001_idc.id.as_str()));
+    assert_eq!(
+        disabled.object.external_id.as_deref(),
+        Some(p001.object_sid.as_str())
+    );
+    assert_eq!(disabled.object.dn.as_deref(), Some(p001.dn.as_str()));
+    assert_eq!(disabled.changes.attributes["active"].from, json!(true));
+    assert_eq!(disabled.changes.attributes["active"].to, json!(false));
+    assert_eq!(disabled.changes.attributes.len(), 1);
 
     // 4. A member removed in AD is removed in Identity Center, from the group and from the
     //    group that nests it (aws-all-staff contains aws-admins): memberships are flattened.
@@ -237,8 +282,20 @@ async fn a_directory_and_identity_center_stay_in_step_through_changes() {
         "dn: {}\nchangetype: modify\ndelete: member\nmember: {}\n",
         admins.dn, p002.dn
     ));
-    let removed = world.pass().await;
+    let (removed, records) = world.audited_pass().await;
     assert_eq!(removed.summary.members_removed, 2, "{:#?}", removed.plan);
+    let mut groups: Vec<&str> = records
+        .iter()
+        .map(|r| {
+            assert_eq!(r.action, "changeMembers");
+            assert_eq!(r.reason.code, ReasonCode::MemberLeftGroup);
+            assert_eq!(r.changes.members_removed, vec!["p002@example.test"]);
+            assert!(r.changes.members_added.is_empty());
+            r.object.display_name.as_deref().unwrap()
+        })
+        .collect();
+    groups.sort();
+    assert_eq!(groups, vec!["aws-admins", "aws-all-staff"]);
     let state = world.emulator.dump();
     let p002_id = owned_user(&state, &p002.object_sid).unwrap().id.clone();
     for group in [&admins, &all_staff] {
@@ -277,11 +334,31 @@ async fn a_directory_and_identity_center_stay_in_step_through_changes() {
         "dn: {sync_group}\nchangetype: modify\ndelete: member\nmember: {}\n",
         p010.dn
     ));
-    let moved = world.pass().await;
+    let (moved, records) = world.audited_pass().await;
     assert_eq!(moved.summary.users_disabled, 1, "{:#?}", moved.plan);
     let state = world.emulator.dump();
     let p010_idc = owned_user(&state, &p010.object_sid).unwrap();
     assert!(!p010_idc.active);
+    let disable = records
+        .iter()
+        .find(|r| r.action == "disableUser")
+        .unwrap_or_else(|| panic!("{records:#?}"));
+    assert_eq!(disable.reason.code, ReasonCode::LeftSyncGroup);
+    assert_eq!(
+        disable.object.user_name.as_deref(),
+        Some("p010@example.test")
+    );
+    assert_eq!(disable.object.id.as_deref(), Some(p010_idc.id.as_str()));
+    let left: Vec<&ChangeRecord> = records
+        .iter()
+        .filter(|r| r.action == "changeMembers")
+        .collect();
+    assert!(!left.is_empty(), "p010 leaves its groups: {records:#?}");
+    for r in &left {
+        assert_eq!(r.reason.code, ReasonCode::MemberLeftGroup);
+        assert_eq!(r.changes.members_removed, vec!["p010@example.test"]);
+    }
+    assert_eq!(records.len(), 1 + left.len());
 
     // After all of it: Identity Center mirrors the directory, the console-made user is as it
     // was, and another pass has nothing to do.

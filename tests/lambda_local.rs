@@ -84,6 +84,25 @@ impl Watch {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("events")
             .join(event_file);
+        self.invoke_path(&path).await
+    }
+
+    /// The example event `events/<file>` with its names replaced by `names` (the examples
+    /// name a placeholder user; the fixture's users are p001…).
+    async fn invoke_example(&self, event_file: &str, edit: impl Fn(&mut Value)) -> (bool, Value) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("events")
+            .join(event_file);
+        let mut event: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        edit(&mut event);
+        let dir = tempfile::tempdir().unwrap();
+        let edited = dir.path().join(event_file);
+        std::fs::write(&edited, event.to_string()).unwrap();
+        self.invoke_path(&edited).await
+    }
+
+    async fn invoke_path(&self, path: &Path) -> (bool, Value) {
         let out = tokio::process::Command::new("cargo")
             .args([
                 "lambda",
@@ -95,7 +114,7 @@ impl Watch {
             .arg("--invoke-port")
             .arg(self.port.to_string())
             .arg("--data-file")
-            .arg(&path)
+            .arg(path)
             .args(["--output-format", "json"])
             .env("PATH", path_with_cargo_lambda())
             .stdin(Stdio::null())
@@ -103,6 +122,11 @@ impl Watch {
             .await
             .unwrap_or_else(|e| panic!("cargo lambda invoke did not run: {e}"));
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() && serde_json::from_str::<Value>(&text).is_err() {
+            // The function returned an error: cargo lambda prints it, not a JSON document.
+            let printed = format!("{text}{}", String::from_utf8_lossy(&out.stderr));
+            return (false, Value::String(printed));
+        }
         let value = serde_json::from_str(&text).unwrap_or_else(|_| {
             panic!(
                 "not JSON: {text}\n{}\n{}",
@@ -209,8 +233,85 @@ async fn the_lambda_runs_dry_runs_and_scheduled_passes_locally() {
     assert!(ok, "{second}");
     assert_eq!(second["summary"]["scimWrites"], json!(0), "{second}");
 
+    // explain: one user, its chain of groups; nothing written.
+    let writes_before = emulator.counters().writes;
+    let (ok, explained) = watch
+        .invoke_example("explain.json", |e| e["explain"] = json!("p040"))
+        .await;
+    assert!(ok, "{explained}\n{}", watch.log());
+    assert_eq!(
+        explained["scope"]["chain"]["text"],
+        "aws-sync-users → sync-nested-1 → sync-nested-2 → sync-nested-3 → p040"
+    );
+    assert_eq!(emulator.counters().writes, writes_before);
+
+    // only: of two pending changes, the named user's is written.
+    for (sam, display) in [("p040", "Forty On Demand"), ("p044", "Forty-Four Waits")] {
+        dc.ldapmodify_as_admin(&format!(
+            "dn: CN={sam},OU=People,{}\nchangetype: modify\nreplace: displayName\ndisplayName: {display}\n",
+            samba::BASE_DN
+        ));
+    }
+    let (ok, only) = watch
+        .invoke_example("only.json", |e| e["only"] = json!(["p040"]))
+        .await;
+    assert!(ok, "{only}\n{}", watch.log());
+    assert_eq!(only["summary"]["usersUpdated"], json!(1), "{only}");
+    let dump = emulator.dump();
+    let display = |upn: &str| dump.user(upn).and_then(|u| u.display_name.clone());
+    assert_eq!(
+        display("p040@example.test").as_deref(),
+        Some("Forty On Demand")
+    );
+    assert_ne!(
+        display("p044@example.test").as_deref(),
+        Some("Forty-Four Waits")
+    );
+    let pass_id = only["summary"]["passId"].as_str().unwrap().to_string();
+
+    // Conflicting fields are refused with a reason.
+    let (ok, refused) = watch
+        .invoke_example("explain.json", |e| e["only"] = json!(["p040"]))
+        .await;
+    assert!(!ok, "{refused}");
+    assert!(
+        refused.to_string().contains("cannot be combined"),
+        "{refused}"
+    );
+
     // The function logged JSON lines and EMF metrics, and never the token or the password.
     let log = watch.log();
+    let events: Vec<Value> = log
+        .lines()
+        .filter_map(|l| l.find("{\"event\"").map(|i| &l[i..]))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let changes: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "change" && e["passId"] == json!(pass_id))
+        .collect();
+    assert_eq!(
+        changes.len(),
+        1,
+        "one record for the on-demand write:\n{log}"
+    );
+    assert_eq!(changes[0]["action"], "updateUser");
+    assert_eq!(changes[0]["object"]["userName"], "p040@example.test");
+    assert_eq!(changes[0]["reason"]["code"], "attributeChanged");
+    assert_eq!(
+        changes[0]["changes"]["attributes"]["displayName"]["to"],
+        "Forty On Demand"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "summary" && e["summary"]["passId"] == json!(pass_id)),
+        "one JSON summary line per pass:\n{log}"
+    );
+    assert!(
+        !log.contains("Summary {"),
+        "the summary is JSON, not a Rust Debug string"
+    );
     assert!(log.contains("\"_aws\""), "no EMF record in the log:\n{log}");
     assert!(
         !log.contains(TOKEN) && !log.contains(samba::BIND_PASSWORD),

@@ -297,6 +297,7 @@ fn world() -> impl Strategy<Value = World> {
                 .map(|s| SkippedEntry {
                     dn: format!("CN=skipped{s}"),
                     anchor: Some(sid(s)),
+                    code: scim_sync::model::ReasonCode::UnreadableEntry,
                     reason: "unreadable".into(),
                     kind: EntryKind::User,
                     user_names: Vec::new(),
@@ -337,11 +338,7 @@ fn untouchable_sids(w: &World, plan: &Plan) -> BTreeSet<String> {
         .filter_map(|e| e.anchor.clone())
         .collect();
     for u in &w.dir.users {
-        if plan
-            .skipped
-            .iter()
-            .any(|m| m.starts_with(&format!("{}: ", u.dn)))
-        {
+        if plan.skipped.iter().any(|m| m.concerns(&u.dn)) {
             s.insert(u.object_sid.clone());
         }
     }
@@ -455,7 +452,7 @@ fn check_targets(w: &World, snap: &IdcSnapshot, plan: &Plan) -> Result<(), TestC
                     prop_assert!(!reader_skipped && disabled, "skipped user disabled: {op:?}");
                 }
             }
-            Operation::CreateUser { user } => {
+            Operation::CreateUser { user, .. } => {
                 prop_assert!(!skipped.contains(&user.external_id), "skipped user created");
             }
             Operation::RenameGroup { id, .. } | Operation::DeleteGroup { id, .. } => {
@@ -524,7 +521,7 @@ fn check_converged(w: &World, sim: &Sim, first: &Plan, last: &Plan) -> Result<()
         last.conflicts
             .iter()
             .chain(&last.notes)
-            .any(|m| m.contains(&u.dn))
+            .any(|m| m.concerns(&u.dn))
     };
     for u in w
         .dir
@@ -552,7 +549,7 @@ fn check_converged(w: &World, sim: &Sim, first: &Plan, last: &Plan) -> Result<()
         else {
             continue;
         };
-        if w.unread.contains(gid) || last.skipped.iter().any(|m| m.starts_with(&g.dn)) {
+        if w.unread.contains(gid) || last.skipped.iter().any(|m| m.concerns(&g.dn)) {
             continue;
         }
         let wanted: BTreeSet<String> = g

@@ -18,6 +18,7 @@ use pass_fixture::{
     convergence, ldif_settings, normalised, sid_string, temp_ldif, Directory, UserSpec, TOKEN,
 };
 use scim_sync::config::Settings;
+use scim_sync::model::ReasonCode;
 use scim_sync::pass::{read_directory, PassError, PassOptions, PassReport, Session};
 
 async fn emulator() -> RunningEmulator {
@@ -91,7 +92,9 @@ async fn beyond_the_share_limit_nothing_destructive_is_written_but_the_safe_part
     assert!(
         s.withheld
             .iter()
-            .any(|w| w.contains("20 of 100 managed users") && w.contains("allowMassChanges")),
+            .any(|w| w.code == ReasonCode::HeldBackByGuard
+                && w.text.contains("20 of 100 managed users")
+                && w.text.contains("allowMassChanges")),
         "the summary names the reason and the override: {:?}",
         s.withheld
     );
@@ -174,7 +177,9 @@ async fn beyond_the_count_limit_the_settings_override_lets_it_through() {
             .summary
             .withheld
             .iter()
-            .any(|w| w.contains("51 of 520 managed users") && w.contains("at most 50")),
+            .any(|w| w.code == ReasonCode::HeldBackByGuard
+                && w.text.contains("51 of 520 managed users")
+                && w.text.contains("at most 50")),
         "{:?}",
         guarded.summary.withheld
     );
@@ -237,7 +242,8 @@ async fn mass_member_removal_is_withheld_while_additions_are_applied() {
             .summary
             .withheld
             .iter()
-            .any(|w| w.contains("memberships of managed groups")),
+            .any(|w| w.code == ReasonCode::HeldBackByGuard
+                && w.text.contains("memberships of managed groups")),
         "{:?}",
         guarded.summary.withheld
     );
@@ -272,7 +278,9 @@ async fn nobody_in_scope_never_disables_anyone_even_with_generous_limits() {
             .summary
             .withheld
             .iter()
-            .any(|w| w.contains("no users in scope") && w.contains("30 users")),
+            .any(|w| w.code == ReasonCode::HeldBackByGuard
+                && w.text.contains("no users in scope")
+                && w.text.contains("30 users")),
         "{:?}",
         report.summary.withheld
     );
@@ -369,7 +377,9 @@ async fn a_wrong_group_search_base_deletes_no_group_even_with_group_deletion_on(
             .summary
             .withheld
             .iter()
-            .any(|w| w.contains("managed groups") && w.contains("deleted")),
+            .any(|w| w.code == ReasonCode::HeldBackByGuard
+                && w.text.contains("managed groups")
+                && w.text.contains("deleted")),
         "{:?}",
         report.summary.withheld
     );
@@ -399,7 +409,8 @@ async fn mass_deactivation_in_the_directory_is_withheld_but_other_changes_to_tho
             .summary
             .withheld
             .iter()
-            .any(|w| w.contains("20 of 100 managed users")),
+            .any(|w| w.code == ReasonCode::HeldBackByGuard
+                && w.text.contains("20 of 100 managed users")),
         "{:?}",
         guarded.summary.withheld
     );
@@ -428,4 +439,58 @@ async fn mass_deactivation_in_the_directory_is_withheld_but_other_changes_to_tho
     let dump = emu.dump();
     assert!((1..=20).all(|n| !user(&dump, n).active));
     assert_converged(&emu, &settings, "after the override").await;
+}
+
+/// Changes the guard holds back are in the audit trail as `withheld`, with the guard's reason;
+/// the changes it lets through are recorded as made.
+#[tokio::test]
+async fn withheld_changes_have_audit_records_with_the_guards_reason() {
+    use scim_sync::audit::{AuditResult, Collect};
+    let mut dir = Directory::generated(30, 2);
+    let (_tmp, path) = temp_ldif(&dir);
+    let emu = emulator().await;
+    let settings = ldif_settings(&path, &emu.base_url(), TOKEN);
+    apply(&settings).await;
+
+    for n in 21..=30 {
+        dir.user_mut(n).in_sync = false;
+    }
+    dir.user_mut(1).display = Some("Still Updated".into());
+    dir.write(&path);
+    let mut session = Session::new(settings.clone(), None).unwrap();
+    let sink = Collect::default();
+    let report = session
+        .run_audited(&PassOptions::default(), &sink)
+        .await
+        .unwrap();
+    let records = sink.take();
+    let withheld: Vec<_> = records
+        .iter()
+        .filter(|r| r.result == AuditResult::Withheld)
+        .collect();
+    let disables = withheld
+        .iter()
+        .filter(|r| r.action == "disableUser")
+        .count();
+    assert_eq!(disables, 10, "{records:#?}");
+    for r in &withheld {
+        let why = r.held_back.as_ref().unwrap();
+        assert_eq!(why.code, ReasonCode::HeldBackByGuard);
+        assert!(why.text.contains("10 of 30 managed users"), "{}", why.text);
+        assert_eq!(r.pass_id, report.summary.pass_id);
+    }
+    assert!(withheld
+        .iter()
+        .filter(|r| r.action == "disableUser")
+        .all(|r| r.reason.code == ReasonCode::LeftSyncGroup));
+    let made: Vec<_> = records
+        .iter()
+        .filter(|r| r.result == AuditResult::Ok)
+        .collect();
+    assert_eq!(made.len(), 1, "only the update goes through: {records:#?}");
+    assert_eq!(made[0].action, "updateUser");
+    assert_eq!(
+        made[0].changes.attributes["displayName"].to,
+        serde_json::json!("Still Updated")
+    );
 }

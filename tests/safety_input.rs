@@ -23,6 +23,7 @@ use pass_fixture::{
 };
 use scim_sync::config::{load_from_file, Settings};
 use scim_sync::directory::DirectoryError;
+use scim_sync::model::ReasonCode;
 use scim_sync::pass::{read_directory, PassError, PassOptions, PassReport, Session};
 use serde_json::json;
 
@@ -66,8 +67,8 @@ struct Hostile {
     dir: Directory,
     /// Users that must arrive exactly as written.
     sendable: Vec<u32>,
-    /// Users that must be skipped, with a word the reason must contain.
-    unsendable: Vec<(u32, &'static str)>,
+    /// Users that must be skipped, with the reason's code and a word its text must contain.
+    unsendable: Vec<(u32, ReasonCode, &'static str)>,
 }
 
 const QUOTED_UPN: &str = r#"o"brien\x@example.test"#;
@@ -138,15 +139,15 @@ fn hostile() -> Hostile {
         dir,
         sendable: vec![1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15],
         unsendable: vec![
-            (21, "U+0000"),
-            (22, "U+0000"),
-            (23, "5000 characters"),
-            (24, "characters long"),
-            (25, "givenName"),
-            (26, "sn"),
-            (27, "userPrincipalName"),
-            (28, "objectSid"),
-            (29, "whitespace"),
+            (21, ReasonCode::InvalidAttribute, "U+0000"),
+            (22, ReasonCode::InvalidUserName, "U+0000"),
+            (23, ReasonCode::InvalidAttribute, "5000 characters"),
+            (24, ReasonCode::InvalidUserName, "characters long"),
+            (25, ReasonCode::MissingGivenName, "givenName"),
+            (26, ReasonCode::MissingFamilyName, "sn"),
+            (27, ReasonCode::MissingUserName, "userPrincipalName"),
+            (28, ReasonCode::UnreadableEntry, "objectSid"),
+            (29, ReasonCode::InvalidUserName, "whitespace"),
         ],
     }
 }
@@ -185,7 +186,7 @@ async fn odd_directory_values_arrive_exactly_or_are_skipped_with_a_reason() {
             "user {n}"
         );
     }
-    for (n, reason) in &h.unsendable {
+    for (n, code, reason) in &h.unsendable {
         let dn = h.dir.users[n].dn();
         assert!(
             dump.user_by_external_id(&sid_string(*n)).is_none(),
@@ -194,14 +195,15 @@ async fn odd_directory_values_arrive_exactly_or_are_skipped_with_a_reason() {
         let line = s
             .skipped
             .iter()
-            .find(|l| l.contains(&dn))
+            .find(|l| l.text.contains(&dn))
             .unwrap_or_else(|| {
                 panic!(
                     "user {n} ({dn}) is neither sent nor reported: {:?}",
                     s.skipped
                 )
             });
-        assert!(line.contains(reason), "user {n}: {line}");
+        assert_eq!(line.code, *code, "user {n}: {line}");
+        assert!(line.text.contains(reason), "user {n}: {line}");
     }
     assert_eq!(
         dump.user_records.len(),
@@ -288,7 +290,7 @@ async fn quoted_values_are_never_put_in_a_filter_even_on_the_lookup_paths() {
     let report = apply(&settings).await;
     let s = &report.summary;
     let reported = |needle: &str| {
-        s.conflicts.iter().any(|c| c.contains(needle))
+        s.conflicts.iter().any(|c| c.text.contains(needle))
             || s.failures
                 .iter()
                 .any(|f| f.target.contains(needle) || f.error.contains(needle))
@@ -455,7 +457,7 @@ async fn synced_users_whose_entries_turn_malformed_keep_their_access() {
     for n in 3..=6 {
         let dn = dir.users[&n].dn();
         assert!(
-            s.skipped.iter().any(|l| l.contains(&dn)),
+            s.skipped.iter().any(|l| l.text.contains(&dn)),
             "user {n} is reported: {:?}",
             s.skipped
         );

@@ -5,8 +5,13 @@ use std::time::Instant;
 use futures::stream::{self, StreamExt};
 
 use super::writer::{WriteError, Writer};
-use crate::model::{Failure, Summary};
+use crate::audit::{AuditBook, AuditResult, AuditSink, NoAudit};
+use crate::model::{Failure, Finding, Reason, ReasonCode, Summary};
 use crate::plan::{GroupRef, Operation, Phase, Plan, UserField, UserRef};
+
+/// Membership changes per audit record and per writer call: Identity Center's limit for one
+/// PATCH, so each record stands for exactly one request.
+pub const MEMBERS_PER_RECORD: usize = 100;
 
 /// How far the executor may go.
 #[derive(Debug, Clone)]
@@ -57,13 +62,14 @@ enum Outcome {
         id: String,
         added: u64,
     },
-    MembersRemoved(u64),
     Conflict(String),
     Failed(Failure),
     /// Stopped by the deadline part-way (a member change between two PATCHes) or while
     /// waiting out throttling: reported as unfinished, not as a failure.
     Unfinished(String),
     NotStarted,
+    /// The parts of an operation sent in several requests (member changes).
+    Several(Vec<Outcome>),
 }
 
 /// Ids of objects created during this execution, so later phases can refer to them.
@@ -86,7 +92,9 @@ struct Run<'a, W: Writer> {
     /// New groups that get members in this plan, by externalId, with their names: they are
     /// created in the additions phase, together with their first members (one request
     /// instead of a create and a PATCH), once the users they name exist.
-    created_with_members: HashMap<&'a str, &'a str>,
+    created_with_members: HashMap<&'a str, &'a Operation>,
+    book: &'a AuditBook<'a>,
+    sink: &'a dyn AuditSink,
 }
 
 /// Applies `plan` through `writer`, adding counts, failures and conflicts to `summary`.
@@ -99,6 +107,21 @@ pub async fn execute<W: Writer>(
     opts: &ExecuteOptions,
     summary: &mut Summary,
 ) {
+    let book = AuditBook::empty(summary.pass_id.clone());
+    execute_audited(writer, plan, opts, summary, &book, &NoAudit).await;
+}
+
+/// [`execute`], with one audit record into `sink` for every write attempted (exactly one
+/// when it ends, one per PATCH for member changes) and for every change held back or not
+/// started. `book` names the objects.
+pub async fn execute_audited<W: Writer>(
+    writer: &W,
+    plan: &Plan,
+    opts: &ExecuteOptions,
+    summary: &mut Summary,
+    book: &AuditBook<'_>,
+    sink: &dyn AuditSink,
+) {
     let run = Run {
         writer,
         opts,
@@ -106,6 +129,8 @@ pub async fn execute<W: Writer>(
         auth_failed: AtomicBool::new(false),
         cut_short: AtomicBool::new(false),
         created_with_members: created_with_members(plan),
+        book,
+        sink,
     };
     let mut created = Created::default();
     for phase in Phase::ALL {
@@ -126,6 +151,14 @@ pub async fn execute<W: Writer>(
             continue;
         }
         if phase == Phase::Destructive && !opts.allow_destructive {
+            let why = Reason::new(
+                ReasonCode::PartialRead,
+                "part of Identity Center could not be read, so nothing is taken away in this \
+                 pass",
+            );
+            for op in ops {
+                run.held_back(op, AuditResult::Withheld, why.clone());
+            }
             continue;
         }
         let created_ref = &created;
@@ -145,8 +178,8 @@ pub async fn execute<W: Writer>(
     summary.incomplete |= run.cut_short.load(Ordering::SeqCst);
 }
 
-/// New groups whose members the plan adds: externalId → display name.
-fn created_with_members(plan: &Plan) -> HashMap<&str, &str> {
+/// New groups whose members the plan adds: externalId → their `CreateGroup`.
+fn created_with_members(plan: &Plan) -> HashMap<&str, &Operation> {
     let gains_members: std::collections::HashSet<&str> = plan
         .operations
         .iter()
@@ -161,11 +194,10 @@ fn created_with_members(plan: &Plan) -> HashMap<&str, &str> {
     plan.operations
         .iter()
         .filter_map(|op| match op {
-            Operation::CreateGroup {
-                external_id,
-                display_name,
-            } if gains_members.contains(external_id.as_str()) => {
-                Some((external_id.as_str(), display_name.as_str()))
+            Operation::CreateGroup { external_id, .. }
+                if gains_members.contains(external_id.as_str()) =>
+            {
+                Some((external_id.as_str(), op))
             }
             _ => None,
         })
@@ -251,26 +283,60 @@ fn record(outcome: Outcome, summary: &mut Summary, created: &mut Created) {
             summary.members_added += added;
             created.groups.insert(external_id, id);
         }
-        Outcome::MembersRemoved(n) => summary.members_removed += n,
-        Outcome::Conflict(c) => summary.conflicts.push(c),
+        Outcome::Conflict(c) => summary
+            .conflicts
+            .push(Finding::new(ReasonCode::WriteConflict, c)),
         Outcome::Failed(f) => summary.failures.push(f),
-        Outcome::Unfinished(what) => summary.unfinished.push(what),
+        Outcome::Unfinished(what) => summary
+            .unfinished
+            .push(Finding::new(ReasonCode::DeadlineReached, what)),
         Outcome::NotStarted => {}
+        Outcome::Several(parts) => {
+            for part in parts {
+                record(part, summary, created);
+            }
+        }
     }
 }
 
 impl<W: Writer> Run<'_, W> {
-    fn may_start(&self) -> bool {
+    /// Whether another write may start; when not, why (for the record).
+    fn may_start(&self) -> Result<(), Reason> {
         if self.auth_failed.load(Ordering::SeqCst) {
-            return false;
+            return Err(Reason::new(
+                ReasonCode::TokenRejected,
+                "Identity Center rejected the SCIM token earlier in this pass",
+            ));
         }
         if let Some(at) = self.opts.stop_starting_at {
             if Instant::now() >= at {
                 self.cut_short.store(true, Ordering::SeqCst);
-                return false;
+                return Err(Reason::new(
+                    ReasonCode::DeadlineReached,
+                    "the pass reached its deadline; the next pass continues",
+                ));
             }
         }
-        true
+        Ok(())
+    }
+
+    /// Records an operation that was not sent.
+    fn held_back(&self, op: &Operation, result: AuditResult, why: Reason) {
+        let record = match op {
+            Operation::AddMembers { users, .. } => {
+                let names: Vec<String> = users.iter().map(|u| self.book.member_name(u)).collect();
+                self.book.members_record(op, None, &names, &[])
+            }
+            Operation::RemoveMembers { user_ids, .. } => {
+                let names: Vec<String> = user_ids
+                    .iter()
+                    .map(|id| self.book.user_name_of_id(id))
+                    .collect();
+                self.book.members_record(op, None, &[], &names)
+            }
+            _ => self.book.record(op),
+        };
+        self.sink.record(&record.held_back(result, why));
     }
 
     fn fail(&self, operation: &str, target: String, err: W::Error) -> Outcome {
@@ -291,13 +357,47 @@ impl<W: Writer> Run<'_, W> {
         })
     }
 
+    /// Applies `op` and writes its audit record (member changes write one per PATCH).
     async fn apply(&self, op: &Operation, created: &Created) -> Outcome {
-        if !self.may_start() {
+        if let Err(why) = self.may_start() {
+            // A new group created with its members: its create is this operation too.
+            if let Operation::AddMembers {
+                group: GroupRef::New(ext),
+                ..
+            } = op
+            {
+                if let Some(create) = self.created_with_members.get(ext.as_str()) {
+                    self.held_back(create, AuditResult::NotStarted, why.clone());
+                }
+            }
+            self.held_back(op, AuditResult::NotStarted, why);
             return Outcome::NotStarted;
         }
+        if matches!(
+            op,
+            Operation::AddMembers { .. } | Operation::RemoveMembers { .. }
+        ) {
+            return self.apply_one(op, created).await;
+        }
+        let outcome = self.apply_one(op, created).await;
+        let mut record = self.book.record(op);
+        record = match &outcome {
+            Outcome::UserCreated { id, .. } | Outcome::GroupCreated { id, .. } => {
+                record.object.id = Some(id.clone());
+                record
+            }
+            Outcome::Conflict(m) => record.failed(m.clone()),
+            Outcome::Failed(f) => record.failed(f.error.clone()),
+            _ => record.ended(AuditResult::Ok),
+        };
+        self.sink.record(&record);
+        outcome
+    }
+
+    async fn apply_one(&self, op: &Operation, created: &Created) -> Outcome {
         let w = self.writer;
         match op {
-            Operation::CreateUser { user } => match w.create_user(user).await {
+            Operation::CreateUser { user, .. } => match w.create_user(user).await {
                 Ok(id) => Outcome::UserCreated {
                     external_id: user.external_id.clone(),
                     id,
@@ -323,20 +423,21 @@ impl<W: Writer> Run<'_, W> {
                         .to_string(),
                 })
             }
-            Operation::UpdateUser { id, user, changed } => {
-                match w.update_user(id, user, changed).await {
-                    Ok(()) => Outcome::UserUpdated,
-                    Err(e) => self.fail(
-                        "update user",
-                        user_target(&user.user_name, &user.external_id),
-                        e,
-                    ),
-                }
-            }
+            Operation::UpdateUser {
+                id, user, changed, ..
+            } => match w.update_user(id, user, changed).await {
+                Ok(()) => Outcome::UserUpdated,
+                Err(e) => self.fail(
+                    "update user",
+                    user_target(&user.user_name, &user.external_id),
+                    e,
+                ),
+            },
             Operation::DisableUser {
                 id,
                 external_id,
                 user_name,
+                ..
             } => match w.set_user_active(id, false).await {
                 Ok(()) => Outcome::UserDisabled,
                 Err(e) => self.fail("disable user", user_target(user_name, external_id), e),
@@ -345,6 +446,7 @@ impl<W: Writer> Run<'_, W> {
                 id,
                 external_id,
                 user_name,
+                ..
             } => match w.delete_user(id).await {
                 Ok(()) => Outcome::UserDeleted,
                 Err(e) => self.fail("delete user", user_target(user_name, external_id), e),
@@ -352,6 +454,7 @@ impl<W: Writer> Run<'_, W> {
             Operation::CreateGroup {
                 external_id,
                 display_name,
+                ..
             } => match w.create_group(display_name, external_id).await {
                 Ok(id) => Outcome::GroupCreated {
                     external_id: external_id.clone(),
@@ -372,6 +475,7 @@ impl<W: Writer> Run<'_, W> {
                 id,
                 external_id,
                 display_name,
+                ..
             } => match w.set_group_external_id(id, external_id).await {
                 Ok(()) => Outcome::GroupUpdated,
                 Err(e) => self.fail("adopt group", group_target(display_name, external_id), e),
@@ -380,6 +484,7 @@ impl<W: Writer> Run<'_, W> {
                 id,
                 external_id,
                 display_name,
+                ..
             } => match w.delete_group(id).await {
                 Ok(()) => Outcome::GroupDeleted,
                 Err(e) => self.fail("delete group", group_target(display_name, external_id), e),
@@ -388,46 +493,112 @@ impl<W: Writer> Run<'_, W> {
                 group,
                 group_name,
                 users,
-            } => self.add_members(group, group_name, users, created).await,
+                ..
+            } => {
+                self.add_members(op, group, group_name, users, created)
+                    .await
+            }
             Operation::RemoveMembers {
                 group_id,
                 group_name,
                 user_ids,
-            } => match w.remove_members(group_id, user_ids).await {
-                Ok(()) => Outcome::MembersRemoved(user_ids.len() as u64),
-                Err(e) => self.fail("remove members", format!("group {group_name}"), e),
-            },
+                ..
+            } => {
+                let remove: Vec<(&str, String)> = user_ids
+                    .iter()
+                    .map(|id| (id.as_str(), self.book.user_name_of_id(id)))
+                    .collect();
+                self.patch_members(op, group_id, group_name, &[], &remove)
+                    .await
+            }
         }
+    }
+
+    /// Sends a group's member changes one PATCH's worth at a time (additions first, as the
+    /// writer would), with one record per PATCH. After a failed PATCH the rest is not sent
+    /// (the writer would fail the same way) and is recorded as not started.
+    async fn patch_members(
+        &self,
+        op: &Operation,
+        group_id: &str,
+        group_name: &str,
+        add: &[(&str, String)],
+        remove: &[(&str, String)],
+    ) -> Outcome {
+        let changes: Vec<(bool, &(&str, String))> = add
+            .iter()
+            .map(|a| (true, a))
+            .chain(remove.iter().map(|r| (false, r)))
+            .collect();
+        let mut parts = Vec::new();
+        let mut stopped: Option<Reason> = None;
+        for chunk in changes.chunks(MEMBERS_PER_RECORD) {
+            let ids = |adding: bool| -> Vec<String> {
+                chunk
+                    .iter()
+                    .filter(|(a, _)| *a == adding)
+                    .map(|(_, (id, _))| id.to_string())
+                    .collect()
+            };
+            let names = |adding: bool| -> Vec<String> {
+                chunk
+                    .iter()
+                    .filter(|(a, _)| *a == adding)
+                    .map(|(_, (_, name))| name.clone())
+                    .collect()
+            };
+            let record = self
+                .book
+                .members_record(op, Some(group_id), &names(true), &names(false));
+            if stopped.is_none() {
+                if let Err(why) = self.may_start() {
+                    stopped = Some(why);
+                }
+            }
+            if let Some(why) = &stopped {
+                self.sink
+                    .record(&record.held_back(AuditResult::NotStarted, why.clone()));
+                continue;
+            }
+            let (a, r) = (ids(true), ids(false));
+            match self.writer.change_members(group_id, &a, &r).await {
+                Ok(()) => {
+                    self.sink.record(&record.ended(AuditResult::Ok));
+                    parts.push(Outcome::MembersChanged {
+                        added: a.len() as u64,
+                        removed: r.len() as u64,
+                    });
+                }
+                Err(e) => {
+                    let outcome = self.fail("change members", format!("group {group_name}"), e);
+                    let error = match &outcome {
+                        Outcome::Conflict(m) => m.clone(),
+                        Outcome::Failed(f) => f.error.clone(),
+                        _ => String::new(),
+                    };
+                    self.sink.record(&record.failed(error));
+                    parts.push(outcome);
+                    stopped = Some(Reason::new(
+                        ReasonCode::EarlierWriteFailed,
+                        "an earlier membership PATCH of this group failed in this pass",
+                    ));
+                }
+            }
+        }
+        Outcome::Several(parts)
     }
 
     async fn add_members(
         &self,
+        op: &Operation,
         group: &GroupRef,
         group_name: &str,
         users: &[UserRef],
         created: &Created,
     ) -> Outcome {
-        let ids_of = |users: &[UserRef]| -> Vec<String> {
-            users
-                .iter()
-                .filter_map(|u| match u {
-                    UserRef::Existing(id) => Some(id.to_string()),
-                    UserRef::New(ext) => created.users.get(&**ext).cloned(),
-                })
-                .collect()
-        };
         if let GroupRef::New(ext) = group {
-            if let Some(name) = self.created_with_members.get(ext.as_str()) {
-                // Users whose create failed were reported already; the group is still made.
-                let ids = ids_of(users);
-                return match self.writer.create_group_with_members(name, ext, &ids).await {
-                    Ok(id) => Outcome::GroupCreatedWithMembers {
-                        external_id: ext.clone(),
-                        id,
-                        added: ids.len() as u64,
-                    },
-                    Err(e) => self.fail("create group", group_target(name, ext), e),
-                };
+            if let Some(create) = self.created_with_members.get(ext.as_str()) {
+                return self.create_with_members(create, ext, users, created).await;
             }
         }
         let group_id = match group {
@@ -435,26 +606,93 @@ impl<W: Writer> Run<'_, W> {
             GroupRef::New(ext) => match created.groups.get(ext) {
                 Some(id) => id.clone(),
                 // The group's create failed and was reported; its members follow next pass.
-                None => return Outcome::NotStarted,
+                None => {
+                    self.held_back(
+                        op,
+                        AuditResult::NotStarted,
+                        Reason::new(
+                            ReasonCode::EarlierWriteFailed,
+                            "the group's create failed in this pass; its members follow in the \
+                             next pass",
+                        ),
+                    );
+                    return Outcome::NotStarted;
+                }
             },
         };
         // Users whose create failed were reported already; the rest are still added.
-        let ids = ids_of(users);
-        let removals = self
+        let ids: Vec<(&str, String)> = users
+            .iter()
+            .filter_map(|u| {
+                let id = match u {
+                    UserRef::Existing(id) => &**id,
+                    UserRef::New(ext) => created.users.get(&**ext)?.as_str(),
+                };
+                Some((id, self.book.member_name(u)))
+            })
+            .collect();
+        let removals: Vec<(&str, String)> = self
             .merged_removals
             .get(group_id.as_str())
             .copied()
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .iter()
+            .map(|id| (id.as_str(), self.book.user_name_of_id(id)))
+            .collect();
         if ids.is_empty() && removals.is_empty() {
             return Outcome::NotStarted;
         }
-        match self.writer.change_members(&group_id, &ids, removals).await {
-            Ok(()) => Outcome::MembersChanged {
-                added: ids.len() as u64,
-                removed: removals.len() as u64,
-            },
-            Err(e) => self.fail("change members", format!("group {group_name}"), e),
+        self.patch_members(op, &group_id, group_name, &ids, &removals)
+            .await
+    }
+
+    /// A new group created together with its first members (one request for up to 100):
+    /// one record, the group's create, naming the members it carried. Users whose create
+    /// failed were reported already; the group is still made.
+    async fn create_with_members(
+        &self,
+        create: &Operation,
+        ext: &str,
+        users: &[UserRef],
+        created: &Created,
+    ) -> Outcome {
+        let name = match create {
+            Operation::CreateGroup { display_name, .. } => display_name.as_str(),
+            _ => ext,
+        };
+        let mut ids = Vec::new();
+        let mut names = Vec::new();
+        for u in users {
+            let id = match u {
+                UserRef::Existing(id) => Some(id.to_string()),
+                UserRef::New(x) => created.users.get(&**x).cloned(),
+            };
+            if let Some(id) = id {
+                ids.push(id);
+                names.push(self.book.member_name(u));
+            }
         }
+        let outcome = match self.writer.create_group_with_members(name, ext, &ids).await {
+            Ok(id) => Outcome::GroupCreatedWithMembers {
+                external_id: ext.to_string(),
+                id,
+                added: ids.len() as u64,
+            },
+            Err(e) => self.fail("create group", group_target(name, ext), e),
+        };
+        let mut record = self.book.record(create);
+        record.changes.members_added = names;
+        let record = match &outcome {
+            Outcome::GroupCreatedWithMembers { id, .. } => {
+                record.object.id = Some(id.clone());
+                record.ended(AuditResult::Ok)
+            }
+            Outcome::Conflict(m) => record.failed(m.clone()),
+            Outcome::Failed(f) => record.failed(f.error.clone()),
+            _ => record.ended(AuditResult::Ok),
+        };
+        self.sink.record(&record);
+        outcome
     }
 }
 

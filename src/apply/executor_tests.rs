@@ -6,7 +6,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::{execute, ExecuteOptions, WriteError, Writer};
-use crate::model::Summary;
+use crate::audit::{AuditBook, AuditResult, Collect};
+use crate::model::{Reason, ReasonCode, Summary};
 use crate::plan::{GroupRef, Operation, Plan, UserAttributes, UserField, UserRef};
 
 #[derive(Debug)]
@@ -134,11 +135,18 @@ impl Writer for Recorder {
         if remove.is_empty() {
             return self.add_members(group_id, add).await;
         }
+        if add.is_empty() {
+            return self.remove_members(group_id, remove).await;
+        }
         self.write(
             format!("change {group_id} +{} -{}", add.join(","), remove.join(",")),
             group_id,
         )
     }
+}
+
+fn why() -> Reason {
+    Reason::new(ReasonCode::AttributeChanged, "a test")
 }
 
 fn user(name: &str, active: bool) -> UserAttributes {
@@ -160,11 +168,13 @@ fn sample_plan() -> Plan {
                 group_id: "g-old".into(),
                 group_name: "old".into(),
                 user_ids: vec!["u9".into()],
+                reason: why(),
             },
             Operation::DisableUser {
                 id: "u9".into(),
                 external_id: "S-1-5-21-9".into(),
                 user_name: "gone".into(),
+                reason: why(),
             },
             Operation::AddMembers {
                 group: GroupRef::New("guid-new".into()),
@@ -173,18 +183,22 @@ fn sample_plan() -> Plan {
                     UserRef::New("S-1-5-21-alice".into()),
                     UserRef::Existing("u1".into()),
                 ],
+                reason: why(),
             },
             Operation::CreateUser {
                 user: user("alice", true),
+                reason: why(),
             },
             Operation::CreateGroup {
                 external_id: "guid-new".into(),
                 display_name: "new".into(),
+                reason: why(),
             },
             Operation::UpdateUser {
                 id: "u1".into(),
                 user: user("bob", true),
                 changed: vec![UserField::DisplayName],
+                reason: why(),
             },
         ],
         ..Plan::default()
@@ -299,7 +313,8 @@ async fn a_conflict_is_reported_as_a_conflict_not_a_failure() {
     execute(&w, &sample_plan(), &ExecuteOptions::default(), &mut summary).await;
     assert!(summary.failures.is_empty());
     assert_eq!(summary.conflicts.len(), 1);
-    assert!(summary.conflicts[0].contains("alice"));
+    assert_eq!(summary.conflicts[0].code, ReasonCode::WriteConflict);
+    assert!(summary.conflicts[0].text.contains("alice"));
 }
 
 #[tokio::test]
@@ -313,7 +328,7 @@ async fn a_write_the_deadline_cut_short_is_unfinished_not_failed() {
     assert!(summary.failures.is_empty(), "{:?}", summary.failures);
     assert!(summary.incomplete);
     assert_eq!(summary.unfinished.len(), 1, "{:?}", summary.unfinished);
-    assert!(summary.unfinished[0].contains("group new"));
+    assert!(summary.unfinished[0].text.contains("group new"));
     assert_eq!(summary.members_added, 0);
 }
 
@@ -342,11 +357,13 @@ async fn a_rename_with_a_deactivation_is_written_even_when_destructive_changes_a
                 id: "u5".into(),
                 user: user("carol", true),
                 changed: vec![UserField::DisplayName],
+                reason: why(),
             },
             Operation::DisableUser {
                 id: "u5".into(),
                 external_id: "S-1-5-21-carol".into(),
                 user_name: "carol".into(),
+                reason: why(),
             },
         ],
         ..Plan::default()
@@ -379,6 +396,7 @@ async fn an_update_that_would_deactivate_is_refused_not_sent() {
             id: "u5".into(),
             user: user("carol", false),
             changed: vec![UserField::Active],
+            reason: why(),
         }],
         ..Plan::default()
     };
@@ -412,11 +430,13 @@ fn add_and_remove_plan() -> Plan {
                 group: GroupRef::Existing("g1".into()),
                 group_name: "g1".into(),
                 users: vec![UserRef::Existing("u1".into())],
+                reason: why(),
             },
             Operation::RemoveMembers {
                 group_id: "g1".into(),
                 group_name: "g1".into(),
                 user_ids: vec!["u2".into()],
+                reason: why(),
             },
         ],
         ..Plan::default()
@@ -445,4 +465,127 @@ async fn a_group_that_gains_and_loses_members_changes_in_one_request() {
     };
     execute(&w, &add_and_remove_plan(), &opts, &mut Summary::default()).await;
     assert_eq!(w.log(), vec!["add g1 u1".to_string()]);
+}
+
+/// Runs `plan` with an audit trail and returns the records.
+async fn audited(
+    w: &Recorder,
+    plan: &Plan,
+    opts: &ExecuteOptions,
+) -> Vec<crate::audit::ChangeRecord> {
+    let sink = Collect::default();
+    let book = AuditBook::empty("pass-1");
+    let mut summary = Summary::default();
+    super::execute_audited(w, plan, opts, &mut summary, &book, &sink).await;
+    sink.take()
+}
+
+#[tokio::test]
+async fn every_write_yields_exactly_one_record_when_it_ends() {
+    let w = Recorder {
+        fail: vec!["alice"],
+        ..Recorder::default()
+    };
+    let records = audited(&w, &sample_plan(), &ExecuteOptions::default()).await;
+    // The new group is created with its members: one write for the SCIM client (members in
+    // the POST), which this recorder, using the trait's default, logs as a create and an add.
+    assert_eq!(
+        records.len() + 1,
+        w.log().len(),
+        "{records:#?} {:?}",
+        w.log()
+    );
+    let create = records.iter().find(|r| r.action == "createGroup").unwrap();
+    assert_eq!(create.changes.members_added.len(), 1, "{create:#?}");
+    let mut actions: Vec<(&str, AuditResult)> =
+        records.iter().map(|r| (r.action, r.result)).collect();
+    actions.sort_by_key(|(a, _)| *a);
+    assert_eq!(
+        actions,
+        vec![
+            ("changeMembers", AuditResult::Ok),
+            ("createGroup", AuditResult::Ok),
+            ("createUser", AuditResult::Failed),
+            ("disableUser", AuditResult::Ok),
+            ("updateUser", AuditResult::Ok),
+        ]
+    );
+    assert!(records
+        .iter()
+        .all(|r| r.pass_id == "pass-1" && r.event == "change"));
+    let failed = records
+        .iter()
+        .find(|r| r.result == AuditResult::Failed)
+        .unwrap();
+    assert_eq!(failed.error.as_deref(), Some("refused"));
+    let created = records.iter().find(|r| r.action == "createGroup").unwrap();
+    assert_eq!(
+        created.object.id.as_deref(),
+        Some("gid-new"),
+        "the new id is recorded"
+    );
+    let disabled = records.iter().find(|r| r.action == "disableUser").unwrap();
+    assert_eq!(
+        disabled.changes.attributes["active"].to,
+        serde_json::json!(false)
+    );
+}
+
+#[tokio::test]
+async fn withheld_and_not_started_changes_are_recorded_with_why() {
+    let opts = ExecuteOptions {
+        allow_destructive: false,
+        ..ExecuteOptions::default()
+    };
+    let records = audited(&Recorder::default(), &sample_plan(), &opts).await;
+    let withheld: Vec<&str> = records
+        .iter()
+        .filter(|r| r.result == AuditResult::Withheld)
+        .map(|r| r.action)
+        .collect();
+    assert_eq!(withheld.len(), 2, "{records:#?}");
+    assert!(records
+        .iter()
+        .filter(|r| r.result == AuditResult::Withheld)
+        .all(|r| r.held_back.as_ref().map(|h| h.code) == Some(ReasonCode::PartialRead)));
+
+    let past = Instant::now()
+        .checked_sub(Duration::from_millis(1))
+        .unwrap_or_else(Instant::now);
+    let opts = ExecuteOptions {
+        stop_starting_at: Some(past),
+        ..ExecuteOptions::default()
+    };
+    let w = Recorder::default();
+    let records = audited(&w, &sample_plan(), &opts).await;
+    assert!(w.log().is_empty());
+    assert_eq!(records.len(), 6, "one per planned operation: {records:#?}");
+    assert!(records.iter().all(|r| r.result == AuditResult::NotStarted
+        && r.held_back.as_ref().map(|h| h.code) == Some(ReasonCode::DeadlineReached)));
+}
+
+#[tokio::test]
+async fn member_changes_are_recorded_one_patch_at_a_time() {
+    let users: Vec<UserRef> = (0..250)
+        .map(|n| UserRef::Existing(format!("u{n:03}").into()))
+        .collect();
+    let plan = Plan {
+        operations: vec![Operation::AddMembers {
+            group: GroupRef::Existing("g1".into()),
+            group_name: "g1".into(),
+            users,
+            reason: why(),
+        }],
+        ..Plan::default()
+    };
+    let w = Recorder::default();
+    let records = audited(&w, &plan, &ExecuteOptions::default()).await;
+    assert_eq!(w.log().len(), 3, "one writer call per 100 changes");
+    let sizes: Vec<usize> = records
+        .iter()
+        .map(|r| r.changes.members_added.len())
+        .collect();
+    assert_eq!(sizes, vec![100, 100, 50]);
+    assert_eq!(records[0].changes.members_added[0], "u000");
+    assert!(records.iter().all(|r| r.action == "changeMembers"));
 }

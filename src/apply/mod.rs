@@ -8,7 +8,7 @@
 mod executor;
 mod writer;
 
-pub use executor::{count_planned, execute, ExecuteOptions};
+pub use executor::{count_planned, execute, execute_audited, ExecuteOptions, MEMBERS_PER_RECORD};
 pub use writer::{WriteError, Writer};
 
 #[cfg(test)]

@@ -18,6 +18,11 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 
+    /// Append every change's audit record to this file as JSON lines (for cron hosts), in
+    /// addition to stderr.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+
     /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -36,6 +41,18 @@ pub enum Command {
         /// Apply destructive changes even beyond the mass-change guard's limits (one run).
         #[arg(long)]
         allow_mass_changes: bool,
+        /// Provision on demand: apply only the operations concerning this user or group
+        /// (sAMAccountName, userPrincipalName, DN, objectSid, or a group's cn or
+        /// objectGUID). Repeatable.
+        #[arg(long, value_name = "WHO")]
+        only: Vec<String>,
+    },
+    /// Explain one user or group: the directory entry, its scope (the chain of groups from
+    /// the sync group down to it), its mapping, its match in Identity Center and the planned
+    /// actions. Writes nothing.
+    Explain {
+        /// sAMAccountName, userPrincipalName, DN, objectSid, or a group's cn or objectGUID.
+        who: String,
     },
 }
 

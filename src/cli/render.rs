@@ -1,14 +1,15 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::model::Summary;
+use crate::model::{Finding, Summary};
 use crate::plan::{GroupRef, Operation, Plan};
 
 /// Members listed by name in a membership line before the rest are only counted.
 const MEMBERS_SHOWN: usize = 5;
 
 /// The plan as a person reads it: one line per operation, `+` adds, `~` changes, `-` takes
-/// away, then conflicts and skipped entries, which need a person's attention.
+/// away, each with its reason and code, then conflicts and skipped entries, which need a
+/// person's attention.
 ///
 /// `user_names` maps the ids and objectSids the plan refers to onto userNames (see
 /// `PassReport::user_names`); unknown ones are shown as they are.
@@ -19,7 +20,14 @@ pub fn plan_text(plan: &Plan, user_names: &HashMap<String, String>) -> String {
     } else {
         let _ = writeln!(out, "Plan: {} change(s)", plan.operations.len());
         for op in &plan.operations {
-            let _ = writeln!(out, "  {}", operation_line(op, user_names));
+            let reason = op.reason();
+            let _ = writeln!(
+                out,
+                "  {} — {} [{}]",
+                operation_line(op, user_names),
+                reason.text,
+                reason.code
+            );
         }
     }
     section(
@@ -36,20 +44,20 @@ pub fn plan_text(plan: &Plan, user_names: &HashMap<String, String>) -> String {
     out
 }
 
-fn section(out: &mut String, title: &str, lines: &[String]) {
+fn section(out: &mut String, title: &str, lines: &[Finding]) {
     if lines.is_empty() {
         return;
     }
     let _ = writeln!(out, "{title}: {}", lines.len());
     for line in lines {
-        let _ = writeln!(out, "  ! {line}");
+        let _ = writeln!(out, "  ! {} [{}]", line.text, line.code);
     }
 }
 
 fn operation_line(op: &Operation, names: &HashMap<String, String>) -> String {
     let name = |key: &str| -> String { names.get(key).cloned().unwrap_or_else(|| key.to_string()) };
     match op {
-        Operation::CreateUser { user } => {
+        Operation::CreateUser { user, .. } => {
             let state = if user.active { "" } else { " (disabled)" };
             format!(
                 "+ create user {} ({}){state}",
@@ -57,7 +65,7 @@ fn operation_line(op: &Operation, names: &HashMap<String, String>) -> String {
             )
         }
         Operation::UpdateUser { user, changed, .. } => {
-            let fields: Vec<String> = changed.iter().map(|f| format!("{f:?}")).collect();
+            let fields: Vec<&str> = changed.iter().map(|f| f.scim_name()).collect();
             format!("~ update user {}: {}", user.user_name, fields.join(", "))
         }
         Operation::DisableUser {
@@ -65,18 +73,19 @@ fn operation_line(op: &Operation, names: &HashMap<String, String>) -> String {
             external_id,
             ..
         } => {
-            format!("- disable user {user_name} ({external_id}): no longer in scope")
+            format!("- disable user {user_name} ({external_id})")
         }
         Operation::DeleteUser {
             user_name,
             external_id,
             ..
         } => {
-            format!("- delete user {user_name} ({external_id}): no longer in scope")
+            format!("- delete user {user_name} ({external_id})")
         }
         Operation::CreateGroup {
             display_name,
             external_id,
+            ..
         } => {
             format!("+ create group {display_name} ({external_id})")
         }
@@ -99,6 +108,7 @@ fn operation_line(op: &Operation, names: &HashMap<String, String>) -> String {
             group,
             group_name,
             users,
+            ..
         } => {
             let new_group = matches!(group, GroupRef::New(_));
             format!(
@@ -148,6 +158,9 @@ pub fn summary_text(s: &Summary) -> String {
         "{mode} finished in {} ms{state} (scim-sync {})",
         s.duration_ms, s.version
     );
+    if !s.pass_id.is_empty() {
+        let _ = writeln!(out, "  pass id: {} (in every audit record)", s.pass_id);
+    }
     if s.dry_run {
         out.push_str("  (nothing was written; the counts are what a pass would do)\n");
     }

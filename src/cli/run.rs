@@ -2,7 +2,9 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 use super::args::{Cli, Command, OutputFormat};
 use super::exit::ExitCode;
+use super::explain::explanation_text;
 use super::render::{plan_text, summary_text};
+use crate::audit::{AuditSink, JsonLines, Tee, TextLines};
 use crate::config::{self, AwsNames, LeaseConfig, Settings};
 use crate::lease::{self, Acquired, Lease, LeaseTable};
 use crate::pass::{PassError, PassOptions, PassReport, Session};
@@ -26,15 +28,27 @@ pub async fn run(cli: Cli) -> ExitCode {
             return ExitCode::Configuration;
         }
     };
-    let mut opts = match cli.command {
+    let mut opts = match &cli.command {
         Command::Plan => PassOptions {
             dry_run: true,
             ..PassOptions::default()
         },
-        Command::Apply { allow_mass_changes } => PassOptions {
+        Command::Apply {
             allow_mass_changes,
+            only,
+        } => PassOptions {
+            allow_mass_changes: *allow_mass_changes,
+            only: only.clone(),
             ..PassOptions::default()
         },
+        Command::Explain { who } => return explain(&session, who, cli.output).await,
+    };
+    let sink = match audit_sink(&cli) {
+        Ok(sink) => sink,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::Configuration;
+        }
     };
     let held = if opts.dry_run || session.settings().run.dry_run {
         None // a dry run writes nothing, so it may run beside a pass
@@ -53,7 +67,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             Err(code) => return code,
         }
     };
-    let outcome = session.run(&opts).await;
+    let outcome = session.run_audited(&opts, &sink).await;
     release(held).await;
     match outcome {
         Ok(report) => {
@@ -62,10 +76,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
         Err(e) => {
             print_error(&e, cli.output);
-            match e {
-                PassError::Config(_) => ExitCode::Configuration,
-                _ => ExitCode::PassFailed,
-            }
+            exit_for(&e)
         }
     }
 }
@@ -108,12 +119,63 @@ async fn take_lease(
     }
 }
 
+fn exit_for(e: &PassError) -> ExitCode {
+    match e {
+        PassError::Config(_) | PassError::NotFound(_) => ExitCode::Configuration,
+        _ => ExitCode::PassFailed,
+    }
+}
+
+/// `scim-sync explain WHO`.
+async fn explain(session: &Session, who: &str, output: OutputFormat) -> ExitCode {
+    match crate::explain::explain(session, who).await {
+        Ok(explanation) => {
+            match output {
+                OutputFormat::Json => match serde_json::to_string_pretty(&explanation) {
+                    Ok(json) => println!("{json}"),
+                    Err(e) => eprintln!("could not encode the explanation as JSON: {e}"),
+                },
+                OutputFormat::Text => print!("{}", explanation_text(&explanation)),
+            }
+            ExitCode::Success
+        }
+        Err(e) => {
+            print_error(&e, output);
+            exit_for(&e)
+        }
+    }
+}
+
 async fn release(held: Option<Lease>) {
     if let Some(lease) = held {
         if let Err(e) = lease.release().await {
             eprintln!("warning: {e}; the lease expires on its own");
         }
     }
+}
+
+/// Audit records go to stderr (JSON lines with `--output json`, readable lines otherwise)
+/// and, with `--audit-log FILE`, are appended to that file as JSON lines.
+fn audit_sink(cli: &Cli) -> std::io::Result<Tee> {
+    let mut sinks: Vec<Box<dyn AuditSink>> = Vec::new();
+    match cli.output {
+        OutputFormat::Json => sinks.push(Box::new(JsonLines::new(std::io::stderr()))),
+        OutputFormat::Text => sinks.push(Box::new(TextLines::new(std::io::stderr()))),
+    }
+    if let Some(path) = &cli.audit_log {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot open the audit log {}: {e}", path.display()),
+                )
+            })?;
+        sinks.push(Box::new(JsonLines::new(file)));
+    }
+    Ok(Tee(sinks))
 }
 
 /// Settings from the file when one is given, else from SSM and Secrets Manager. The AWS SDK

@@ -2,7 +2,7 @@
 //! conversion into the shared model. Decoding lives here once, so a malformed entry is
 //! skipped for the same reason whether it came over LDAP or from an export.
 
-use crate::model::{DirectoryGroup, DirectoryUser, EntryKind, SkippedEntry};
+use crate::model::{DirectoryGroup, DirectoryUser, EntryKind, ReasonCode, SkippedEntry};
 
 use super::dn::first_rdn_value;
 use super::mapping::AttributeMap;
@@ -64,6 +64,7 @@ impl RawEntry {
         SkippedEntry {
             dn: self.dn.clone(),
             anchor,
+            code: ReasonCode::UnreadableEntry,
             reason,
             kind: EntryKind::User,
             user_names: Vec::new(),

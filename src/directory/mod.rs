@@ -13,6 +13,7 @@
 //! `scope.rs` (nesting), `entry.rs` (model conversion), `sid.rs` (SID/GUID), `dn.rs`,
 //! `filter_escape.rs` (RFC 4515/4514), `mapping.rs` (attribute names), `error.rs`.
 
+pub mod chain;
 mod dn;
 mod entry;
 mod error;
@@ -24,7 +25,8 @@ mod scope;
 pub mod sid;
 
 pub use crate::model::settings::{LdapSettings, Scope};
+pub use chain::{chain_text, Ancestry};
 pub use error::{DirectoryError, CREDENTIALS_SECRET_HINT};
-pub use ldap::{read_ldap, read_ldap_with};
-pub use ldif::{read_ldif, read_ldif_file, read_ldif_with};
+pub use ldap::{read_ldap, read_ldap_ancestry, read_ldap_with};
+pub use ldif::{read_ldif, read_ldif_ancestry, read_ldif_file, read_ldif_with};
 pub use mapping::AttributeMap;

@@ -76,6 +76,13 @@ impl MembershipGraph {
         self.members.contains_key(&group)
     }
 
+    /// Every direct membership link, as (group, member) numbers.
+    pub fn links(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.members
+            .iter()
+            .flat_map(|(g, ms)| ms.iter().map(move |m| (*g, *m)))
+    }
+
     /// Every DN key seen, with its number.
     pub fn keys(&self) -> impl Iterator<Item = (&str, u32)> {
         self.ids.iter().map(|(key, id)| (&**key, *id))

@@ -12,6 +12,7 @@
 //! held returns `{"skipped": …}` without reading or writing anything.
 
 mod event;
+mod response;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -21,7 +22,9 @@ use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
 pub use event::{parse_invocation, Invocation};
+pub use response::{pass_body, RESPONSE_BUDGET_BYTES};
 
+use crate::audit::JsonLines;
 use crate::config::{self, AwsNames, LeaseConfig, Settings};
 use crate::lease::{self, Acquired, LeaseTable};
 use crate::metrics;
@@ -104,12 +107,21 @@ impl App {
         let mut warm = self.warm.lock().await;
         let settings = match config::load_from_aws(&self.sdk, &self.names).await {
             Ok(settings) => settings,
-            Err(e) => return Err(self.failed(invocation, e.to_string(), false)),
+            Err(e) => return Err(self.failed(&invocation, e.to_string(), false)),
         };
         let mut session = self
             .session(&mut warm, settings)
-            .map_err(|e| self.failed(invocation, e, false))?;
+            .map_err(|e| self.failed(&invocation, e, false))?;
         tracing::info!(deadline_ms = event.context.deadline, "invocation received");
+        if let Some(who) = &invocation.explain {
+            return match crate::explain::explain(&session, who).await {
+                Ok(explanation) => Ok(json!(explanation)),
+                Err(e) => {
+                    tracing::error!(error = %e, "explain failed");
+                    Err(Error::from(e.to_string()))
+                }
+            };
+        }
         let dry_run = invocation.dry_run || session.settings().run.dry_run;
         let held = if dry_run {
             None // a dry run writes nothing, so it may run beside a pass
@@ -121,7 +133,7 @@ impl App {
                     tracing::warn!(%holder, "pass skipped");
                     return Ok(json!({ "skipped": holder.to_string() }));
                 }
-                Err(e) => return Err(self.failed(invocation, e, false)),
+                Err(e) => return Err(self.failed(&invocation, e, false)),
             }
         };
         let margin = session.settings().run.deadline_margin;
@@ -134,8 +146,12 @@ impl App {
             dry_run: invocation.dry_run,
             allow_mass_changes: invocation.allow_mass_changes,
             stop_starting_at: stop,
+            only: invocation.only.clone(),
         };
-        let outcome = session.run(&opts).await;
+        // One JSON line per audit record on stdout: CloudWatch Logs keeps each as one event
+        // whose fields Logs Insights can query directly (template.yaml's saved queries).
+        let audit = JsonLines::new(std::io::stdout());
+        let outcome = session.run_audited(&opts, &audit).await;
         if let Some(lease) = held {
             if let Err(e) = lease.release().await {
                 tracing::warn!(error = %e, "could not give the lease back; it expires on its own");
@@ -149,15 +165,10 @@ impl App {
                     &metrics::function_name_from_env(),
                     false,
                 );
-                tracing::info!(summary = ?report.summary, "pass finished");
-                let body = if report.summary.dry_run {
-                    json!({ "summary": report.summary, "plan": report.plan })
-                } else {
-                    json!({ "summary": report.summary })
-                };
-                Ok(body)
+                log_summary(&report.summary);
+                Ok(pass_body(&report))
             }
-            Err(e) => Err(self.failed(invocation, e.to_string(), e.is_token_rejected())),
+            Err(e) => Err(self.failed(&invocation, e.to_string(), e.is_token_rejected())),
         }
     }
 
@@ -218,7 +229,7 @@ impl App {
 
     /// Reports a pass that could not run: metrics (with PassFailed and TokenRejected), a log
     /// line, and the error the runtime returns to the caller.
-    fn failed(&self, invocation: Invocation, message: String, token_rejected: bool) -> Error {
+    fn failed(&self, invocation: &Invocation, message: String, token_rejected: bool) -> Error {
         let summary = Summary {
             dry_run: invocation.dry_run,
             token_rejected,
@@ -234,6 +245,12 @@ impl App {
         tracing::error!(error = %message, "pass failed");
         Error::from(message)
     }
+}
+
+/// The pass's summary as one JSON log line (`event: "summary"`), next to its change records.
+fn log_summary(summary: &Summary) {
+    let line = json!({ "event": "summary", "passId": summary.pass_id, "summary": summary });
+    println!("{line}");
 }
 
 /// How long a Lambda's lease outlasts its deadline: the writes in flight at the deadline end

@@ -2,6 +2,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::reason::{Finding, ReasonCode};
+
 /// A user as the directory describes it, already decoded from LDAP's wire forms.
 ///
 /// Optional attributes stay optional here: deciding whether Identity Center would accept the
@@ -66,6 +68,9 @@ pub struct SkippedEntry {
     pub dn: String,
     /// The anchor (`objectSid` for users, `objectGUID` for groups) when it could be decoded.
     pub anchor: Option<String>,
+    /// What kind of problem it is (`unreadableEntry`, `unreadableMembers`).
+    #[serde(default = "unreadable_entry")]
+    pub code: ReasonCode,
     pub reason: String,
     /// What the entry leaves unknown: a user (or, for a group nested in the sync group whose
     /// members could not be read, the users it holds), or a group.
@@ -85,6 +90,21 @@ pub enum EntryKind {
     #[default]
     User,
     Group,
+}
+
+fn unreadable_entry() -> ReasonCode {
+    ReasonCode::UnreadableEntry
+}
+
+impl SkippedEntry {
+    /// The entry as a finding of the pass, about its DN and anchor.
+    pub fn to_finding(&self) -> Finding {
+        let f = Finding::new(self.code, format!("{}: {}", self.dn, self.reason)).about(&*self.dn);
+        match &self.anchor {
+            Some(a) => f.about(a.as_str()),
+            None => f,
+        }
+    }
 }
 
 /// Everything a pass knows about the directory, read in one go.

@@ -3,13 +3,15 @@
 //! The directory side produces a [`DirectorySnapshot`], the Identity Center side an
 //! [`IdcSnapshot`]; the planner turns both into a plan and the executor into a [`Summary`].
 //! Keeping these types free of LDAP and HTTP details is what lets the planner stay a pure,
-//! exhaustively testable function.
+//! exhaustively testable function. [`Reason`] and [`Finding`] say why, for every layer.
 
 mod directory;
 mod identity_center;
+mod reason;
 pub mod settings;
 mod summary;
 
 pub use directory::{DirectoryGroup, DirectorySnapshot, DirectoryUser, EntryKind, SkippedEntry};
 pub use identity_center::{IdcGroup, IdcSnapshot, IdcUser, UserAttributes, UserField};
+pub use reason::{Finding, Reason, ReasonCode};
 pub use summary::{Failure, Summary};

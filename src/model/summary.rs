@@ -1,5 +1,7 @@
 use serde::{Deserialize, Serialize};
 
+use super::reason::Finding;
+
 /// One operation that did not succeed, phrased for an operator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
@@ -17,6 +19,9 @@ pub struct Failure {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
+    /// Names this pass in every audit record it wrote.
+    #[serde(default)]
+    pub pass_id: String,
     pub dry_run: bool,
     pub users_created: u64,
     pub users_updated: u64,
@@ -29,18 +34,18 @@ pub struct Summary {
     pub members_added: u64,
     pub members_removed: u64,
     /// Objects that collide with something the sync does not own; never retried as writes.
-    pub conflicts: Vec<String>,
+    pub conflicts: Vec<Finding>,
     /// Directory entries not sent because Identity Center would reject them, or malformed.
-    pub skipped: Vec<String>,
+    pub skipped: Vec<Finding>,
     pub failures: Vec<Failure>,
     /// Destructive changes held back by a safety guard, with the reason.
-    pub withheld: Vec<String>,
+    pub withheld: Vec<Finding>,
     /// True when the pass stopped starting writes before its deadline; the next pass continues.
     pub incomplete: bool,
     /// Writes the deadline stopped part-way (a group whose member changes span several
     /// PATCHes, a request still waiting out throttling); the next pass finishes them.
     #[serde(default)]
-    pub unfinished: Vec<String>,
+    pub unfinished: Vec<Finding>,
     /// SCIM requests made, split by reads and writes.
     pub scim_reads: u64,
     pub scim_writes: u64,

@@ -14,6 +14,14 @@ pub enum PassError {
     IdentityCenter(#[from] ScimError),
     #[error("{0}")]
     Config(#[from] ConfigError),
+    /// `--only` or `explain` named an object neither side knows.
+    #[error(
+        "no user or group answers to {0:?}: searched directory users in scope by \
+         sAMAccountName, userPrincipalName, DN and objectSid, groups in scope by cn, DN and \
+         objectGUID, and Identity Center users by userName and externalId and groups by \
+         displayName and externalId"
+    )]
+    NotFound(String),
 }
 
 impl PassError {

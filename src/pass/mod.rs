@@ -6,6 +6,7 @@
 //! invocation and keeps only the client warm between them.
 
 mod error;
+pub mod select;
 mod session;
 mod sources;
 mod writer;
@@ -13,5 +14,5 @@ mod writer;
 /// The warm SCIM client a front end keeps between passes (the Lambda, across invocations).
 pub use crate::identity_center::ScimClient;
 pub use error::PassError;
-pub use session::{PassOptions, PassReport, Session};
-pub use sources::read_directory;
+pub use session::{Inspection, PassOptions, PassReport, Session};
+pub use sources::{read_ancestry, read_directory};

@@ -5,13 +5,15 @@ use aws_config::SdkConfig;
 use serde::Serialize;
 
 use super::error::PassError;
+use super::select::{self, Target};
 use super::sources::read_directory;
-use crate::apply::{count_planned, execute, ExecuteOptions};
+use crate::apply::{count_planned, execute_audited, ExecuteOptions};
+use crate::audit::{self, AuditBook, AuditResult, AuditSink, NoAudit};
 use crate::config::{self, Settings};
 use crate::identity_center::{read_state, ScimClient};
 use crate::model::settings::GuardSettings;
-use crate::model::{DirectorySnapshot, IdcSnapshot, Summary};
-use crate::plan::{self, Operation, Plan, UserRef};
+use crate::model::{DirectorySnapshot, Finding, IdcSnapshot, Reason, ReasonCode, Summary};
+use crate::plan::{self, Operation, Plan, UserField, UserRef};
 
 /// Per-run choices the front ends make (the Lambda from its event, the CLI from its command).
 #[derive(Debug, Clone, Default)]
@@ -22,6 +24,25 @@ pub struct PassOptions {
     pub allow_mass_changes: bool,
     /// Start no write at or after this instant (Lambda deadline less the safety margin).
     pub stop_starting_at: Option<Instant>,
+    /// Provision on demand: apply only the operations concerning these objects (users or
+    /// groups, by any name [`select::find`] knows). Empty means everything.
+    pub only: Vec<String>,
+}
+
+/// Both sides as read, and the plan after the guard: what a pass would do, before it does it.
+pub struct Inspection {
+    pub directory: DirectorySnapshot,
+    pub current: IdcSnapshot,
+    /// The plan after the mass-change guard.
+    pub plan: Plan,
+    /// Why destructive changes are held back (guard, partial read); empty when none are.
+    pub withheld: Vec<Finding>,
+    /// The operations the guard or a read error took out of the plan.
+    pub held_back: Vec<Operation>,
+    /// Why they were taken out (the guard's and the read errors' findings).
+    pub held_because: Vec<Finding>,
+    /// Entries the directory reader skipped, as findings.
+    pub directory_skipped: Vec<Finding>,
 }
 
 /// What a pass decided and what it did.
@@ -30,9 +51,10 @@ pub struct PassOptions {
 pub struct PassReport {
     pub summary: Summary,
     pub plan: Plan,
-    /// The plan names users by Identity Center id or objectSid; this maps both to a userName
-    /// so a person reading the plan sees who is meant. Not part of the JSON output.
-    #[serde(skip)]
+    /// The plan names users by Identity Center id or objectSid; this maps both (for the users
+    /// the plan's member changes refer to) to a userName, so a person or a script reading the
+    /// plan sees who is meant.
+    #[serde(skip_serializing_if = "HashMap::is_empty")]
     pub user_names: HashMap<String, String>,
 }
 
@@ -86,7 +108,17 @@ impl Session {
     /// the secret is read again once (it may have been rotated since the pass read it) and the
     /// pass repeated; passes are idempotent, so a repeat never duplicates anything.
     pub async fn run(&mut self, opts: &PassOptions) -> Result<PassReport, PassError> {
-        let first = self.run_once(opts).await;
+        self.run_audited(opts, &NoAudit).await
+    }
+
+    /// [`Self::run`], writing an audit record into `sink` for every change attempted,
+    /// withheld or not started (a dry run attempts none).
+    pub async fn run_audited(
+        &mut self,
+        opts: &PassOptions,
+        sink: &dyn AuditSink,
+    ) -> Result<PassReport, PassError> {
+        let first = self.run_once(opts, sink).await;
         let rejected = match &first {
             Err(e) => e.is_token_rejected(),
             Ok(report) => report.summary.token_rejected,
@@ -97,7 +129,7 @@ impl Session {
         tracing::warn!(
             "SCIM token rejected; re-read it from Secrets Manager and retrying the pass once"
         );
-        self.run_once(opts).await
+        self.run_once(opts, sink).await
     }
 
     /// Re-reads the token; false when there is nowhere to read it from or it did not change.
@@ -114,9 +146,8 @@ impl Session {
         Ok(true)
     }
 
-    async fn run_once(&self, opts: &PassOptions) -> Result<PassReport, PassError> {
-        let started = Instant::now();
-        let requests_before = self.client.request_counts();
+    /// Reads both sides, plans and applies the guard; writes nothing.
+    pub async fn inspect(&self, opts: &PassOptions) -> Result<Inspection, PassError> {
         let directory = read_directory(&self.settings).await?;
         let wanted: BTreeSet<String> = directory
             .groups
@@ -130,34 +161,106 @@ impl Session {
             allow_mass_changes: self.settings.guard.allow_mass_changes || opts.allow_mass_changes,
             ..self.settings.guard.clone()
         };
+        let takes_away: Vec<Operation> = planned
+            .operations
+            .iter()
+            .filter(|op| takes_access_away(op))
+            .cloned()
+            .collect();
         // One hold-back path, the same for a dry run and a real one, so `plan` never lists a
         // change `apply` would not make: the planner's own (unknown directory state), read
         // errors, then the guard.
         let mut withheld = planned.withheld.clone();
         let (planned, read_held) = plan::withhold_on_read_errors(planned, &current);
         let (planned, guard_held) = plan::apply_guard(planned, &current, &directory, &guard);
+        let held_because: Vec<Finding> = guard_held.iter().chain(&read_held).cloned().collect();
         withheld.extend(read_held);
         withheld.extend(guard_held);
+        let held_back = if held_because.is_empty() {
+            Vec::new()
+        } else {
+            let kept: HashSet<(&'static str, String)> =
+                planned.operations.iter().map(op_key).collect();
+            takes_away
+                .into_iter()
+                .filter(|op| !kept.contains(&op_key(op)))
+                .collect()
+        };
+        let directory_skipped = directory.skipped.iter().map(|s| s.to_finding()).collect();
+        Ok(Inspection {
+            directory,
+            current,
+            plan: planned,
+            withheld,
+            held_back,
+            held_because,
+            directory_skipped,
+        })
+    }
+
+    async fn run_once(
+        &self,
+        opts: &PassOptions,
+        sink: &dyn AuditSink,
+    ) -> Result<PassReport, PassError> {
+        let started = Instant::now();
+        let requests_before = self.client.request_counts();
+        let pass_id = audit::new_pass_id();
+        let inspection = self.inspect(opts).await?;
+        let Inspection {
+            directory,
+            current,
+            plan: full_plan,
+            withheld,
+            held_back,
+            held_because,
+            directory_skipped,
+        } = &inspection;
+
+        let targets = find_all(&opts.only, directory, current)?;
+        let (planned, held_back, skipped_by_reader) = if targets.is_empty() {
+            (
+                full_plan.clone(),
+                held_back.clone(),
+                directory_skipped.clone(),
+            )
+        } else {
+            let keep = |f: &&Finding| targets.iter().any(|t| t.concerns(f));
+            (
+                select::restrict_plan(full_plan, &targets),
+                held_back
+                    .iter()
+                    .filter_map(|op| select::restrict(op, &targets))
+                    .collect(),
+                directory_skipped.iter().filter(keep).cloned().collect(),
+            )
+        };
 
         let dry_run = opts.dry_run || self.settings.run.dry_run;
         let mut summary = Summary {
+            pass_id: pass_id.clone(),
             dry_run,
             conflicts: planned.conflicts.clone(),
-            skipped: skipped_lines(&directory, &planned),
-            withheld,
+            skipped: skipped_by_reader
+                .into_iter()
+                .chain(planned.skipped.iter().cloned())
+                .collect(),
+            withheld: withheld.clone(),
             version: crate::VERSION.to_string(),
             ..Summary::default()
         };
         if dry_run {
             count_planned(&planned, &mut summary);
         } else {
+            let book = AuditBook::new(pass_id, directory, current, &planned);
+            record_held_back(&book, sink, &held_back, held_because);
             let exec = ExecuteOptions {
                 concurrency: self.settings.scim.concurrency.max(1) * 2,
                 stop_starting_at: opts.stop_starting_at,
                 allow_destructive: current.read_errors.is_empty(),
             };
             self.client.set_retry_deadline(opts.stop_starting_at);
-            execute(&self.client, &planned, &exec, &mut summary).await;
+            execute_audited(&self.client, &planned, &exec, &mut summary, &book, sink).await;
             self.client.set_retry_deadline(None);
             let learned = self.client.learned_rates();
             tracing::info!(
@@ -172,12 +275,83 @@ impl Session {
         summary.scim_reads = requests.reads.saturating_sub(requests_before.reads);
         summary.scim_writes = requests.writes.saturating_sub(requests_before.writes);
         summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let user_names = user_names(&directory, &current, &planned);
+        let user_names = user_names(directory, current, &planned);
         Ok(PassReport {
             summary,
             plan: planned,
             user_names,
         })
+    }
+}
+
+/// Every name in `only` as an object of the pass, or an error naming what was not found.
+pub(crate) fn find_all<'a>(
+    only: &[String],
+    directory: &'a DirectorySnapshot,
+    current: &'a IdcSnapshot,
+) -> Result<Vec<Target<'a>>, PassError> {
+    only.iter()
+        .map(|who| {
+            select::find(who, directory, current).ok_or_else(|| PassError::NotFound(who.clone()))
+        })
+        .collect()
+}
+
+/// An update that switches a user off takes access away like a disable.
+fn takes_access_away(op: &Operation) -> bool {
+    op.is_destructive()
+        || matches!(op, Operation::UpdateUser { user, changed, .. }
+            if changed.contains(&UserField::Active) && !user.active)
+}
+
+/// What identifies an operation among a plan's: its kind, target and (for an update) whether
+/// it still deactivates.
+fn op_key(op: &Operation) -> (&'static str, String) {
+    let target = match op {
+        Operation::CreateUser { user, .. } => user.external_id.clone(),
+        Operation::UpdateUser {
+            id, user, changed, ..
+        } => format!(
+            "{id}/{}",
+            changed.contains(&UserField::Active) && !user.active
+        ),
+        Operation::DisableUser { id, .. }
+        | Operation::DeleteUser { id, .. }
+        | Operation::RenameGroup { id, .. }
+        | Operation::AdoptGroup { id, .. }
+        | Operation::DeleteGroup { id, .. } => id.clone(),
+        Operation::CreateGroup { external_id, .. } => external_id.clone(),
+        Operation::AddMembers { group, .. } => format!("{group:?}"),
+        Operation::RemoveMembers { group_id, .. } => group_id.clone(),
+    };
+    (audit::action(op), target)
+}
+
+/// One `withheld` record per operation the guard held back, with the guard's reason.
+fn record_held_back(
+    book: &AuditBook<'_>,
+    sink: &dyn AuditSink,
+    held_back: &[Operation],
+    withheld: &[Finding],
+) {
+    let Some(why) = withheld
+        .iter()
+        .find(|f| f.code == ReasonCode::HeldBackByGuard)
+        .or(withheld.first())
+    else {
+        return;
+    };
+    let why = Reason::new(why.code, why.text.clone());
+    for op in held_back {
+        let record = match op {
+            Operation::RemoveMembers { user_ids, .. } => {
+                let names: Vec<String> =
+                    user_ids.iter().map(|id| book.user_name_of_id(id)).collect();
+                book.members_record(op, None, &[], &names)
+            }
+            _ => book.record(op),
+        };
+        sink.record(&record.held_back(AuditResult::Withheld, why.clone()));
     }
 }
 
@@ -221,16 +395,6 @@ fn user_names(
             (u.object_sid.clone(), name.clone())
         });
     idc.chain(dir).collect()
-}
-
-/// Entries the directory reader left out and users the planner would not send, in one list.
-fn skipped_lines(directory: &DirectorySnapshot, planned: &Plan) -> Vec<String> {
-    directory
-        .skipped
-        .iter()
-        .map(|s| format!("{}: {}", s.dn, s.reason))
-        .chain(planned.skipped.iter().cloned())
-        .collect()
 }
 
 /// Compile-time check: a pass can run in a spawned task (`tokio::spawn`), which needs its

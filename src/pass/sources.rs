@@ -58,3 +58,28 @@ async fn read_source(settings: &Settings) -> Result<DirectorySnapshot, Directory
         }
     }
 }
+
+/// The groups above one directory entry and the sync group's DN, from the configured source
+/// (for `explain`).
+pub async fn read_ancestry(
+    settings: &Settings,
+    target_dn: &str,
+) -> Result<crate::directory::Ancestry, DirectoryError> {
+    let scope = settings.scope.clone();
+    match &settings.directory {
+        DirectorySource::Ldap(ldap) => {
+            crate::directory::read_ldap_ancestry(ldap, &scope, target_dn).await
+        }
+        DirectorySource::Ldif { path } => {
+            let (path, dn) = (path.clone(), target_dn.to_string());
+            tokio::task::spawn_blocking(move || {
+                crate::directory::read_ldif_ancestry(&path, &scope, &dn)
+            })
+            .await
+            .map_err(|e| DirectoryError::Protocol {
+                operation: "reading the LDIF export".to_string(),
+                detail: e.to_string(),
+            })?
+        }
+    }
+}

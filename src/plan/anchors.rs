@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use super::types::Plan;
+use crate::model::{Finding, ReasonCode};
 
 /// How to describe an entry in a report.
 pub(super) struct AnchorNames<T> {
@@ -43,14 +44,21 @@ pub(super) fn unique_by_anchor<'a, T: PartialEq>(
         }
         if same_anchor.iter().any(|(_, other)| *other != entry) {
             for (_, other) in same_anchor {
-                out.skipped.push(format!(
-                    "{}: {} {} is carried by {} different directory entries; fix the \
-                     directory export",
-                    (names.dn)(other),
-                    names.attribute,
-                    (names.anchor)(other),
-                    same_anchor.len()
-                ));
+                out.skipped.push(
+                    Finding::new(
+                        ReasonCode::DuplicateAnchor,
+                        format!(
+                            "{}: {} {} is carried by {} different directory entries; fix the \
+                             directory export",
+                            (names.dn)(other),
+                            names.attribute,
+                            (names.anchor)(other),
+                            same_anchor.len()
+                        ),
+                    )
+                    .about((names.dn)(other))
+                    .about((names.anchor)(other)),
+                );
             }
             untouchable.insert(key.clone());
             continue;
@@ -107,7 +115,9 @@ mod tests {
         assert_eq!(dns, ["CN=a"]);
         assert!(untouchable.contains("S-2"));
         assert_eq!(plan.skipped.len(), 2);
-        assert!(plan.skipped[0].starts_with("CN=b: objectSid S-2 is carried by 2 different"));
+        assert_eq!(plan.skipped[0].code, ReasonCode::DuplicateAnchor);
+        assert!(plan.skipped[0].concerns("CN=b") && plan.skipped[0].concerns("S-2"));
+        assert!(plan.skipped[1].concerns("CN=c"));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use super::types::UserAttributes;
 use super::validate;
 use crate::model::settings::{EmailSource, Policy, UserNameSource};
-use crate::model::{DirectoryGroup, DirectoryUser};
+use crate::model::{DirectoryGroup, DirectoryUser, Reason, ReasonCode};
 
 /// Surrounding whitespace is never meaningful in a directory value (AD tools let it slip in),
 /// and an attribute that is only whitespace is treated as absent.
@@ -26,8 +26,9 @@ fn clean(value: Option<&str>) -> Option<&str> {
 /// - `givenName` and `familyName` (`sn`) are required by Identity Center and have no
 ///   fallback: inventing a person's name would be worse than reporting the entry.
 /// - `displayName` falls back to "givenName familyName" (both exist by then).
-/// - The error text is phrased for an operator and says what to fix in the directory.
-pub fn desired_user(user: &DirectoryUser, policy: &Policy) -> Result<UserAttributes, String> {
+/// - The error is phrased for an operator and says what to fix in the directory; its code
+///   says which rule refused the entry (`missingGivenName`, `invalidEmail`, …).
+pub fn desired_user(user: &DirectoryUser, policy: &Policy) -> Result<UserAttributes, Reason> {
     desired_view(user, policy, None).map(|d| d.to_attributes())
 }
 
@@ -76,9 +77,14 @@ pub(super) fn desired_view<'a>(
     user: &'a DirectoryUser,
     policy: &Policy,
     now: Option<i64>,
-) -> Result<DesiredUser<'a>, String> {
+) -> Result<DesiredUser<'a>, Reason> {
     let external_id = user.object_sid.trim();
-    validate::external_id(external_id).map_err(|e| format!("objectSid unusable: {e}"))?;
+    validate::external_id(external_id).map_err(|e| {
+        Reason::new(
+            ReasonCode::UnusableAnchor,
+            format!("objectSid unusable: {e}"),
+        )
+    })?;
 
     let (source_attr, source) = match policy.user_name_source {
         UserNameSource::UserPrincipalName => {
@@ -88,21 +94,39 @@ pub(super) fn desired_view<'a>(
         UserNameSource::SamAccountName => ("sAMAccountName", Some(user.sam_account_name.as_str())),
     };
     let Some(user_name) = clean(source) else {
-        return Err(format!(
-            "{source_attr} is empty, and it is the userNameSource: set it in the directory \
-             or choose another userNameSource"
+        return Err(Reason::new(
+            ReasonCode::MissingUserName,
+            format!(
+                "{source_attr} is empty, and it is the userNameSource: set it in the directory \
+                 or choose another userNameSource"
+            ),
         ));
     };
     let user_name = normalise_case(user_name, policy);
-    validate::user_name(&user_name).map_err(|e| format!("{e} (from {source_attr})"))?;
+    validate::user_name(&user_name).map_err(|e| {
+        Reason::new(
+            ReasonCode::InvalidUserName,
+            format!("{e} (from {source_attr})"),
+        )
+    })?;
 
-    let given_name = required_name(user.given_name.as_deref(), "givenName", "name.givenName")?;
-    let family_name = required_name(user.surname.as_deref(), "sn (surname)", "name.familyName")?;
+    let given_name = required_name(
+        user.given_name.as_deref(),
+        "givenName",
+        "name.givenName",
+        ReasonCode::MissingGivenName,
+    )?;
+    let family_name = required_name(
+        user.surname.as_deref(),
+        "sn (surname)",
+        "name.familyName",
+        ReasonCode::MissingFamilyName,
+    )?;
     let display_name = match clean(user.display_name.as_deref()) {
         Some(d) => Cow::Borrowed(d),
         None => Cow::Owned(format!("{given_name} {family_name}")),
     };
-    validate::text("displayName", &display_name)?;
+    validate::text("displayName", &display_name).map_err(invalid)?;
 
     let email_attribute = match policy.email_source {
         EmailSource::Mail => user.mail.as_deref(),
@@ -111,7 +135,7 @@ pub(super) fn desired_view<'a>(
     let email = match clean(email_attribute) {
         Some(m) => {
             let m = normalise_case(m, policy);
-            validate::email(&m)?;
+            validate::email(&m).map_err(|e| Reason::new(ReasonCode::InvalidEmail, e))?;
             Some(m)
         }
         None => None,
@@ -132,14 +156,23 @@ fn required_name<'a>(
     value: Option<&'a str>,
     ad_attr: &str,
     scim_attr: &str,
-) -> Result<&'a str, String> {
+    missing: ReasonCode,
+) -> Result<&'a str, Reason> {
     let Some(v) = clean(value) else {
-        return Err(format!(
-            "{ad_attr} is empty; Identity Center requires {scim_attr}: fill it in the directory"
+        return Err(Reason::new(
+            missing,
+            format!(
+                "{ad_attr} is empty; Identity Center requires {scim_attr}: fill it in the \
+                 directory"
+            ),
         ));
     };
-    validate::text(ad_attr, v)?;
+    validate::text(ad_attr, v).map_err(invalid)?;
     Ok(v)
+}
+
+fn invalid(text: String) -> Reason {
+    Reason::new(ReasonCode::InvalidAttribute, text)
 }
 
 fn normalise_case<'a>(value: &'a str, policy: &Policy) -> Cow<'a, str> {
@@ -155,13 +188,20 @@ fn normalise_case<'a>(value: &'a str, policy: &Policy) -> Cow<'a, str> {
 }
 
 /// The displayName Identity Center should show for `group`, or why it cannot be sent.
-pub fn desired_group_name(group: &DirectoryGroup) -> Result<String, String> {
-    validate::external_id(group.object_guid.trim())
-        .map_err(|e| format!("objectGUID unusable: {e}"))?;
+pub fn desired_group_name(group: &DirectoryGroup) -> Result<String, Reason> {
+    validate::external_id(group.object_guid.trim()).map_err(|e| {
+        Reason::new(
+            ReasonCode::UnusableAnchor,
+            format!("objectGUID unusable: {e}"),
+        )
+    })?;
     let Some(name) = clean(Some(group.name.as_str())) else {
-        return Err("the group name is empty".to_string());
+        return Err(Reason::new(
+            ReasonCode::MissingGroupName,
+            "the group name is empty",
+        ));
     };
-    validate::group_name(name)?;
+    validate::group_name(name).map_err(invalid)?;
     Ok(name.to_string())
 }
 
@@ -235,36 +275,62 @@ mod tests {
 
     #[test]
     fn entries_identity_center_would_reject_are_refused_with_a_reason() {
+        use ReasonCode::*;
         type Breakage = fn(&mut DirectoryUser);
-        let cases: Vec<(Breakage, &str)> = vec![
+        let cases: Vec<(Breakage, ReasonCode, &str)> = vec![
             (
                 |u| u.user_principal_name = None,
+                MissingUserName,
                 "userPrincipalName is empty",
             ),
             (
                 |u| u.user_principal_name = Some("jane doe@x".into()),
+                InvalidUserName,
                 "whitespace",
             ),
-            (|u| u.given_name = None, "givenName is empty"),
-            (|u| u.surname = Some(" ".into()), "sn (surname) is empty"),
-            (|u| u.surname = Some("\u{200B}".into()), "rejects"),
+            (
+                |u| u.given_name = None,
+                MissingGivenName,
+                "givenName is empty",
+            ),
+            (
+                |u| u.surname = Some(" ".into()),
+                MissingFamilyName,
+                "sn (surname) is empty",
+            ),
+            (
+                |u| u.surname = Some("\u{200B}".into()),
+                InvalidAttribute,
+                "rejects",
+            ),
             (
                 |u| u.mail = Some("not-an-address".into()),
+                InvalidEmail,
                 "not an email address",
             ),
             (
                 |u| u.user_principal_name = Some("a".repeat(129)),
+                InvalidUserName,
                 "at most 128",
             ),
-            (|u| u.display_name = Some("d".repeat(1025)), "at most 1024"),
-            (|u| u.object_sid = String::new(), "objectSid unusable"),
+            (
+                |u| u.display_name = Some("d".repeat(1025)),
+                InvalidAttribute,
+                "at most 1024",
+            ),
+            (
+                |u| u.object_sid = String::new(),
+                UnusableAnchor,
+                "objectSid unusable",
+            ),
         ];
-        for (break_it, expected) in cases {
+        for (break_it, code, expected) in cases {
             let mut u = user();
             break_it(&mut u);
             let err = desired_user(&u, &Policy::default()).unwrap_err();
+            assert_eq!(err.code, code, "{err:?}");
             assert!(
-                err.contains(expected),
+                err.text.contains(expected),
                 "{err:?} should mention {expected:?}"
             );
         }
@@ -279,7 +345,10 @@ mod tests {
             user_name_source: UserNameSource::Mail,
             ..Policy::default()
         };
-        assert!(desired_user(&u, &p).unwrap_err().contains("mail is empty"));
+        assert_eq!(
+            desired_user(&u, &p).unwrap_err().code,
+            ReasonCode::MissingUserName
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::ownership::{fold, group_key, is_owned_group_external_id, same_folded}
 use super::types::{GroupRef, Operation, Plan};
 use super::unknown::Unknown;
 use crate::model::settings::Policy;
-use crate::model::{DirectoryGroup, IdcGroup};
+use crate::model::{DirectoryGroup, Finding, IdcGroup, Reason, ReasonCode};
 
 /// What Identity Center holds as a group's members before this plan.
 pub(super) enum CurrentMembers<'a> {
@@ -98,11 +98,18 @@ pub(super) fn plan_groups<'a>(
     {
         // A group entry whose objectGUID could not be read may be any of them.
         for dn in &unknown.unmatched {
-            out.withheld.push(format!(
-                "{dn}: a group in scope whose objectGUID could not be read, so none of the {} \
-                 groups out of scope was deleted in this pass; fix the entry in the directory",
-                out_of_scope.len()
-            ));
+            out.withheld.push(
+                Finding::new(
+                    ReasonCode::PartialRead,
+                    format!(
+                        "{dn}: a group in scope whose objectGUID could not be read, so none of \
+                         the {} groups out of scope was deleted in this pass; fix the entry in \
+                         the directory",
+                        out_of_scope.len()
+                    ),
+                )
+                .about(&**dn),
+            );
         }
     } else if policy.delete_groups_out_of_scope {
         for g in out_of_scope {
@@ -110,6 +117,10 @@ pub(super) fn plan_groups<'a>(
                 id: g.id.clone(),
                 external_id: g.external_id.clone().unwrap_or_default(),
                 display_name: g.display_name.clone(),
+                reason: Reason::new(
+                    ReasonCode::GroupLeftScope,
+                    "no longer in scope (deleteGroupsOutOfScope is set)",
+                ),
             });
         }
     }
@@ -141,11 +152,19 @@ fn index_owned<'a>(
                 } else {
                     (*o.get(), g)
                 };
-                out.notes.push(format!(
-                    "Identity Center groups {} and {} both carry externalId {ext}: only {} is \
-                     managed; delete the other",
-                    keep.id, other.id, keep.id
-                ));
+                out.notes.push(
+                    Finding::new(
+                        ReasonCode::DuplicateExternalId,
+                        format!(
+                            "Identity Center groups {} and {} both carry externalId {ext}: only \
+                             {} is managed; delete the other",
+                            keep.id, other.id, keep.id
+                        ),
+                    )
+                    .about(ext)
+                    .about(keep.id.as_str())
+                    .about(other.id.as_str()),
+                );
                 o.insert(keep);
             }
         }
@@ -180,7 +199,11 @@ fn candidates<'a>(
                 name,
             }),
             Err(reason) => {
-                out.skipped.push(format!("{}: {reason}", dir.dn));
+                out.skipped.push(
+                    Finding::new(reason.code, format!("{}: {reason}", dir.dn))
+                        .about(&*dir.dn)
+                        .about(dir.object_guid.as_str()),
+                );
                 untouchable.insert(key);
             }
         }
@@ -201,13 +224,20 @@ fn candidates<'a>(
                 .filter(|&&j| j != i)
                 .map(|&j| result[j].dir.dn.as_str())
                 .collect();
-            out.skipped.push(format!(
-                "{}: group name {} is also the name of {}; Identity Center needs unique group \
-                 names (compared without case): rename one in the directory",
-                result[i].dir.dn,
-                result[i].name,
-                others.join(" and ")
-            ));
+            out.skipped.push(
+                Finding::new(
+                    ReasonCode::DuplicateInDirectory,
+                    format!(
+                        "{}: group name {} is also the name of {}; Identity Center needs unique \
+                         group names (compared without case): rename one in the directory",
+                        result[i].dir.dn,
+                        result[i].name,
+                        others.join(" and ")
+                    ),
+                )
+                .about(&*result[i].dir.dn)
+                .about(result[i].dir.object_guid.as_str()),
+            );
         }
     }
     let mut keep = dup.into_iter();
@@ -219,6 +249,21 @@ fn candidates<'a>(
         !is_dup
     });
     result
+}
+
+/// The code of a conflict with `h`: ours (out of scope, keeping its name) or foreign.
+fn holder_code(h: &IdcGroup) -> ReasonCode {
+    match h.external_id.as_deref() {
+        Some(ext) if is_owned_group_external_id(ext) => ReasonCode::NameKeptByManagedObject,
+        _ => ReasonCode::NameTakenByForeignObject,
+    }
+}
+
+/// A finding about the directory group `c` (its DN, objectGUID and name).
+fn about_group(f: Finding, c: &Candidate<'_>) -> Finding {
+    f.about(&*c.dir.dn)
+        .about(c.dir.object_guid.as_str())
+        .about(c.name.as_str())
 }
 
 fn describe_holder(h: &IdcGroup) -> String {
@@ -258,20 +303,35 @@ fn plan_existing<'a>(
                 external_id: c.dir.object_guid.clone(),
                 from: e.display_name.clone(),
                 to: c.name.clone(),
+                reason: renamed(&e.display_name, &c.name),
             }),
             Holder::Keeps(h) => {
-                out.conflicts.push(format!(
-                    "{who} not renamed to {}: the name is used by {}",
-                    c.name,
-                    describe_holder(h)
+                out.conflicts.push(about_group(
+                    Finding::new(
+                        holder_code(h),
+                        format!(
+                            "{who} not renamed to {}: the name is used by {}",
+                            c.name,
+                            describe_holder(h)
+                        ),
+                    )
+                    .about(e.id.as_str()),
+                    c,
                 ));
                 name = e.display_name.clone();
             }
             Holder::Releases(h) => {
-                out.notes.push(format!(
-                    "{who} not renamed to {} yet: group {} (id {}) gives the name up in this \
-                     pass; the rename follows in the next pass",
-                    c.name, h.display_name, h.id
+                out.notes.push(about_group(
+                    Finding::new(
+                        ReasonCode::NameReleasedThisPass,
+                        format!(
+                            "{who} not renamed to {} yet: group {} (id {}) gives the name up in \
+                             this pass; the rename follows in the next pass",
+                            c.name, h.display_name, h.id
+                        ),
+                    )
+                    .about(e.id.as_str()),
+                    c,
                 ));
                 name = e.display_name.clone();
             }
@@ -300,6 +360,11 @@ fn plan_new<'a>(
             out.operations.push(Operation::CreateGroup {
                 external_id: c.dir.object_guid.clone(),
                 display_name: c.name.clone(),
+                reason: Reason::new(
+                    ReasonCode::NewInScope,
+                    "in scope (under the group search base, name matching the prefix) and not \
+                     yet in Identity Center",
+                ),
             });
             Some(GroupTarget {
                 group: GroupRef::New(c.dir.object_guid.clone()),
@@ -309,10 +374,16 @@ fn plan_new<'a>(
             })
         }
         Holder::Releases(h) => {
-            out.notes.push(format!(
-                "{who} not created yet: group {} (id {}) gives the name up in this pass; the \
-                 create follows in the next pass",
-                h.display_name, h.id
+            out.notes.push(about_group(
+                Finding::new(
+                    ReasonCode::NameReleasedThisPass,
+                    format!(
+                        "{who} not created yet: group {} (id {}) gives the name up in this \
+                         pass; the create follows in the next pass",
+                        h.display_name, h.id
+                    ),
+                ),
+                c,
             ));
             None
         }
@@ -320,17 +391,29 @@ fn plan_new<'a>(
             Some(adopt(c, h, names, out))
         }
         Holder::Keeps(h) if h.external_id.is_none() => {
-            out.conflicts.push(format!(
-                "{who} not created: the name is used by {}, or set adoptGroupsByName to make \
-                 scim-sync take that group over",
-                describe_holder(h)
+            out.conflicts.push(about_group(
+                Finding::new(
+                    holder_code(h),
+                    format!(
+                        "{who} not created: the name is used by {}, or set adoptGroupsByName to \
+                         make scim-sync take that group over",
+                        describe_holder(h)
+                    ),
+                ),
+                c,
             ));
             None
         }
         Holder::Keeps(h) => {
-            out.conflicts.push(format!(
-                "{who} not created: the name is used by {}",
-                describe_holder(h)
+            out.conflicts.push(about_group(
+                Finding::new(
+                    holder_code(h),
+                    format!(
+                        "{who} not created: the name is used by {}",
+                        describe_holder(h)
+                    ),
+                ),
+                c,
             ));
             None
         }
@@ -350,6 +433,10 @@ fn adopt<'a>(
         id: h.id.clone(),
         external_id: c.dir.object_guid.clone(),
         display_name: h.display_name.clone(),
+        reason: Reason::new(
+            ReasonCode::AdoptedByName,
+            "same name as a group in scope and no externalId (adoptGroupsByName is set)",
+        ),
     });
     let mut name = h.display_name.clone();
     if h.display_name != c.name && matches!(names.check(&c.name, Some(&h.id)), Holder::Free) {
@@ -358,16 +445,24 @@ fn adopt<'a>(
             external_id: c.dir.object_guid.clone(),
             from: h.display_name.clone(),
             to: c.name.clone(),
+            reason: renamed(&h.display_name, &c.name),
         });
         name = c.name.clone();
     }
     let current = match &h.member_ids {
         Some(ids) => CurrentMembers::Read(ids),
         None => {
-            out.notes.push(format!(
-                "group {} ({}) is adopted in this pass; its members are managed from the next \
-                 pass, once they have been read",
-                h.display_name, c.dir.object_guid
+            out.notes.push(about_group(
+                Finding::new(
+                    ReasonCode::MembersManagedNextPass,
+                    format!(
+                        "group {} ({}) is adopted in this pass; its members are managed from \
+                         the next pass, once they have been read",
+                        h.display_name, c.dir.object_guid
+                    ),
+                )
+                .about(h.id.as_str()),
+                c,
             ));
             CurrentMembers::Unknown
         }
@@ -378,4 +473,11 @@ fn adopt<'a>(
         dir: c.dir,
         current,
     }
+}
+
+fn renamed(from: &str, to: &str) -> Reason {
+    Reason::new(
+        ReasonCode::GroupRenamed,
+        format!("renamed in the directory from {from} to {to}"),
+    )
 }

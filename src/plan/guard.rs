@@ -9,7 +9,7 @@
 use super::ownership::{is_owned_group_external_id, is_owned_user_external_id};
 use super::types::{Operation, Plan};
 use crate::model::settings::GuardSettings;
-use crate::model::{DirectorySnapshot, IdcSnapshot};
+use crate::model::{DirectorySnapshot, Finding, IdcSnapshot, ReasonCode};
 
 /// The setting an operator flips to let an intended mass change through.
 const OVERRIDE_SETTING: &str = "guard.allowMassChanges";
@@ -29,22 +29,25 @@ impl Loss {
         ((share * self.base as f64) - 1e-9).ceil().max(0.0) as u64
     }
 
-    fn exceeded(&self, g: &GuardSettings) -> Option<String> {
+    fn exceeded(&self, g: &GuardSettings) -> Option<Finding> {
         let by_share = self.share_limit(g);
         if self.count <= g.max_destructive_count && self.count <= by_share {
             return None;
         }
-        Some(format!(
-            "{} of {} {} would be {} in this pass, more than the guard allows ({:.0} % = {}, \
+        Some(Finding::new(
+            ReasonCode::HeldBackByGuard,
+            format!(
+                "{} of {} {} would be {} in this pass, more than the guard allows ({:.0} % = {}, \
              at most {}): all disables, deletions and member removals are withheld; if this is \
              intended, set {OVERRIDE_SETTING} for one run",
-            self.count,
-            self.base,
-            self.what,
-            self.verb,
-            g.max_destructive_share * 100.0,
-            by_share,
-            g.max_destructive_count
+                self.count,
+                self.base,
+                self.what,
+                self.verb,
+                g.max_destructive_share * 100.0,
+                by_share,
+                g.max_destructive_count
+            ),
         ))
     }
 }
@@ -62,7 +65,7 @@ pub fn apply_guard(
     idc: &IdcSnapshot,
     dir: &DirectorySnapshot,
     g: &GuardSettings,
-) -> (Plan, Vec<String>) {
+) -> (Plan, Vec<Finding>) {
     if g.allow_mass_changes {
         return (plan, Vec::new());
     }
@@ -106,11 +109,14 @@ pub fn apply_guard(
 
     let mut reasons = Vec::new();
     if dir.users.is_empty() && owned_users > 0 {
-        reasons.push(format!(
-            "the directory returned no users in scope while Identity Center holds {owned_users} \
-             users managed by scim-sync (a wrong search base or sync group looks like this): all \
-             disables, deletions and member removals are withheld; if this is intended, set \
-             {OVERRIDE_SETTING} for one run"
+        reasons.push(Finding::new(
+            ReasonCode::HeldBackByGuard,
+            format!(
+                "the directory returned no users in scope while Identity Center holds \
+                 {owned_users} users managed by scim-sync (a wrong search base or sync group \
+                 looks like this): all disables, deletions and member removals are withheld; if \
+                 this is intended, set {OVERRIDE_SETTING} for one run"
+            ),
         ));
     }
     let losses = [
@@ -151,14 +157,17 @@ pub(crate) fn withhold_destructive(mut plan: Plan) -> Plan {
 /// Returns `plan` without its destructive part when part of Identity Center could not be read,
 /// and the reason (empty when every read succeeded). Not subject to `allowMassChanges`: a
 /// decision on a partial read is never safe, however few people it concerns.
-pub fn withhold_on_read_errors(plan: Plan, idc: &IdcSnapshot) -> (Plan, Vec<String>) {
+pub fn withhold_on_read_errors(plan: Plan, idc: &IdcSnapshot) -> (Plan, Vec<Finding>) {
     if idc.read_errors.is_empty() {
         return (plan, Vec::new());
     }
-    let reason = format!(
-        "no user was disabled or removed from a group because part of Identity Center could not \
-         be read: {}",
-        idc.read_errors.join("; ")
+    let reason = Finding::new(
+        ReasonCode::PartialRead,
+        format!(
+            "no user was disabled or removed from a group because part of Identity Center \
+             could not be read: {}",
+            idc.read_errors.join("; ")
+        ),
     );
     (withhold_destructive(plan), vec![reason])
 }

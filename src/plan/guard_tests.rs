@@ -44,11 +44,12 @@ fn more_than_the_share_is_withheld_and_the_safe_part_kept() {
     assert_eq!(disables(&kept), 0);
     assert_eq!(kept.operations.len(), 1, "the create stays: {kept:#?}");
     assert_eq!(withheld.len(), 1);
+    assert_eq!(withheld[0].code, crate::model::ReasonCode::HeldBackByGuard);
     assert!(
-        withheld[0].starts_with("11 of 100 managed users"),
+        withheld[0].text.starts_with("11 of 100 managed users"),
         "{withheld:?}"
     );
-    assert!(withheld[0].contains("guard.allowMassChanges"));
+    assert!(withheld[0].text.contains("guard.allowMassChanges"));
 }
 
 #[test]
@@ -57,7 +58,7 @@ fn more_than_the_count_is_withheld_even_under_the_share() {
     let plan = plan(&dir, &idc, &Policy::default());
     let (kept, withheld) = apply_guard(plan, &idc, &dir, &GuardSettings::default());
     assert!(kept.is_empty());
-    assert!(withheld[0].contains("at most 50"), "{withheld:?}");
+    assert!(withheld[0].text.contains("at most 50"), "{withheld:?}");
 }
 
 #[test]
@@ -76,7 +77,10 @@ fn an_empty_directory_disables_nobody_unless_overridden() {
     assert_eq!(disables(&plan), 1);
     let (kept, withheld) = apply_guard(plan.clone(), &idc, &dir, &GuardSettings::default());
     assert!(kept.is_empty());
-    assert!(withheld[0].contains("no users in scope"), "{withheld:?}");
+    assert!(
+        withheld[0].text.contains("no users in scope"),
+        "{withheld:?}"
+    );
 
     let lax = GuardSettings {
         max_destructive_share: 1.0,
@@ -109,7 +113,7 @@ fn deactivations_count_as_disables_and_keep_their_other_changes() {
     );
     let (kept, withheld) = apply_guard(plan, &idc, &dir, &GuardSettings::default());
     assert!(
-        withheld[0].starts_with("5 of 10 managed users"),
+        withheld[0].text.starts_with("5 of 10 managed users"),
         "{withheld:?}"
     );
     let [Operation::UpdateUser { user, changed, .. }] = &kept.operations[..] else {
@@ -145,7 +149,7 @@ fn member_removals_are_measured_against_owned_memberships() {
     let (kept, withheld) = apply_guard(plan, &idc, &dir, &strict);
     assert!(kept.is_empty());
     assert!(
-        withheld[0].starts_with("3 of 40 memberships"),
+        withheld[0].text.starts_with("3 of 40 memberships"),
         "{withheld:?}"
     );
 }

@@ -9,17 +9,26 @@
 use super::groups::{CurrentMembers, GroupTarget};
 use super::types::{GroupRef, Operation, Plan, UserRef};
 use super::users::UserOutcome;
+use crate::model::{Finding, Reason, ReasonCode};
 
 pub(super) fn plan_members(targets: &[GroupTarget<'_>], users: &UserOutcome<'_>, out: &mut Plan) {
     let untouchable_ids = &users.untouchable_ids;
     for t in targets {
         let current = match &t.current {
             CurrentMembers::Unknown => {
-                out.notes.push(format!(
-                    "group {} ({}): its members were not read from Identity Center, so no \
-                     member changes are planned for it in this pass",
-                    t.name, t.dir.object_guid
-                ));
+                out.notes.push(
+                    Finding::new(
+                        ReasonCode::MembersNotRead,
+                        format!(
+                            "group {} ({}): its members were not read from Identity Center, so \
+                             no member changes are planned for it in this pass",
+                            t.name, t.dir.object_guid
+                        ),
+                    )
+                    .about(&*t.dir.dn)
+                    .about(t.dir.object_guid.as_str())
+                    .about(t.name.as_str()),
+                );
                 continue;
             }
             CurrentMembers::None => None,
@@ -75,16 +84,29 @@ pub(super) fn plan_members(targets: &[GroupTarget<'_>], users: &UserOutcome<'_>,
                 group: t.group.clone(),
                 group_name: t.name.clone(),
                 users: add,
+                reason: Reason::new(
+                    ReasonCode::MemberAdded,
+                    "direct or nested members of the group in the directory, not yet members in \
+                     Identity Center",
+                ),
             });
         }
         if let (false, Some(why)) = (remove.is_empty(), &t.dir.members_partial) {
-            out.withheld.push(format!(
-                "group {} ({}): {} member removals withheld, its members were not read \
-                 completely: {why}",
-                t.name,
-                t.dir.object_guid,
-                remove.len()
-            ));
+            out.withheld.push(
+                Finding::new(
+                    ReasonCode::PartialRead,
+                    format!(
+                        "group {} ({}): {} member removals withheld, its members were not read \
+                         completely: {why}",
+                        t.name,
+                        t.dir.object_guid,
+                        remove.len()
+                    ),
+                )
+                .about(&*t.dir.dn)
+                .about(t.dir.object_guid.as_str())
+                .about(t.name.as_str()),
+            );
             remove.clear();
         }
         if let (false, GroupRef::Existing(group_id)) = (remove.is_empty(), &t.group) {
@@ -92,6 +114,11 @@ pub(super) fn plan_members(targets: &[GroupTarget<'_>], users: &UserOutcome<'_>,
                 group_id: group_id.clone(),
                 group_name: t.name.clone(),
                 user_ids: remove,
+                reason: Reason::new(
+                    ReasonCode::MemberLeftGroup,
+                    "no longer direct or nested members of the group in the directory, or no \
+                     longer users in scope",
+                ),
             });
         }
     }

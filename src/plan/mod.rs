@@ -41,6 +41,7 @@
 
 mod anchors;
 mod desired;
+mod field_names;
 mod groups;
 mod guard;
 mod holders;
@@ -59,6 +60,7 @@ mod planner_tests;
 
 pub use crate::model::settings::GuardSettings;
 pub use crate::model::settings::{EmailSource, OutOfScopeAction, Policy, UserNameSource};
+pub use crate::model::{Finding, Reason, ReasonCode};
 pub use desired::{desired_group_name, desired_user};
 pub use guard::{apply_guard, withhold_on_read_errors};
 pub use ownership::{domain_of_sid, is_owned_group_external_id, is_owned_user_external_id, is_sid};

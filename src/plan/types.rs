@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::{Finding, Reason};
 pub use crate::model::{UserAttributes, UserField};
 
 /// A user an operation refers to: one that exists, or one created earlier in the same plan.
@@ -40,6 +41,8 @@ pub enum GroupRef {
 pub enum Operation {
     CreateUser {
         user: UserAttributes,
+        /// Why the operation is planned.
+        reason: Reason,
     },
     /// Only `changed` is sent; `user` carries the full state after the update (a field not in
     /// `changed` holds Identity Center's current value). Never a deactivation: see
@@ -48,20 +51,28 @@ pub enum Operation {
         id: String,
         user: UserAttributes,
         changed: Vec<UserField>,
+        /// Why the operation is planned.
+        reason: Reason,
     },
     DisableUser {
         id: String,
         external_id: String,
         user_name: String,
+        /// Why the operation is planned.
+        reason: Reason,
     },
     DeleteUser {
         id: String,
         external_id: String,
         user_name: String,
+        /// Why the operation is planned.
+        reason: Reason,
     },
     CreateGroup {
         external_id: String,
         display_name: String,
+        /// Why the operation is planned.
+        reason: Reason,
     },
     /// Rename in place (PATCH), which keeps the id and so every account assignment.
     RenameGroup {
@@ -69,27 +80,37 @@ pub enum Operation {
         external_id: String,
         from: String,
         to: String,
+        /// Why the operation is planned.
+        reason: Reason,
     },
     /// Write our externalId onto an existing same-named group (only with `adoptGroupsByName`).
     AdoptGroup {
         id: String,
         external_id: String,
         display_name: String,
+        /// Why the operation is planned.
+        reason: Reason,
     },
     DeleteGroup {
         id: String,
         external_id: String,
         display_name: String,
+        /// Why the operation is planned.
+        reason: Reason,
     },
     AddMembers {
         group: GroupRef,
         group_name: String,
         users: Vec<UserRef>,
+        /// Why the operation is planned.
+        reason: Reason,
     },
     RemoveMembers {
         group_id: String,
         group_name: String,
         user_ids: Vec<String>,
+        /// Why the operation is planned.
+        reason: Reason,
     },
 }
 
@@ -119,6 +140,22 @@ impl Operation {
         self.sort_key().0
     }
 
+    /// Why the operation is planned.
+    pub fn reason(&self) -> &Reason {
+        match self {
+            Operation::CreateUser { reason, .. }
+            | Operation::UpdateUser { reason, .. }
+            | Operation::DisableUser { reason, .. }
+            | Operation::DeleteUser { reason, .. }
+            | Operation::CreateGroup { reason, .. }
+            | Operation::RenameGroup { reason, .. }
+            | Operation::AdoptGroup { reason, .. }
+            | Operation::DeleteGroup { reason, .. }
+            | Operation::AddMembers { reason, .. }
+            | Operation::RemoveMembers { reason, .. } => reason,
+        }
+    }
+
     /// Destructive operations take access away; they run last and are the ones safety guards
     /// and read failures hold back.
     pub fn is_destructive(&self) -> bool {
@@ -134,7 +171,7 @@ impl Operation {
             Operation::CreateGroup { external_id, .. } => (Objects, 0, external_id),
             Operation::AdoptGroup { id, .. } => (Objects, 1, id),
             Operation::RenameGroup { id, .. } => (Objects, 2, id),
-            Operation::CreateUser { user } => (Objects, 3, &user.external_id),
+            Operation::CreateUser { user, .. } => (Objects, 3, &user.external_id),
             Operation::UpdateUser { id, .. } => (Objects, 4, id),
             Operation::AddMembers { group, .. } => match group {
                 GroupRef::Existing(id) => (Additions, 5, id),
@@ -154,22 +191,22 @@ impl Operation {
 pub struct Plan {
     pub operations: Vec<Operation>,
     /// Collisions with objects the sync does not own, phrased for an operator.
-    pub conflicts: Vec<String>,
+    pub conflicts: Vec<Finding>,
     /// Directory entries Identity Center would reject, and why; never sent. Only the
     /// planner's own findings: entries the directory reader skipped (`DirectorySnapshot::skipped`)
     /// are not repeated here.
-    pub skipped: Vec<String>,
+    pub skipped: Vec<Finding>,
     /// Changes deliberately left for a later pass, and why (a name still held by an object
     /// that releases it in this pass, a group whose membership could not be read, an adopted
     /// group whose members are managed from the next pass). Informational: nothing is wrong.
     #[serde(default)]
-    pub notes: Vec<String>,
+    pub notes: Vec<Finding>,
     /// Changes that take access away which the planner held back because what they rest on
     /// was not read completely (an in-scope directory entry without a readable anchor, a
     /// nested group whose members could not be read), each naming the entry. The pass adds
     /// them to the summary's `withheld`, next to the guard's.
     #[serde(default)]
-    pub withheld: Vec<String>,
+    pub withheld: Vec<Finding>,
 }
 
 impl Plan {

@@ -10,7 +10,7 @@ use super::ownership::{fold, is_owned_user_external_id, is_sid, same_folded, use
 use super::types::{Operation, Plan, UserField, UserRef};
 use super::unknown::Unknown;
 use crate::model::settings::{OutOfScopeAction, Policy};
-use crate::model::{DirectoryUser, IdcUser};
+use crate::model::{DirectoryUser, Finding, IdcUser, Reason, ReasonCode};
 
 /// What the membership planning needs to know about users once their fate is decided.
 pub(super) struct UserOutcome<'a> {
@@ -62,13 +62,20 @@ pub(super) fn plan_users<'a>(
         .extract_if(.., |c| !c.duplicate_of.is_empty())
         .collect();
     for c in duplicates {
-        out.skipped.push(format!(
-            "{}: userName or mail {} is also used by {}; Identity Center needs both unique \
-             (compared without case): make them differ in the directory",
-            c.dir.dn,
-            describe_values(&c.want),
-            c.duplicate_of.join(" and ")
-        ));
+        out.skipped.push(
+            Finding::new(
+                ReasonCode::DuplicateInDirectory,
+                format!(
+                    "{}: userName or mail {} is also used by {}; Identity Center needs both \
+                     unique (compared without case): make them differ in the directory",
+                    c.dir.dn,
+                    describe_values(&c.want),
+                    c.duplicate_of.join(" and ")
+                ),
+            )
+            .about(&*c.dir.dn)
+            .about(c.dir.object_sid.as_str()),
+        );
         disable_if_disabled_in_directory(c.dir, c.existing, now, out);
         untouchable_keys.insert(c.key);
     }
@@ -141,11 +148,13 @@ pub(super) fn plan_users<'a>(
                 id: u.id.clone(),
                 external_id,
                 user_name: u.user_name.clone(),
+                reason: left_sync_group(),
             }),
             OutOfScopeAction::Delete => out.operations.push(Operation::DeleteUser {
                 id: u.id.clone(),
                 external_id,
                 user_name: u.user_name.clone(),
+                reason: left_sync_group(),
             }),
             _ => {}
         }
@@ -183,15 +192,29 @@ fn hold_if_unknown<'a>(
         return (out_of_scope, Vec::new());
     }
     for dn in &unknown.unmatched {
-        out.withheld.push(format!(
-            "{dn}: part of the scope could not be read (an entry without a readable objectSid \
-             whose names match no user scim-sync manages, or a nested group whose members \
-             could not be read), so none of the {} users out of scope was disabled, deleted or \
-             removed from a group in this pass; fix the entry in the directory",
-            out_of_scope.len()
-        ));
+        out.withheld.push(
+            Finding::new(
+                ReasonCode::PartialRead,
+                format!(
+                    "{dn}: part of the scope could not be read (an entry without a readable \
+                     objectSid whose names match no user scim-sync manages, or a nested group \
+                     whose members could not be read), so none of the {} users out of scope \
+                     was disabled, deleted or removed from a group in this pass; fix the entry \
+                     in the directory",
+                    out_of_scope.len()
+                ),
+            )
+            .about(&**dn),
+        );
     }
     (Vec::new(), out_of_scope)
+}
+
+fn left_sync_group() -> Reason {
+    Reason::new(
+        ReasonCode::LeftSyncGroup,
+        "no longer in scope: not a direct or nested member of the sync group",
+    )
 }
 
 /// A skipped entry is otherwise left alone, but an account the directory says is disabled
@@ -210,6 +233,10 @@ fn disable_if_disabled_in_directory(
             id: e.id.clone(),
             external_id: e.external_id.clone().unwrap_or_default(),
             user_name: e.user_name.clone(),
+            reason: Reason::new(
+                ReasonCode::DisabledInDirectory,
+                "disabled in the directory (its entry is otherwise skipped)",
+            ),
         });
     }
 }
@@ -243,11 +270,19 @@ fn index_owned<'a>(
                 } else {
                     (*o.get(), u)
                 };
-                out.notes.push(format!(
-                    "Identity Center users {} and {} both carry externalId {ext}: only {} is \
-                     managed; delete the other",
-                    keep.id, other.id, keep.id
-                ));
+                out.notes.push(
+                    Finding::new(
+                        ReasonCode::DuplicateExternalId,
+                        format!(
+                            "Identity Center users {} and {} both carry externalId {ext}: only \
+                             {} is managed; delete the other",
+                            keep.id, other.id, keep.id
+                        ),
+                    )
+                    .about(ext)
+                    .about(keep.id.as_str())
+                    .about(other.id.as_str()),
+                );
                 shadowed.push(other.id.as_str());
                 o.insert(keep);
             }
@@ -283,7 +318,10 @@ fn candidates<'a>(
         // A user created with a SID of another domain would be foreign to the next pass:
         // never provisioned, and its domain named so the operator can add it.
         if !is_owned_user_external_id(dir.object_sid.trim(), domain_sids) {
-            out.skipped.push(format!(
+            out.skipped.push(
+                Finding::new(
+                    ReasonCode::ForeignDomain,
+                    format!(
                 "{}: objectSid {} is not an account of this directory's domain ({}); if its \
                  domain belongs to this directory, add it to scope.extraDomainSids",
                 dir.dn,
@@ -293,7 +331,11 @@ fn candidates<'a>(
                 } else {
                     domain_sids.join(", ")
                 }
-            ));
+            ),
+                )
+                .about(&*dir.dn)
+                .about(dir.object_sid.as_str()),
+            );
             untouchable.insert(key);
             continue;
         }
@@ -301,7 +343,11 @@ fn candidates<'a>(
         let want = match desired_view(dir, policy, now) {
             Ok(w) => w,
             Err(reason) => {
-                out.skipped.push(format!("{}: {reason}", dir.dn));
+                out.skipped.push(
+                    Finding::new(reason.code, format!("{}: {reason}", dir.dn))
+                        .about(&*dir.dn)
+                        .about(dir.object_sid.as_str()),
+                );
                 untouchable.insert(key);
                 disable_if_disabled_in_directory(dir, existing, now, out);
                 continue;
@@ -394,7 +440,7 @@ fn describe_holder(h: &IdcUser, domain_sids: &[String]) -> String {
 /// The outcome of checking one unique value for a user.
 enum Check {
     Take,
-    Conflict(String),
+    Conflict(ReasonCode, String),
     Wait(String),
 }
 
@@ -415,10 +461,24 @@ fn check_value(
 ) -> Check {
     match holders.check(value, me) {
         Holder::Free => Check::Take,
-        Holder::Keeps(h) => Check::Conflict(format!(
-            "its {attr} {value} is already used by {}",
-            describe_holder(h, domain_sids)
-        )),
+        Holder::Keeps(h) => {
+            let owned = h
+                .external_id
+                .as_deref()
+                .is_some_and(|e| is_owned_user_external_id(e, domain_sids));
+            let code = if owned {
+                ReasonCode::NameKeptByManagedObject
+            } else {
+                ReasonCode::NameTakenByForeignObject
+            };
+            Check::Conflict(
+                code,
+                format!(
+                    "its {attr} {value} is already used by {}",
+                    describe_holder(h, domain_sids)
+                ),
+            )
+        }
         Holder::Releases(h) => Check::Wait(format!(
             "its {attr} {value} is still held by user {} (id {}), which gives it up in this \
              pass; it follows in the next pass",
@@ -448,29 +508,56 @@ fn plan_create(c: &Candidate<'_>, taken: &Taken<'_, '_>, out: &mut Plan) -> Opti
         "user {} ({}, {})",
         c.want.user_name, c.want.external_id, c.dir.dn
     );
-    let conflicts: Vec<&str> = checks
+    let conflicts: Vec<(ReasonCode, &str)> = checks
         .iter()
         .filter_map(|ch| match ch {
-            Check::Conflict(m) => Some(m.as_str()),
+            Check::Conflict(code, m) => Some((*code, m.as_str())),
             _ => None,
         })
         .collect();
-    if !conflicts.is_empty() {
-        out.conflicts.push(format!(
-            "{who} not created: {}; rename one of them (Identity Center needs unique userNames \
-             and emails, compared without case)",
-            conflicts.join("; and ")
+    if let Some((code, _)) = conflicts.first() {
+        let texts: Vec<&str> = conflicts.iter().map(|(_, m)| *m).collect();
+        out.conflicts.push(about_candidate(
+            Finding::new(
+                *code,
+                format!(
+                    "{who} not created: {}; rename one of them (Identity Center needs unique \
+                     userNames and emails, compared without case)",
+                    texts.join("; and ")
+                ),
+            ),
+            c,
         ));
         return None;
     }
     if let Some(Check::Wait(m)) = checks.iter().find(|ch| matches!(ch, Check::Wait(_))) {
-        out.notes.push(format!("{who} not created yet: {m}"));
+        out.notes.push(about_candidate(
+            Finding::new(
+                ReasonCode::NameReleasedThisPass,
+                format!("{who} not created yet: {m}"),
+            ),
+            c,
+        ));
         return None;
     }
     out.operations.push(Operation::CreateUser {
         user: c.want.to_attributes(),
+        reason: Reason::new(
+            ReasonCode::NewInScope,
+            "in scope (a member of the sync group) and not yet in Identity Center",
+        ),
     });
     Some(UserRef::New(c.want.external_id.into()))
+}
+
+/// The finding, also about the candidate's DN, objectSid and (when it exists) Identity
+/// Center id.
+fn about_candidate(f: Finding, c: &Candidate<'_>) -> Finding {
+    let f = f.about(&*c.dir.dn).about(c.dir.object_sid.as_str());
+    match c.existing {
+        Some(e) => f.about(e.id.as_str()),
+        None => f,
+    }
 }
 
 /// Case-only differences of userName and email are not changes unless `lowercaseUserNames`
@@ -512,12 +599,17 @@ fn plan_update(
                 changed.push(UserField::UserName);
                 send_user_name = true;
             }
-            Check::Conflict(m) => out
-                .conflicts
-                .push(format!("{}: userName not changed: {m}", who())),
-            Check::Wait(m) => out
-                .notes
-                .push(format!("{}: userName not changed yet: {m}", who())),
+            Check::Conflict(code, m) => out.conflicts.push(about_candidate(
+                Finding::new(code, format!("{}: userName not changed: {m}", who())),
+                c,
+            )),
+            Check::Wait(m) => out.notes.push(about_candidate(
+                Finding::new(
+                    ReasonCode::NameReleasedThisPass,
+                    format!("{}: userName not changed yet: {m}", who()),
+                ),
+                c,
+            )),
         }
     }
     if e.display_name.as_deref() != Some(&*want.display_name) {
@@ -543,22 +635,36 @@ fn plan_update(
                     changed.push(UserField::Email);
                     send_email = true;
                 }
-                Check::Conflict(m) => out
-                    .conflicts
-                    .push(format!("{}: email not changed: {m}", who())),
-                Check::Wait(m) => out
-                    .notes
-                    .push(format!("{}: email not changed yet: {m}", who())),
+                Check::Conflict(code, m) => out.conflicts.push(about_candidate(
+                    Finding::new(code, format!("{}: email not changed: {m}", who())),
+                    c,
+                )),
+                Check::Wait(m) => out.notes.push(about_candidate(
+                    Finding::new(
+                        ReasonCode::NameReleasedThisPass,
+                        format!("{}: email not changed yet: {m}", who()),
+                    ),
+                    c,
+                )),
             }
         }
     }
     // Turning a user off is its own operation (so a hold-back withholds just that); turning
     // one back on is an ordinary attribute change.
     if e.active && !want.active {
+        let reason = if c.dir.enabled {
+            Reason::new(
+                ReasonCode::AccountExpired,
+                "the account has expired in the directory (accountExpires)",
+            )
+        } else {
+            Reason::new(ReasonCode::DisabledInDirectory, "disabled in the directory")
+        };
         out.operations.push(Operation::DisableUser {
             id: e.id.clone(),
             external_id: e.external_id.clone().unwrap_or_default(),
             user_name: e.user_name.clone(),
+            reason,
         });
     } else if !e.active && want.active {
         changed.push(UserField::Active);
@@ -580,9 +686,44 @@ fn plan_update(
         user.active = e.active;
     }
     changed.sort();
+    let reason = update_reason(&changed, want.active);
     out.operations.push(Operation::UpdateUser {
         id: e.id.clone(),
         user,
         changed,
+        reason,
     });
+}
+
+/// An update that switches the account on or off says so (that is what an operator asks
+/// about); otherwise it names the attributes that differ.
+fn update_reason(changed: &[UserField], active: bool) -> Reason {
+    let others: Vec<&str> = changed
+        .iter()
+        .filter(|f| **f != UserField::Active)
+        .map(|f| f.scim_name())
+        .collect();
+    let also = if others.is_empty() {
+        String::new()
+    } else {
+        format!("; also {} changed", others.join(", "))
+    };
+    if changed.contains(&UserField::Active) {
+        if active {
+            Reason::new(
+                ReasonCode::EnabledInDirectory,
+                format!("enabled again in the directory{also}"),
+            )
+        } else {
+            Reason::new(
+                ReasonCode::DisabledInDirectory,
+                format!("disabled in the directory{also}"),
+            )
+        }
+    } else {
+        Reason::new(
+            ReasonCode::AttributeChanged,
+            format!("changed in the directory: {}", others.join(", ")),
+        )
+    }
 }

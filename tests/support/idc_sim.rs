@@ -151,7 +151,7 @@ impl Sim {
         created_groups: &mut HashMap<String, String>,
     ) -> Result<(), String> {
         match op {
-            Operation::CreateUser { user } => {
+            Operation::CreateUser { user, .. } => {
                 let u = IdcUser {
                     id: self.fresh_id("n"),
                     external_id: Some(user.external_id.clone()),
@@ -166,7 +166,9 @@ impl Sim {
                 created_users.insert(user.external_id.clone(), u.id.clone());
                 self.users.insert(u.id.clone(), u);
             }
-            Operation::UpdateUser { id, user, changed } => {
+            Operation::UpdateUser {
+                id, user, changed, ..
+            } => {
                 let cur = self.users.get(id).ok_or("404 user")?.clone();
                 if changed.is_empty() {
                     return Err("update with nothing changed".into());
@@ -222,6 +224,7 @@ impl Sim {
             Operation::CreateGroup {
                 external_id,
                 display_name,
+                ..
             } => {
                 self.group_unique(display_name, Some(external_id), None)?;
                 let id = self.fresh_id("h");

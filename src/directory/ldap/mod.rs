@@ -6,6 +6,7 @@
 //! the group search base; their `member` values (ranged) and those of the groups nested in
 //! them are flattened client-side by the same code the LDIF source uses.
 
+mod chain;
 mod connect;
 mod range;
 mod search;
@@ -15,7 +16,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use ldap3::Scope as LdapScope;
 
 use crate::model::settings::{LdapSettings, Scope};
-use crate::model::{DirectorySnapshot, EntryKind, SkippedEntry};
+use crate::model::{DirectorySnapshot, EntryKind, ReasonCode, SkippedEntry};
 
 use super::dn::{dn_key, domain_head, looks_like_dn};
 use super::entry::{decode_group, decode_user, RawEntry};
@@ -26,6 +27,8 @@ use super::scope::{assemble, primary_group_sid, validate_scope, GroupCandidate, 
 use super::sid::sid_to_string;
 
 use search::Reader;
+
+pub use chain::read_ldap_ancestry;
 
 /// Reads the directory in scope over LDAP (Active Directory attribute profile).
 pub async fn read_ldap(
@@ -228,6 +231,7 @@ impl GroupsFound {
                 skipped.push(SkippedEntry {
                     dn: e.dn.clone(),
                     anchor,
+                    code: ReasonCode::UnreadableMembers,
                     reason,
                     kind: EntryKind::Group,
                     user_names: Vec::new(),

@@ -8,6 +8,7 @@
 //! group), then only the entries in scope. An export of 100k users is ~100 MB of text; holding
 //! it, or every entry in it, would cost several times the snapshot itself.
 
+mod chain;
 mod records;
 
 use std::collections::{HashMap, HashSet};
@@ -16,7 +17,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::time::SystemTime;
 
-use crate::model::{DirectorySnapshot, EntryKind, SkippedEntry};
+use crate::model::{DirectorySnapshot, EntryKind, ReasonCode, SkippedEntry};
 
 use super::dn::{dn_key, domain_head, key_is_under, looks_like_dn};
 use super::entry::{decode_group, decode_user, RawEntry};
@@ -28,6 +29,8 @@ use super::scope::{
 use super::sid::sid_to_string;
 use crate::model::settings::Scope;
 use records::{RecordError, Records};
+
+pub use chain::read_ldif_ancestry;
 
 /// Reads an LDIF export from a file; see [`read_ldif`].
 pub fn read_ldif_file(path: &Path, scope: &Scope) -> Result<DirectorySnapshot, DirectoryError> {
@@ -322,6 +325,7 @@ fn read_in_scope(
                     Some(reason) => skipped.push(SkippedEntry {
                         dn: g.dn,
                         anchor: Some(g.object_guid),
+                        code: ReasonCode::UnreadableMembers,
                         reason: reason.clone(),
                         kind: EntryKind::Group,
                         user_names: Vec::new(),
@@ -352,6 +356,7 @@ fn read_in_scope(
         skipped.push(SkippedEntry {
             dn: dn.to_string(),
             anchor: None,
+            code: ReasonCode::UnreadableMembers,
             reason: format!(
                 "nested in the sync group, and its memberships could not be read ({reason}), \
                  so the users it holds are unknown"

@@ -1,0 +1,76 @@
+//! The walk up from one entry to the sync group over LDAP, for `explain`: one search per
+//! group level (`member=<dn>`), so a user nested three levels deep costs a handful of
+//! requests, not a read of the directory.
+
+use ldap3::Scope as LdapScope;
+
+use super::super::chain::{Ancestry, MAX_ANCESTORS};
+use super::super::error::DirectoryError;
+use super::super::filter_escape::filter_value;
+use super::super::mapping::AttributeMap;
+use super::super::scope::validate_scope;
+use super::{connect, default_naming_context, resolve_sync_group, Reader};
+use crate::model::settings::{LdapSettings, Scope};
+
+/// The groups above `target_dn` (direct and nested) and the sync group's DN.
+pub async fn read_ldap_ancestry(
+    settings: &LdapSettings,
+    scope: &Scope,
+    target_dn: &str,
+) -> Result<Ancestry, DirectoryError> {
+    let map = AttributeMap::active_directory();
+    validate_scope(scope)?;
+    let url = settings.url.as_str().to_string();
+    let ldap = connect::connect_and_bind(settings, &url).await?;
+    let mut reader = Reader {
+        ldap,
+        url,
+        page_size: settings.page_size,
+        timeout: settings.operation_timeout,
+    };
+    let result = walk_up(&mut reader, settings, scope, &map, target_dn).await;
+    let _ = reader.ldap.unbind().await;
+    result
+}
+
+async fn walk_up(
+    reader: &mut Reader,
+    settings: &LdapSettings,
+    scope: &Scope,
+    map: &AttributeMap,
+    target_dn: &str,
+) -> Result<Ancestry, DirectoryError> {
+    let base = match &settings.base_dn {
+        Some(b) if !b.trim().is_empty() => b.trim().to_string(),
+        _ => default_naming_context(reader, map).await?,
+    };
+    let mut ancestry = Ancestry::new(target_dn);
+    ancestry.sync_group_dn = resolve_sync_group(reader, &base, scope, map).await?;
+    let mut pending = vec![target_dn.to_string()];
+    while let Some(dn) = pending.pop() {
+        if ancestry.len() > MAX_ANCESTORS {
+            break;
+        }
+        let filter = format!(
+            "(&{}({}={}))",
+            map.group_filter,
+            map.member,
+            filter_value(&dn)
+        );
+        let parents = reader
+            .search_paged(
+                "find the groups of an entry",
+                &base,
+                LdapScope::Subtree,
+                &filter,
+                &["1.1"],
+            )
+            .await?;
+        for p in parents {
+            if ancestry.add_parent(&dn, &p.dn) {
+                pending.push(p.dn);
+            }
+        }
+    }
+    Ok(ancestry)
+}

@@ -1,0 +1,349 @@
+//! `explain`: why one user or group is (or is not) in Identity Center as it is.
+//!
+//! Reads both sides as a pass does, writes nothing, and answers in five steps: `source`
+//! (the directory entry as read), `scope` (in scope or not, and through which chain of
+//! groups), `mapping` (the SCIM attributes it would get, or why it is skipped), `match` (the
+//! Identity Center object found by anchor, or who holds its name) and `actions` (the plan's
+//! operations for it, with reasons, and what the guard or a partial read holds back).
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::directory::{chain_text, Ancestry};
+use crate::model::{DirectoryGroup, DirectoryUser, Finding, IdcGroup, IdcUser, Reason, ReasonCode};
+use crate::pass::select::{self, Target, TargetKind};
+use crate::pass::{read_ancestry, Inspection, PassError, PassOptions, Session};
+use crate::plan::{desired_group_name, desired_user, Operation, Policy};
+
+/// Members of a group whose nesting path is shown (each costs a walk up the directory).
+const MEMBER_PATHS_SHOWN: usize = 20;
+/// Members of a group listed at all.
+const MEMBERS_LISTED: usize = 200;
+
+/// The answer, as `--output json` prints it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Explanation {
+    /// The name asked about.
+    pub who: String,
+    /// `user` or `group`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub source: Value,
+    pub scope: Value,
+    pub mapping: Value,
+    #[serde(rename = "match")]
+    pub matched: Value,
+    pub actions: Value,
+}
+
+/// Explains `who` (a user or a group, by any name [`select::find`] knows); writes nothing.
+pub async fn explain(session: &Session, who: &str) -> Result<Explanation, PassError> {
+    let inspection = session.inspect(&PassOptions::default()).await?;
+    let target = select::find(who, &inspection.directory, &inspection.current)
+        .ok_or_else(|| PassError::NotFound(who.trim().to_string()))?;
+    let dn = target
+        .dir_user
+        .map(|u| u.dn.as_str())
+        .or(target.dir_group.map(|g| g.dn.as_str()));
+    let ancestry = match dn {
+        Some(dn) => Some(read_ancestry(session.settings(), dn).await?),
+        None => None,
+    };
+    let mut member_paths = Vec::new();
+    if let Some(g) = target.dir_group {
+        for u in members_of(g, &inspection)
+            .into_iter()
+            .take(MEMBER_PATHS_SHOWN)
+        {
+            let a = read_ancestry(session.settings(), &u.dn).await?;
+            member_paths.push((u, a.path_from(&g.dn)));
+        }
+    }
+    Ok(build(
+        &target,
+        &inspection,
+        ancestry.as_ref(),
+        &member_paths,
+        &session.settings().policy,
+    ))
+}
+
+/// The explanation from what was read (pure; [`explain`] does the reading).
+pub fn build(
+    target: &Target<'_>,
+    inspection: &Inspection,
+    ancestry: Option<&Ancestry>,
+    member_paths: &[(&DirectoryUser, Option<Vec<String>>)],
+    policy: &Policy,
+) -> Explanation {
+    let findings: Vec<&Finding> = inspection
+        .directory_skipped
+        .iter()
+        .chain(&inspection.plan.skipped)
+        .chain(&inspection.plan.conflicts)
+        .chain(&inspection.plan.notes)
+        .filter(|f| target.concerns(f))
+        .collect();
+    let operations: Vec<Operation> = inspection
+        .plan
+        .operations
+        .iter()
+        .filter_map(|op| select::restrict(op, std::slice::from_ref(target)))
+        .collect();
+    let held_back: Vec<Operation> = inspection
+        .held_back
+        .iter()
+        .filter_map(|op| select::restrict(op, std::slice::from_ref(target)))
+        .collect();
+    let destructive_planned =
+        operations.iter().any(|op| op.is_destructive()) || !held_back.is_empty();
+    let actions = json!({
+        "operations": operations,
+        "withheld": held_back,
+        "withheldBecause": if destructive_planned { inspection.withheld.clone() } else { Vec::new() },
+        "findings": findings,
+    });
+    match target.kind {
+        TargetKind::User => user(target, inspection, ancestry, policy, &findings, actions),
+        TargetKind::Group => group(target, inspection, member_paths, &findings, actions),
+    }
+}
+
+fn chain_json(path: Option<Vec<String>>) -> Value {
+    match path {
+        Some(p) => json!({ "text": chain_text(&p), "dns": p }),
+        None => Value::Null,
+    }
+}
+
+fn user(
+    target: &Target<'_>,
+    inspection: &Inspection,
+    ancestry: Option<&Ancestry>,
+    policy: &Policy,
+    findings: &[&Finding],
+    actions: Value,
+) -> Explanation {
+    let dir = target.dir_user;
+    let reader_skipped: Vec<&&Finding> = findings
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.code,
+                ReasonCode::UnreadableEntry | ReasonCode::UnreadableMembers
+            )
+        })
+        .collect();
+    let state = dir.map(|u| {
+        if u.enabled {
+            Reason::new(ReasonCode::EnabledInDirectory, "enabled in the directory")
+        } else {
+            Reason::new(
+                ReasonCode::DisabledInDirectory,
+                "disabled in the directory (userAccountControl has ACCOUNTDISABLE)",
+            )
+        }
+    });
+    let source = json!({
+        "found": dir.is_some(),
+        "entry": dir.map(user_entry),
+        "state": state,
+        "skippedByReader": reader_skipped,
+        "note": if dir.is_none() {
+            Some("no directory user in scope answers to this name; the match below is by Identity Center's userName or externalId")
+        } else { None },
+    });
+
+    let sync_dn = ancestry
+        .map(|a| a.sync_group_dn.clone())
+        .unwrap_or_default();
+    let chain = ancestry.and_then(|a| a.path_from(&sync_dn));
+    let groups: Vec<Value> = match (dir, ancestry) {
+        (Some(u), Some(a)) => inspection
+            .directory
+            .groups
+            .iter()
+            .filter(|g| {
+                g.member_sids
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case(&u.object_sid))
+            })
+            .map(|g| json!({ "name": g.name, "dn": g.dn, "path": chain_json(a.path_from(&g.dn)) }))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let in_scope = dir.is_some();
+    let scope = json!({
+        "inScope": in_scope,
+        "reason": if in_scope {
+            Reason::new(ReasonCode::NewInScope, "a direct or nested member of the sync group")
+        } else {
+            Reason::new(ReasonCode::LeftSyncGroup, "not a direct or nested member of the sync group")
+        },
+        "syncGroup": sync_dn,
+        "chain": chain_json(chain),
+        "syncedGroups": groups,
+    });
+
+    let mapped = dir.map(|u| desired_user(u, policy));
+    let mapping = match &mapped {
+        Some(Ok(a)) => json!({ "attributes": a, "rejected": Value::Null }),
+        Some(Err(r)) => json!({ "attributes": Value::Null, "rejected": r }),
+        None => json!({ "attributes": Value::Null, "rejected": Value::Null }),
+    };
+
+    let anchored: Vec<&IdcUser> = target.idc_users.clone();
+    let wanted = mapped.and_then(Result::ok);
+    let holders: Vec<&IdcUser> = inspection
+        .current
+        .users
+        .iter()
+        .filter(|u| !anchored.iter().any(|a| a.id == u.id))
+        .filter(|u| {
+            wanted.as_ref().is_some_and(|w| {
+                u.user_name.eq_ignore_ascii_case(&w.user_name)
+                    || u.email
+                        .as_deref()
+                        .zip(w.email.as_deref())
+                        .is_some_and(|(a, b)| a.eq_ignore_ascii_case(b))
+            })
+        })
+        .collect();
+    let matched = json!({
+        "byAnchor": anchored.iter().map(|u| idc_user(u)).collect::<Vec<_>>(),
+        "holdersOfItsNames": holders.iter().map(|u| idc_user(u)).collect::<Vec<_>>(),
+        "conflicts": findings.iter().filter(|f| inspection.plan.conflicts.contains(f)).collect::<Vec<_>>(),
+    });
+    Explanation {
+        who: target.who.clone(),
+        kind: "user",
+        source,
+        scope,
+        mapping,
+        matched,
+        actions,
+    }
+}
+
+/// A directory user with the directory's attribute names.
+fn user_entry(u: &DirectoryUser) -> Value {
+    json!({
+        "dn": u.dn,
+        "objectSid": u.object_sid,
+        "objectGUID": u.object_guid,
+        "sAMAccountName": u.sam_account_name,
+        "userPrincipalName": u.user_principal_name,
+        "givenName": u.given_name,
+        "sn": u.surname,
+        "displayName": u.display_name,
+        "mail": u.mail,
+        "enabled": u.enabled,
+    })
+}
+
+/// An Identity Center user with SCIM's attribute names.
+fn idc_user(u: &IdcUser) -> Value {
+    json!({
+        "id": u.id,
+        "externalId": u.external_id,
+        "userName": u.user_name,
+        "displayName": u.display_name,
+        "givenName": u.given_name,
+        "familyName": u.family_name,
+        "email": u.email,
+        "active": u.active,
+    })
+}
+
+fn members_of<'a>(g: &DirectoryGroup, inspection: &'a Inspection) -> Vec<&'a DirectoryUser> {
+    inspection
+        .directory
+        .users
+        .iter()
+        .filter(|u| {
+            g.member_sids
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(&u.object_sid))
+        })
+        .collect()
+}
+
+fn group(
+    target: &Target<'_>,
+    inspection: &Inspection,
+    member_paths: &[(&DirectoryUser, Option<Vec<String>>)],
+    findings: &[&Finding],
+    actions: Value,
+) -> Explanation {
+    let dir = target.dir_group;
+    let source = json!({
+        "found": dir.is_some(),
+        "entry": dir.map(|g| json!({
+            "dn": g.dn, "objectGUID": g.object_guid, "objectSid": g.object_sid,
+            "cn": g.name, "description": g.description,
+            "effectiveMembers": g.member_sids.len(),
+        })),
+    });
+    let members: Vec<Value> = dir
+        .map(|g| {
+            members_of(g, inspection)
+                .into_iter()
+                .take(MEMBERS_LISTED)
+                .map(|u| {
+                    let path = member_paths
+                        .iter()
+                        .find(|(m, _)| m.object_sid == u.object_sid)
+                        .and_then(|(_, p)| p.clone());
+                    json!({
+                        "sAMAccountName": u.sam_account_name,
+                        "userPrincipalName": u.user_principal_name,
+                        "dn": u.dn,
+                        "path": chain_json(path),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let scope = json!({
+        "inScope": dir.is_some(),
+        "reason": if dir.is_some() {
+            Reason::new(ReasonCode::NewInScope, "under the group search base and its name matches the prefix")
+        } else {
+            Reason::new(ReasonCode::GroupLeftScope, "not a group in scope (outside the group search base, or its name does not match the prefix)")
+        },
+        "members": members,
+    });
+    let mapping = match dir.map(desired_group_name) {
+        Some(Ok(name)) => {
+            json!({ "attributes": { "displayName": name, "externalId": dir.map(|g| &g.object_guid) }, "rejected": Value::Null })
+        }
+        Some(Err(r)) => json!({ "attributes": Value::Null, "rejected": r }),
+        None => json!({ "attributes": Value::Null, "rejected": Value::Null }),
+    };
+    let anchored: Vec<&IdcGroup> = target.idc_groups.clone();
+    let holders: Vec<&IdcGroup> = inspection
+        .current
+        .groups
+        .iter()
+        .filter(|g| !anchored.iter().any(|a| a.id == g.id))
+        .filter(|g| dir.is_some_and(|d| g.display_name.eq_ignore_ascii_case(d.name.trim())))
+        .collect();
+    let matched = json!({
+        "byAnchor": anchored.iter().map(|g| json!({
+            "id": g.id, "externalId": g.external_id, "displayName": g.display_name,
+            "members": g.member_ids.as_ref().map(|m| m.len()),
+        })).collect::<Vec<_>>(),
+        "holdersOfItsName": holders.iter().map(|g| json!({"id": g.id, "externalId": g.external_id, "displayName": g.display_name})).collect::<Vec<_>>(),
+        "conflicts": findings.iter().filter(|f| inspection.plan.conflicts.contains(f)).collect::<Vec<_>>(),
+    });
+    Explanation {
+        who: target.who.clone(),
+        kind: "group",
+        source,
+        scope,
+        mapping,
+        matched,
+        actions,
+    }
+}
