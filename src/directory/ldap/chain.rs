@@ -8,8 +8,7 @@ use super::super::chain::{Ancestry, MAX_ANCESTORS};
 use super::super::error::DirectoryError;
 use super::super::filter_escape::filter_value;
 use super::super::mapping::AttributeMap;
-use super::super::scope::validate_scope;
-use super::{connect, default_naming_context, resolve_sync_group, Reader};
+use super::{default_naming_context, open_reader, resolve_sync_group, Reader};
 use crate::model::settings::{LdapSettings, Scope};
 
 /// The groups above `target_dn` (direct and nested) and the sync group's DN.
@@ -19,15 +18,7 @@ pub async fn read_ldap_ancestry(
     target_dn: &str,
 ) -> Result<Ancestry, DirectoryError> {
     let map = AttributeMap::active_directory();
-    validate_scope(scope)?;
-    let url = settings.url.as_str().to_string();
-    let ldap = connect::connect_and_bind(settings, &url).await?;
-    let mut reader = Reader {
-        ldap,
-        url,
-        page_size: settings.page_size,
-        timeout: settings.operation_timeout,
-    };
+    let mut reader = open_reader(settings, scope).await?;
     let result = walk_up(&mut reader, settings, scope, &map, target_dn).await;
     let _ = reader.ldap.unbind().await;
     result

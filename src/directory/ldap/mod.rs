@@ -44,18 +44,24 @@ pub async fn read_ldap_with(
     scope: &Scope,
     map: &AttributeMap,
 ) -> Result<DirectorySnapshot, DirectoryError> {
+    let mut reader = open_reader(settings, scope).await?;
+    let result = read_all(&mut reader, settings, scope, map).await;
+    let _ = reader.ldap.unbind().await;
+    result
+}
+
+/// Checks the scope, connects and binds: a reader ready for searches (the snapshot read and
+/// `explain`'s walk up the directory open it the same way).
+async fn open_reader(settings: &LdapSettings, scope: &Scope) -> Result<Reader, DirectoryError> {
     validate_scope(scope)?;
     let url = settings.url.as_str().to_string();
     let ldap = connect::connect_and_bind(settings, &url).await?;
-    let mut reader = Reader {
+    Ok(Reader {
         ldap,
         url,
         page_size: settings.page_size,
         timeout: settings.operation_timeout,
-    };
-    let result = read_all(&mut reader, settings, scope, map).await;
-    let _ = reader.ldap.unbind().await;
-    result
+    })
 }
 
 async fn read_all(
