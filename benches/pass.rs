@@ -256,6 +256,7 @@ impl Dataset {
                     display_name: self.display.get(n).cloned(),
                     enabled: true,
                     account_expires: None,
+                    attributes: Default::default(),
                 }
             })
             .collect();

@@ -53,6 +53,7 @@ fn snapshots(users: usize, groups: usize, memberships: usize) -> (DirectorySnaps
             mail: Some(format!("user{n}@example.com")),
             enabled: n % 50 != 0,
             account_expires: None,
+            attributes: Default::default(),
         });
         // 97 % exist already; 1 % of those carry an old display name.
         if n % 100 < 97 {
@@ -69,6 +70,7 @@ fn snapshots(users: usize, groups: usize, memberships: usize) -> (DirectorySnaps
                 family_name: Some(format!("Family{n}")),
                 email: Some(format!("user{n}@example.com")),
                 active: true,
+                attributes: Default::default(),
             });
         }
     }
@@ -83,6 +85,7 @@ fn snapshots(users: usize, groups: usize, memberships: usize) -> (DirectorySnaps
             family_name: Some("Er".into()),
             email: None,
             active: true,
+            attributes: Default::default(),
         });
     }
     let per_group = memberships / groups.max(1);

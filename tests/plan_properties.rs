@@ -138,6 +138,7 @@ fn dir_user() -> impl Strategy<Value = (u8, DirectoryUser, Broken)> {
                     mail: mail.map(|m| value(1, m, !upper)),
                     enabled,
                     account_expires: None,
+                    attributes: Default::default(),
                 };
                 match broken {
                     Broken::No => {}
@@ -183,6 +184,7 @@ fn idc_user() -> impl Strategy<Value = IdcUser> {
                 family_name: Some("Doe".into()),
                 email: mail.map(|(m, u)| value(1, m, u)),
                 active,
+                attributes: Default::default(),
             },
         )
 }
@@ -259,6 +261,7 @@ fn policy() -> impl Strategy<Value = Policy> {
                 },
                 // A pass-level filter of the directory: nothing for the planner to see.
                 exclude_sync_group: false,
+                attributes: Default::default(),
             },
         )
 }

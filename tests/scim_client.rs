@@ -860,3 +860,78 @@ async fn a_create_whose_members_are_refused_still_creates_the_group() {
     assert_eq!(emu.counters().route("POST /Groups 201"), 1);
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn optional_attributes_round_trip_and_change_in_one_patch() {
+    use scim_sync::model::settings::UserAttribute as A;
+    let emu = start(Behaviour::default()).await;
+    let c = client(&emu);
+    let boss = c.create_user(&user(2)).await.unwrap();
+    let mut u = user(1);
+    let wanted: Vec<(A, String)> = vec![
+        (A::Title, "Engineer".into()),
+        (A::WorkPhone, "+49 30 1234".into()),
+        (A::StreetAddress, "Hauptstr. 1".into()),
+        (A::Locality, "Berlin".into()),
+        (A::Country, "DE".into()),
+        (A::EmployeeNumber, "701984".into()),
+        (A::Organization, "Corp".into()),
+        (A::Department, "R&D".into()),
+        (A::Manager, boss.clone()),
+    ];
+    u.attributes = wanted.into_iter().collect();
+    let id = c.create_user(&u).await.unwrap();
+    let read = c
+        .find_user_by_external_id(&u.external_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.attributes, u.attributes);
+
+    // Title changed, department and the locality removed, the rest of the address kept.
+    let mut next = u.clone();
+    next.attributes.insert(A::Title, "Lead".into());
+    next.attributes.remove(&A::Department);
+    next.attributes.remove(&A::Locality);
+    emu.reset_counters();
+    c.update_user(
+        &id,
+        &next,
+        &[
+            UserField::Attribute(A::Title),
+            UserField::Attribute(A::Department),
+            UserField::Attribute(A::Locality),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(emu.counters().writes, 1, "{:?}", emu.counters().by_route);
+    let read = c
+        .find_user_by_external_id(&u.external_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.attributes, next.attributes);
+
+    // Every part of the address removed: the address goes.
+    let mut bare = next.clone();
+    for a in [A::StreetAddress, A::Country] {
+        bare.attributes.remove(&a);
+    }
+    c.update_user(
+        &id,
+        &bare,
+        &[
+            UserField::Attribute(A::StreetAddress),
+            UserField::Attribute(A::Country),
+        ],
+    )
+    .await
+    .unwrap();
+    let read = c
+        .find_user_by_external_id(&u.external_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.attributes, bare.attributes);
+}

@@ -200,6 +200,7 @@ async fn the_client_learns_a_per_api_limit() {
             family_name: format!("{i}"),
             email: None,
             active: true,
+            attributes: Default::default(),
         })
         .collect();
     let created: Vec<_> = stream::iter(&users)

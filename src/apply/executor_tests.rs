@@ -158,6 +158,7 @@ fn user(name: &str, active: bool) -> UserAttributes {
         family_name: "F".to_string(),
         email: None,
         active,
+        attributes: Default::default(),
     }
 }
 

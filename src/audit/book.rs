@@ -284,6 +284,10 @@ fn created_attributes(user: &UserAttributes, changes: &mut Changes) {
     ] {
         changes.set(field.scim_name(), Value::Null, wanted_value(user, field));
     }
+    for a in user.attributes.keys() {
+        let field = UserField::Attribute(*a);
+        changes.set(field.scim_name(), Value::Null, wanted_value(user, field));
+    }
 }
 
 fn wanted_value(user: &UserAttributes, field: UserField) -> Value {
@@ -294,6 +298,7 @@ fn wanted_value(user: &UserAttributes, field: UserField) -> Value {
         UserField::FamilyName => json!(user.family_name),
         UserField::Email => json!(user.email),
         UserField::Active => json!(user.active),
+        UserField::Attribute(a) => json!(user.attributes.get(&a)),
     }
 }
 
@@ -305,5 +310,6 @@ fn current_value(user: &IdcUser, field: UserField) -> Value {
         UserField::FamilyName => json!(user.family_name),
         UserField::Email => json!(user.email),
         UserField::Active => json!(user.active),
+        UserField::Attribute(a) => json!(user.attributes.get(&a)),
     }
 }

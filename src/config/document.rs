@@ -3,13 +3,16 @@
 //! `<path>/Sync-Settings` (TOML or JSON). Unknown keys are errors, so a misspelt safety
 //! setting never silently falls back to its default.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::error::ConfigError;
 use super::settings::{defaults, RunConfig};
-use crate::model::settings::{EmailSource, OutOfScopeAction, Policy, UserNameSource};
+use crate::model::settings::{
+    AttributeMapping, EmailSource, OutOfScopeAction, Policy, UserAttribute, UserNameSource,
+};
 use crate::model::settings::{GuardSettings, ScimClientConfig, ScimEndpoint};
 use crate::secret::Secret;
 
@@ -29,6 +32,10 @@ pub(crate) struct OptionalSettings {
     pub run: RunSection,
     #[serde(default)]
     pub scope: ScopeSection,
+    /// Identity Center attribute → directory attribute (`""`: unmanaged); merged onto the
+    /// defaults.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
 }
 
 /// The optional scope keys (the required ones are SSM parameters, or the file's `[scope]`).
@@ -196,6 +203,7 @@ impl OptionalSettings {
             email_source: p.email_source.unwrap_or(base.email_source),
             exclude_sync_group: p.exclude_sync_group.unwrap_or(base.exclude_sync_group),
             lowercase_user_names: p.lowercase_user_names.unwrap_or(base.lowercase_user_names),
+            attributes: attribute_mapping(&self.attributes).map_err(|(key, r)| bad(&key, r))?,
         };
 
         let g = self.guard;
@@ -309,6 +317,46 @@ impl OptionalSettings {
     }
 }
 
+/// The `attributes` setting onto its defaults: every key must be an attribute scim-sync can
+/// manage, every value a directory attribute name (or `""` to leave it unmanaged).
+fn attribute_mapping(raw: &BTreeMap<String, String>) -> Result<AttributeMapping, (String, String)> {
+    let mut mapping = AttributeMapping::default();
+    for (key, source) in raw {
+        let setting = format!("attributes.{key}");
+        let Some(target) = UserAttribute::from_key(key.trim()) else {
+            let known: Vec<&str> = UserAttribute::ALL.iter().map(|a| a.key()).collect();
+            return Err((
+                setting,
+                format!(
+                    "not an Identity Center attribute scim-sync manages; use one of {}",
+                    known.join(", ")
+                ),
+            ));
+        };
+        let source = source.trim();
+        if !source.is_empty() && !is_attribute_name(source) {
+            return Err((
+                setting,
+                format!(
+                    "{source:?} is not a directory attribute name (letters, digits and '-',                      starting with a letter, e.g. employeeID), nor \"\" to leave it unmanaged"
+                ),
+            ));
+        }
+        mapping.set(target, source);
+    }
+    Ok(mapping)
+}
+
+/// An LDAP attribute description without options (RFC 4512 `descr`, or a numeric OID).
+fn is_attribute_name(name: &str) -> bool {
+    let descr = name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let oid = name
+        .split('.')
+        .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    name.len() <= 128 && (descr || oid)
+}
+
 fn in_range<T: PartialOrd + Copy + std::fmt::Display>(
     value: Option<T>,
     default: T,
@@ -418,6 +466,30 @@ mod tests {
         assert_eq!(a.guard.max_destructive_share, 0.5);
         assert_eq!(a.scim.concurrency, 2);
         assert_eq!(a.run.deadline_margin, Duration::from_secs(45));
+    }
+
+    #[test]
+    fn attributes_in_toml_and_json_map_the_same_way() {
+        let a = resolve_toml(
+            "[attributes]\n\"enterprise.manager\" = \"manager\"\n\"enterprise.organization\" = \"\"\n",
+        )
+        .unwrap();
+        let b = resolve_toml(
+            r#"{"attributes": {"enterprise.manager": "manager", "enterprise.organization": ""}}"#,
+        )
+        .unwrap();
+        assert_eq!(a, b);
+        let m = &a.policy.attributes;
+        assert_eq!(m.source(UserAttribute::Manager), Some("manager"));
+        assert!(!m.is_managed(UserAttribute::Organization));
+        assert_eq!(m.source(UserAttribute::Title), Some("title"));
+        let err = resolve_toml("[attributes]\nmobile = \"mobile\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("attributes.mobile") && err.contains("phoneNumbers.work"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -32,6 +32,8 @@ struct FileDocument {
     ldap: LdapSection,
     #[serde(default)]
     run: RunSection,
+    #[serde(default)]
+    attributes: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -204,6 +206,7 @@ fn parse(
         scope: ScopeSection {
             extra_domain_sids: doc.scope.extra_domain_sids.clone(),
         },
+        attributes: doc.attributes,
     };
     let tuning = optional.resolve(origin)?;
 

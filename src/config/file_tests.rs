@@ -269,3 +269,42 @@ fn extra_domain_sids_sit_in_the_file_s_scope_section() {
     let err = parse_err(&bad, &[("SCIM_SYNC_TOKEN", "t")]);
     assert!(err.contains("scope.extraDomainSids"), "{err}");
 }
+
+#[test]
+fn the_attributes_section_maps_onto_the_originals_defaults() {
+    use crate::model::settings::UserAttribute;
+    let p = parse_ok(LDIF_DEMO, &[("SCIM_SYNC_TOKEN", "t")]);
+    let a = &p.settings.policy.attributes;
+    assert_eq!(a.source(UserAttribute::Title), Some("title"));
+    assert_eq!(a.source(UserAttribute::Department), Some("department"));
+    assert_eq!(a.source(UserAttribute::Organization), Some("company"));
+    assert_eq!(a.iter().count(), 3);
+
+    let text = format!(
+        "{LDIF_DEMO}\n[attributes]\n\"enterprise.employeeNumber\" = \"employeeID\"\n\
+         \"phoneNumbers.work\" = \" telephoneNumber \"\ntitle = \"\"\n"
+    );
+    let p = parse_ok(&text, &[("SCIM_SYNC_TOKEN", "t")]);
+    let a = &p.settings.policy.attributes;
+    assert_eq!(a.source(UserAttribute::EmployeeNumber), Some("employeeID"));
+    assert_eq!(a.source(UserAttribute::WorkPhone), Some("telephoneNumber"));
+    assert!(!a.is_managed(UserAttribute::Title));
+    assert!(a.is_managed(UserAttribute::Department));
+
+    let err = parse_err(
+        &format!("{LDIF_DEMO}\n[attributes]\n\"enterprise.manger\" = \"manager\"\n"),
+        &[("SCIM_SYNC_TOKEN", "t")],
+    );
+    assert!(
+        err.contains("attributes.enterprise.manger") && err.contains("enterprise.manager"),
+        "{err}"
+    );
+    let err = parse_err(
+        &format!("{LDIF_DEMO}\n[attributes]\ntitle = \"(title)\"\n"),
+        &[("SCIM_SYNC_TOKEN", "t")],
+    );
+    assert!(
+        err.contains("attributes.title") && err.contains("not a directory attribute name"),
+        "{err}"
+    );
+}

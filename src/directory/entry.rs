@@ -164,7 +164,30 @@ pub(crate) fn decode_user(e: &RawEntry, map: &AttributeMap) -> Result<DirectoryU
         mail: text(map.mail)?,
         enabled: bits & map.disabled_mask == 0,
         account_expires,
+        attributes: mapped_attributes(e, map),
     })
+}
+
+/// The first value of every mapped optional attribute, keyed in lowercase. A value that is
+/// not UTF-8 is kept as `None` (present but unreadable), so the planner leaves its Identity
+/// Center attribute as it is instead of removing it.
+fn mapped_attributes(
+    e: &RawEntry,
+    map: &AttributeMap,
+) -> std::collections::BTreeMap<String, Option<String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for name in &map.extra_user_attributes {
+        match e.text(name) {
+            Ok(Some(v)) => {
+                out.insert(name.to_ascii_lowercase(), Some(v));
+            }
+            Ok(None) => {}
+            Err(_) => {
+                out.insert(name.to_ascii_lowercase(), None);
+            }
+        }
+    }
+    out
 }
 
 /// Seconds between 1601-01-01 (the FILETIME epoch) and 1970-01-01.

@@ -47,6 +47,8 @@ pub struct AttributeMap {
     pub in_chain_rule: &'static str,
     /// rootDSE attribute naming the domain's base DN when none is configured.
     pub default_naming_context: &'static str,
+    /// The optional attributes the `attributes` setting maps, read for every user as well.
+    pub extra_user_attributes: Vec<String>,
 }
 
 impl AttributeMap {
@@ -78,12 +80,19 @@ impl AttributeMap {
             member_of: "memberOf",
             in_chain_rule: "1.2.840.113556.1.4.1941",
             default_naming_context: "defaultNamingContext",
+            extra_user_attributes: Vec::new(),
         }
     }
 
+    /// The same profile, also reading `names` for every user (the mapped attributes).
+    pub fn with_user_attributes(mut self, names: Vec<String>) -> Self {
+        self.extra_user_attributes = names;
+        self
+    }
+
     /// Attributes requested for a user entry.
-    pub fn user_attributes(&self) -> Vec<&'static str> {
-        vec![
+    pub fn user_attributes(&self) -> Vec<&str> {
+        let mut names = vec![
             self.object_sid,
             self.object_guid,
             self.account_name,
@@ -95,6 +104,12 @@ impl AttributeMap {
             self.account_control,
             self.account_expires,
             self.primary_group_id,
-        ]
+        ];
+        for extra in &self.extra_user_attributes {
+            if !names.iter().any(|n| n.eq_ignore_ascii_case(extra)) {
+                names.push(extra);
+            }
+        }
+        names
     }
 }

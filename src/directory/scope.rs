@@ -217,6 +217,7 @@ mod tests {
             mail: None,
             enabled: true,
             account_expires: None,
+            attributes: Default::default(),
         }
     }
 

@@ -7,6 +7,7 @@
 //! and `Retry-After`, one rate limit shared by all requests, and filters that never carry a
 //! quote or backslash.
 
+mod attributes;
 mod client;
 mod counts;
 mod error;

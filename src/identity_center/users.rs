@@ -6,6 +6,7 @@ use std::time::Instant;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+use super::attributes::patch_operations;
 use super::counts::RequestKind;
 use super::error::ScimError;
 use super::filter::{self, FilterAttr};
@@ -13,6 +14,7 @@ use super::listing::{decode_each, list_decoded, lookup, Decoded, Listing};
 use super::resource::{delete_resource, patch_resource};
 use super::transport::{Call, Transport};
 use super::wire::{CreateUserBody, EmailBody, PatchOperation, WireUser};
+use crate::model::settings::UserAttribute;
 use crate::model::IdcUser;
 use crate::model::{UserAttributes, UserField};
 
@@ -207,8 +209,26 @@ pub(super) async fn update_user(
     changed: &[UserField],
 ) -> Result<(), ScimError> {
     let fields: BTreeSet<UserField> = changed.iter().copied().collect();
-    let operations: Vec<PatchOperation> =
-        fields.iter().map(|field| patch_for(*field, user)).collect();
+    let optional: BTreeSet<UserAttribute> = fields
+        .iter()
+        .filter_map(|f| match f {
+            UserField::Attribute(a) => Some(*a),
+            _ => None,
+        })
+        .collect();
+    // One PATCH for everything: core attributes, then the optional ones (set or removed).
+    let mut operations: Vec<PatchOperation> = fields
+        .iter()
+        .filter_map(|field| patch_for(*field, user))
+        .collect();
+    operations.extend(
+        patch_operations(&optional, &user.attributes)
+            .into_iter()
+            .map(|c| match c.value {
+                Some(v) => PatchOperation::replace(c.path, v),
+                None => PatchOperation::remove(c.path),
+            }),
+    );
     if operations.is_empty() {
         return Ok(());
     }
@@ -310,8 +330,9 @@ pub(super) async fn delete_user(t: &Transport, id: &str) -> Result<(), ScimError
 }
 
 /// The PATCH operation that sets one attribute to its value in `user`.
-fn patch_for(field: UserField, user: &UserAttributes) -> PatchOperation {
-    match field {
+/// (The optional attributes are built together, by [`patch_operations`].)
+fn patch_for(field: UserField, user: &UserAttributes) -> Option<PatchOperation> {
+    Some(match field {
         UserField::UserName => PatchOperation::replace("userName", json!(user.user_name)),
         UserField::DisplayName => PatchOperation::replace("displayName", json!(user.display_name)),
         UserField::GivenName => PatchOperation::replace("name.givenName", json!(user.given_name)),
@@ -323,7 +344,8 @@ fn patch_for(field: UserField, user: &UserAttributes) -> PatchOperation {
             None => PatchOperation::remove("emails"),
         },
         UserField::Active => PatchOperation::replace("active", json!(user.active)),
-    }
+        UserField::Attribute(_) => return None,
+    })
 }
 
 #[cfg(test)]
@@ -340,6 +362,7 @@ mod tests {
             family_name: "Liddell".into(),
             email: Some("alice@example.com".into()),
             active: false,
+            attributes: Default::default(),
         }
     }
 
@@ -355,7 +378,7 @@ mod tests {
             UserField::Active,
         ]
         .into_iter()
-        .map(|f| serde_json::to_value(patch_for(f, &u)).unwrap())
+        .map(|f| serde_json::to_value(patch_for(f, &u).unwrap()).unwrap())
         .collect();
         assert_eq!(
             ops,
@@ -374,7 +397,7 @@ mod tests {
             ..attrs()
         };
         assert_eq!(
-            serde_json::to_value(patch_for(UserField::Email, &no_mail)).unwrap(),
+            serde_json::to_value(patch_for(UserField::Email, &no_mail).unwrap()).unwrap(),
             json!({"op":"remove","path":"emails"})
         );
     }

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+use super::attributes::{create_fields, WireOptional, ENTERPRISE_SCHEMA};
 use crate::model::UserAttributes;
 use crate::model::{IdcGroup, IdcUser};
 
@@ -28,6 +29,9 @@ pub struct WireUser {
     pub emails: Vec<WireEmail>,
     #[serde(deserialize_with = "lenient_bool")]
     pub active: Option<bool>,
+    /// The optional attributes scim-sync can manage.
+    #[serde(flatten)]
+    pub optional: WireOptional,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -69,6 +73,7 @@ impl WireUser {
             email,
             // Identity Center treats an omitted `active` as true.
             active: self.active.unwrap_or(true),
+            attributes: self.optional.into_map(),
         })
     }
 }
@@ -137,7 +142,7 @@ impl ErrorBody {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateUserBody<'a> {
-    pub schemas: [&'static str; 1],
+    pub schemas: Vec<&'static str>,
     pub external_id: &'a str,
     pub user_name: &'a str,
     pub display_name: &'a str,
@@ -145,6 +150,9 @@ pub struct CreateUserBody<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub emails: Vec<EmailBody<'a>>,
     pub active: bool,
+    /// The managed optional attributes (phone, address, enterprise extension, …).
+    #[serde(flatten)]
+    pub optional: serde_json::Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -175,8 +183,13 @@ impl<'a> EmailBody<'a> {
 
 impl<'a> CreateUserBody<'a> {
     pub fn from_attributes(user: &'a UserAttributes) -> Self {
+        let (optional, enterprise) = create_fields(&user.attributes);
+        let mut schemas = vec![USER_SCHEMA];
+        if enterprise {
+            schemas.push(ENTERPRISE_SCHEMA);
+        }
         Self {
-            schemas: [USER_SCHEMA],
+            schemas,
             external_id: &user.external_id,
             user_name: &user.user_name,
             display_name: &user.display_name,
@@ -191,6 +204,7 @@ impl<'a> CreateUserBody<'a> {
                 .into_iter()
                 .collect(),
             active: user.active,
+            optional,
         }
     }
 }
@@ -353,6 +367,7 @@ mod tests {
             family_name: "B".into(),
             email: Some("a@b".into()),
             active: true,
+            attributes: Default::default(),
         };
         let v = serde_json::to_value(CreateUserBody::from_attributes(&attrs)).unwrap();
         assert_eq!(

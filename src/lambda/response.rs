@@ -150,6 +150,7 @@ mod tests {
                     mail: Some(format!("user{n}@corp.example")),
                     enabled: true,
                     account_expires: None,
+                    attributes: Default::default(),
                 })
                 .collect(),
             groups: (0..10)

@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,11 @@ pub struct DirectoryUser {
     /// tonight loses access in the next pass without any change in the directory.
     #[serde(default)]
     pub account_expires: Option<i64>,
+    /// The first value of each mapped optional attribute (the `attributes` setting), keyed by
+    /// the directory attribute name in lowercase; an attribute the entry lacks is absent, one
+    /// whose value could not be decoded (not UTF-8) is `None`.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, Option<String>>,
 }
 
 /// A group in scope, with its effective membership already flattened.

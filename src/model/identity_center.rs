@@ -1,7 +1,9 @@
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+
+use super::settings::UserAttribute;
 
 /// A user as Identity Center holds it, reduced to the attributes the sync manages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,6 +19,10 @@ pub struct IdcUser {
     /// The single (primary) email, if any.
     pub email: Option<String>,
     pub active: bool,
+    /// The optional attributes scim-sync can manage, as Identity Center returns them
+    /// (`manager` is the manager's user id); an attribute the user lacks is absent.
+    #[serde(default)]
+    pub attributes: BTreeMap<UserAttribute, String>,
 }
 
 /// A group as Identity Center holds it.
@@ -57,6 +63,11 @@ pub struct UserAttributes {
     pub family_name: String,
     pub email: Option<String>,
     pub active: bool,
+    /// The optional attributes (the `attributes` setting) with a value to hold; `manager` is
+    /// the manager's Identity Center user id. A managed attribute that is absent here is
+    /// removed when it is among an update's `changed`; an unmanaged one is never sent.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<UserAttribute, String>,
 }
 
 /// One attribute of [`UserAttributes`], so an update can say exactly what changed.
@@ -74,4 +85,6 @@ pub enum UserField {
     FamilyName,
     Email,
     Active,
+    /// One optional attribute of the `attributes` setting.
+    Attribute(UserAttribute),
 }

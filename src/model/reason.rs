@@ -68,6 +68,10 @@ pub enum ReasonCode {
     InvalidEmail,
     /// Another attribute Identity Center would reject (length, control characters).
     InvalidAttribute,
+    /// The user's manager is created in this pass: `enterprise.manager` is set next pass.
+    ManagerNextPass,
+    /// The user's manager is not a user scim-sync syncs: `enterprise.manager` is left empty.
+    ManagerNotSynced,
     /// The objectSid belongs to another domain than this directory's.
     ForeignDomain,
     /// The objectSid or objectGUID cannot serve as an externalId.
@@ -123,6 +127,8 @@ impl ReasonCode {
             InvalidUserName => "invalidUserName",
             InvalidEmail => "invalidEmail",
             InvalidAttribute => "invalidAttribute",
+            ManagerNextPass => "managerNextPass",
+            ManagerNotSynced => "managerNotSynced",
             ForeignDomain => "foreignDomain",
             UnusableAnchor => "unusableAnchor",
             UnreadableEntry => "unreadableEntry",

@@ -1,5 +1,5 @@
 use crate::config::{DirectorySource, Settings};
-use crate::directory::{read_ldap, read_ldif_file, DirectoryError};
+use crate::directory::{read_ldap_with, read_ldif_file_with, AttributeMap, DirectoryError};
 use crate::model::DirectorySnapshot;
 
 /// Reads the configured directory source in full, or fails: never a partial snapshot.
@@ -44,12 +44,15 @@ pub async fn read_directory(settings: &Settings) -> Result<DirectorySnapshot, Di
 
 async fn read_source(settings: &Settings) -> Result<DirectorySnapshot, DirectoryError> {
     let scope = settings.scope.clone();
+    // The mapped optional attributes are read with the rest of each user entry.
+    let map = AttributeMap::active_directory()
+        .with_user_attributes(settings.policy.attributes.directory_attributes());
     match &settings.directory {
-        DirectorySource::Ldap(ldap) => read_ldap(ldap, &scope).await,
+        DirectorySource::Ldap(ldap) => read_ldap_with(ldap, &scope, &map).await,
         DirectorySource::Ldif { path } => {
             let path = path.clone();
             // File reading and parsing are blocking; keep them off the async workers.
-            tokio::task::spawn_blocking(move || read_ldif_file(&path, &scope))
+            tokio::task::spawn_blocking(move || read_ldif_file_with(&path, &scope, &map))
                 .await
                 .map_err(|e| DirectoryError::Protocol {
                     operation: "reading the LDIF export".to_string(),

@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 
+use super::attributes::{wanted, WantedAttributes};
 use super::types::UserAttributes;
 use super::validate;
 use crate::model::settings::{EmailSource, Policy, UserNameSource};
@@ -55,6 +56,8 @@ pub(super) struct DesiredUser<'a> {
     pub family_name: &'a str,
     pub email: Option<Cow<'a, str>>,
     pub active: bool,
+    /// The managed optional attributes (`attributes` setting).
+    pub attributes: WantedAttributes<'a>,
 }
 
 impl DesiredUser<'_> {
@@ -68,6 +71,7 @@ impl DesiredUser<'_> {
             family_name: self.family_name.to_string(),
             email: self.email.as_ref().map(|e| e.to_string()),
             active: self.active,
+            attributes: self.attributes.to_map(),
         }
     }
 }
@@ -149,6 +153,7 @@ pub(super) fn desired_view<'a>(
         family_name,
         email,
         active: signs_in(user, now),
+        attributes: wanted(user, &policy.attributes),
     })
 }
 
@@ -222,6 +227,7 @@ mod tests {
             mail: Some("Jane.Doe@Example.com".into()),
             enabled: true,
             account_expires: None,
+            attributes: Default::default(),
         }
     }
 

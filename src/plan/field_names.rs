@@ -15,6 +15,7 @@ impl UserField {
             UserField::FamilyName => "name.familyName",
             UserField::Email => "emails",
             UserField::Active => "active",
+            UserField::Attribute(a) => a.key(),
         }
     }
 }

@@ -40,6 +40,7 @@
 //! - **Guard** ([`apply_guard`]): see its module.
 
 mod anchors;
+mod attributes;
 mod desired;
 mod field_names;
 mod groups;
@@ -53,6 +54,8 @@ mod unknown;
 mod users;
 pub mod validate;
 
+#[cfg(test)]
+mod attributes_tests;
 #[cfg(test)]
 mod guard_tests;
 #[cfg(test)]

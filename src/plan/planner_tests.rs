@@ -65,6 +65,7 @@ pub(super) fn dir_user(n: u32) -> DirectoryUser {
         mail: Some(format!("user{n}@example.com")),
         enabled: true,
         account_expires: None,
+        attributes: Default::default(),
     }
 }
 
@@ -79,6 +80,7 @@ pub(super) fn idc_user(n: u32) -> IdcUser {
         family_name: Some(format!("Family{n}")),
         email: Some(format!("user{n}@example.com")),
         active: true,
+        attributes: Default::default(),
     }
 }
 
@@ -92,6 +94,7 @@ fn foreign_user(id: &str, user_name: &str, email: Option<&str>) -> IdcUser {
         family_name: Some("One".into()),
         email: email.map(Into::into),
         active: true,
+        attributes: Default::default(),
     }
 }
 

@@ -4,12 +4,13 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use super::anchors::{unique_by_anchor, AnchorNames};
+use super::attributes::resolve_manager;
 use super::desired::{desired_view, signs_in, DesiredUser};
 use super::holders::{Holder, Holders};
 use super::ownership::{fold, is_owned_user_external_id, is_sid, same_folded, user_key, SidIndex};
 use super::types::{Operation, Plan, UserField, UserRef};
 use super::unknown::Unknown;
-use crate::model::settings::{OutOfScopeAction, Policy};
+use crate::model::settings::{OutOfScopeAction, Policy, UserAttribute};
 use crate::model::{DirectoryUser, Finding, IdcUser, Reason, ReasonCode};
 
 /// What the membership planning needs to know about users once their fate is decided.
@@ -56,6 +57,7 @@ pub(super) fn plan_users<'a>(
         (policy, now),
         out,
     );
+    resolve_attributes(&mut candidates, policy, out);
     mark_directory_duplicates(&mut candidates);
     // In place: a partition into two new vectors would hold every candidate twice.
     let duplicates: Vec<Candidate<'a>> = candidates
@@ -367,6 +369,28 @@ fn candidates<'a>(
     result
 }
 
+/// Resolves every candidate's manager DN to the manager's Identity Center id (among the users
+/// this pass syncs) and moves the optional attributes' notes into the plan.
+fn resolve_attributes(candidates: &mut [Candidate<'_>], policy: &Policy, out: &mut Plan) {
+    if policy.attributes.is_managed(UserAttribute::Manager) {
+        let by_dn: HashMap<String, Option<&str>> = candidates
+            .iter()
+            .map(|c| {
+                (
+                    fold(c.dir.dn.trim()).into_owned(),
+                    c.existing.map(|e| e.id.as_str()),
+                )
+            })
+            .collect();
+        for c in candidates.iter_mut() {
+            resolve_manager(&mut c.want.attributes, &c.dir.dn, &by_dn);
+        }
+    }
+    for c in candidates.iter_mut() {
+        out.notes.append(&mut c.want.attributes.notes);
+    }
+}
+
 /// Two directory users that would get the same userName or email cannot both exist in
 /// Identity Center. Both are skipped (not "the later one"), so the outcome does not depend on
 /// directory order and neither person silently gets the other's account.
@@ -669,6 +693,12 @@ fn plan_update(
     } else if !e.active && want.active {
         changed.push(UserField::Active);
     }
+    changed.extend(
+        want.attributes
+            .changed(&policy.attributes, &e.attributes)
+            .into_iter()
+            .map(UserField::Attribute),
+    );
     if changed.is_empty() {
         return;
     }
@@ -685,6 +715,9 @@ fn plan_update(
     if !changed.contains(&UserField::Active) {
         user.active = e.active;
     }
+    user.attributes = want
+        .attributes
+        .after_update(&policy.attributes, &e.attributes);
     changed.sort();
     let reason = update_reason(&changed, want.active);
     out.operations.push(Operation::UpdateUser {

@@ -62,6 +62,7 @@ pub fn user(i: usize) -> UserAttributes {
         family_name: format!("Number{i}"),
         email: Some(format!("user{i}@example.com")),
         active: true,
+        attributes: Default::default(),
     }
 }
 

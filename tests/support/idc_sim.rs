@@ -161,6 +161,7 @@ impl Sim {
                     family_name: Some(user.family_name.clone()),
                     email: user.email.clone(),
                     active: user.active,
+                    attributes: user.attributes.clone(),
                 };
                 self.user_unique(&u, None)?;
                 created_users.insert(user.external_id.clone(), u.id.clone());
@@ -184,6 +185,14 @@ impl Sim {
                         UserField::FamilyName => next.family_name = Some(user.family_name.clone()),
                         UserField::Email => next.email = user.email.clone(),
                         UserField::Active => next.active = user.active,
+                        UserField::Attribute(a) => match user.attributes.get(a) {
+                            Some(v) => {
+                                next.attributes.insert(*a, v.clone());
+                            }
+                            None => {
+                                next.attributes.remove(a);
+                            }
+                        },
                     }
                 }
                 // `user` must be the full state after the update.
@@ -196,6 +205,7 @@ impl Sim {
                     family_name: Some(user.family_name.clone()),
                     email: user.email.clone(),
                     active: user.active,
+                    attributes: user.attributes.clone(),
                 };
                 if full != next {
                     return Err(format!(

@@ -32,6 +32,8 @@ pub enum Kind {
     Sensitive,
     /// Group displayName: 1–1024.
     GroupName,
+    /// A resource id (`manager.value`): 1–47, no whitespace.
+    ResourceId,
 }
 
 impl Kind {
@@ -41,6 +43,7 @@ impl Kind {
             Kind::ExternalId => (256, ID_PATTERN, &ID_RE),
             Kind::Sensitive => (1024, SENSITIVE_PATTERN, &SENSITIVE_RE),
             Kind::GroupName => (1024, GROUP_NAME_PATTERN, &GROUP_RE),
+            Kind::ResourceId => (47, ID_PATTERN, &ID_RE),
         }
     }
 }
@@ -200,6 +203,12 @@ fn single_list(
         let Value::Object(src) = item else {
             return Err(ScimError::unparsable());
         };
+        // AWS supports no `display` sub-attribute on emails, addresses or phone numbers.
+        if src.get("display").is_some_and(|d| !d.is_null()) {
+            return Err(ScimError::bad_request(format!(
+                "The sub-attribute display of {attr} is not supported."
+            )));
+        }
         let mut dst = Map::new();
         copy_strings(src, &mut dst, parts, &format!("{attr}."), v)?;
         if let Some(p) = src.get("primary").filter(|p| !p.is_null()) {
@@ -287,9 +296,19 @@ pub fn normalise_user(body: &Value, lenient: bool) -> ScimResult<(Map<String, Va
             copy_strings(ent, &mut ent_out, ENTERPRISE_PARTS, "", &mut v)?;
             match ent.get("manager") {
                 Some(Value::Object(m)) => {
+                    // Only `value` (and `$ref`): AWS does not support manager.displayName.
+                    if m.get("displayName").is_some_and(|d| !d.is_null()) {
+                        return Err(ScimError::bad_request(
+                            "The attribute manager.displayName is not supported.".to_string(),
+                        ));
+                    }
                     let mut m_out = Map::new();
-                    if let Some(val) = opt_str(m, "value")? {
-                        m_out.insert("value".into(), Value::String(val.to_string()));
+                    match opt_str(m, "value")? {
+                        Some(val) => {
+                            v.check("manager.value", val, Kind::ResourceId);
+                            m_out.insert("value".into(), Value::String(val.to_string()));
+                        }
+                        None => v.missing("manager.value"),
                     }
                     if let Some(r) = opt_str(m, "$ref")? {
                         m_out.insert("$ref".into(), Value::String(r.to_string()));

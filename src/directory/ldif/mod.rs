@@ -34,11 +34,17 @@ pub use chain::read_ldif_ancestry;
 
 /// Reads an LDIF export from a file; see [`read_ldif`].
 pub fn read_ldif_file(path: &Path, scope: &Scope) -> Result<DirectorySnapshot, DirectoryError> {
-    read_export(
-        &Export::File(path),
-        scope,
-        &AttributeMap::active_directory(),
-    )
+    read_ldif_file_with(path, scope, &AttributeMap::active_directory())
+}
+
+/// [`read_ldif_file`] with an explicit attribute profile (e.g. one that also reads the mapped
+/// optional attributes).
+pub fn read_ldif_file_with(
+    path: &Path,
+    scope: &Scope,
+    map: &AttributeMap,
+) -> Result<DirectorySnapshot, DirectoryError> {
+    read_export(&Export::File(path), scope, map)
 }
 
 /// Builds a snapshot from the text of an LDIF export, with the same scope rules as the LDAP

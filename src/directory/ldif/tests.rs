@@ -238,3 +238,33 @@ fn a_file_reads_like_its_text() {
     let missing = read_ldif_file(&dir.path().join("nope.ldif"), &scope()).unwrap_err();
     assert!(missing.to_string().contains("nope.ldif"), "{missing}");
 }
+
+#[test]
+fn mapped_attributes_are_read_only_when_asked_for() {
+    let mut text = String::from("version: 1\n\n");
+    text += &user(
+        1001,
+        "u1",
+        512,
+        "title: Engineer\nEmployeeID: 42\ndepartment:: UiZE\ntelephoneNumber:: /w==\n",
+    );
+    text += &group(1, "CN=sync,OU=AWS,DC=x", &["CN=u1,OU=People,DC=x"]);
+    let plain = read_ldif(&text, &scope()).unwrap();
+    assert!(plain.users[0].attributes.is_empty());
+
+    let map = AttributeMap::active_directory().with_user_attributes(vec![
+        "title".into(),
+        "employeeID".into(),
+        "department".into(),
+        "telephoneNumber".into(),
+        "manager".into(),
+    ]);
+    let snap = read_ldif_with(&text, &scope(), &map).unwrap();
+    let a = &snap.users[0].attributes;
+    assert_eq!(a.get("title"), Some(&Some("Engineer".to_string())));
+    assert_eq!(a.get("employeeid"), Some(&Some("42".to_string())));
+    assert_eq!(a.get("department"), Some(&Some("R&D".to_string())));
+    // Not UTF-8: present but unreadable, so the planner leaves it alone.
+    assert_eq!(a.get("telephonenumber"), Some(&None));
+    assert_eq!(a.get("manager"), None);
+}

@@ -37,3 +37,10 @@ pub const SCIM_PAGE_SIZE: u32 = 100;
 pub const MAX_DESTRUCTIVE_SHARE: f64 = 0.10;
 pub const MAX_DESTRUCTIVE_COUNT: u64 = 50;
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
+
+/// The `attributes` setting's default: the PowerShell original's three attributes.
+pub const ATTRIBUTES: [(super::UserAttribute, &str); 3] = [
+    (super::UserAttribute::Title, "title"),
+    (super::UserAttribute::Department, "department"),
+    (super::UserAttribute::Organization, "company"),
+];

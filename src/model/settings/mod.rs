@@ -8,6 +8,7 @@
 //! Values that could be unsafe when malformed ([`LdapUrl`], [`CaBundle`]) are newtypes whose
 //! only constructors validate, so a reader cannot be handed an unchecked one.
 
+mod attributes;
 mod ca_bundle;
 pub mod defaults;
 mod ldap_url;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use crate::secret::Secret;
 
+pub use attributes::{AttributeMapping, UserAttribute};
 pub use ca_bundle::CaBundle;
 pub use ldap_url::LdapUrl;
 pub use policy::{EmailSource, OutOfScopeAction, Policy, UserNameSource};

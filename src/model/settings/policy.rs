@@ -1,5 +1,7 @@
 use serde::{Deserialize, Serialize};
 
+use super::AttributeMapping;
+
 /// What to do with an owned Identity Center user that is no longer in the sync scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -57,6 +59,9 @@ pub struct Policy {
     /// Lowercase the userName and email before sending, so case changes in AD do not make
     /// Identity Center see a different user.
     pub lowercase_user_names: bool,
+    /// The optional user attributes scim-sync manages, and where each comes from (the
+    /// `attributes` setting). Unmapped attributes are never sent nor removed.
+    pub attributes: AttributeMapping,
 }
 
 impl Default for Policy {
@@ -69,6 +74,7 @@ impl Default for Policy {
             email_source: EmailSource::Mail,
             exclude_sync_group: false,
             lowercase_user_names: false,
+            attributes: AttributeMapping::default(),
         }
     }
 }
