@@ -5,7 +5,7 @@ use std::time::Instant;
 use futures::stream::{self, StreamExt};
 
 use super::writer::{WriteError, Writer};
-use crate::audit::{AuditBook, AuditResult, AuditSink, NoAudit};
+use crate::audit::{AuditBook, AuditResult, AuditSink, ChangeRecord, NoAudit};
 use crate::model::{Failure, Finding, Reason, ReasonCode, Summary};
 use crate::plan::{GroupRef, Operation, Phase, Plan, UserField, UserRef};
 
@@ -380,17 +380,7 @@ impl<W: Writer> Run<'_, W> {
             return self.apply_one(op, created).await;
         }
         let outcome = self.apply_one(op, created).await;
-        let mut record = self.book.record(op);
-        record = match &outcome {
-            Outcome::UserCreated { id, .. } | Outcome::GroupCreated { id, .. } => {
-                record.object.id = Some(id.clone());
-                record
-            }
-            Outcome::Conflict(m) => record.failed(m.clone()),
-            Outcome::Failed(f) => record.failed(f.error.clone()),
-            _ => record.ended(AuditResult::Ok),
-        };
-        self.sink.record(&record);
+        self.sink.record(&settled(self.book.record(op), &outcome));
         outcome
     }
 
@@ -682,17 +672,23 @@ impl<W: Writer> Run<'_, W> {
         };
         let mut record = self.book.record(create);
         record.changes.members_added = names;
-        let record = match &outcome {
-            Outcome::GroupCreatedWithMembers { id, .. } => {
-                record.object.id = Some(id.clone());
-                record.ended(AuditResult::Ok)
-            }
-            Outcome::Conflict(m) => record.failed(m.clone()),
-            Outcome::Failed(f) => record.failed(f.error.clone()),
-            _ => record.ended(AuditResult::Ok),
-        };
-        self.sink.record(&record);
+        self.sink.record(&settled(record, &outcome));
         outcome
+    }
+}
+
+/// A write's record with its outcome: the new object's id, or the error.
+fn settled(mut record: ChangeRecord, outcome: &Outcome) -> ChangeRecord {
+    match outcome {
+        Outcome::UserCreated { id, .. }
+        | Outcome::GroupCreated { id, .. }
+        | Outcome::GroupCreatedWithMembers { id, .. } => {
+            record.object.id = Some(id.clone());
+            record.ended(AuditResult::Ok)
+        }
+        Outcome::Conflict(m) => record.failed(m.clone()),
+        Outcome::Failed(f) => record.failed(f.error.clone()),
+        _ => record.ended(AuditResult::Ok),
     }
 }
 

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use super::anchors::{unique_by_anchor, AnchorNames};
 use super::desired::desired_group_name;
 use super::holders::{Holder, Holders};
-use super::ownership::{fold, group_key, is_owned_group_external_id, same_folded};
+use super::ownership::{
+    duplicate_external_id, fold, group_key, is_owned_group_external_id, same_folded,
+};
 use super::types::{GroupRef, Operation, Plan};
 use super::unknown::Unknown;
 use crate::model::settings::Policy;
@@ -152,19 +154,8 @@ fn index_owned<'a>(
                 } else {
                     (*o.get(), g)
                 };
-                out.notes.push(
-                    Finding::new(
-                        ReasonCode::DuplicateExternalId,
-                        format!(
-                            "Identity Center groups {} and {} both carry externalId {ext}: only \
-                             {} is managed; delete the other",
-                            keep.id, other.id, keep.id
-                        ),
-                    )
-                    .about(ext)
-                    .about(keep.id.as_str())
-                    .about(other.id.as_str()),
-                );
+                out.notes
+                    .push(duplicate_external_id("groups", ext, &keep.id, &other.id));
                 o.insert(keep);
             }
         }

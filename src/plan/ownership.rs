@@ -8,6 +8,7 @@
 //! second deployment for another forest, a child domain's sync, another tool) and is as
 //! foreign as a user without an externalId. Everything that is not ours is never modified.
 
+use crate::model::{Finding, ReasonCode};
 use std::borrow::Cow;
 
 /// True when `external_id` is a Windows SID string (`S-1-<authority>-<sub>…`), whatever the
@@ -159,6 +160,21 @@ pub(crate) fn fold(value: &str) -> Cow<'_, str> {
 }
 
 /// `fold(a) == fold(b)` without allocating for ASCII values.
+/// Two Identity Center objects (`kind`: "users" or "groups") carry the same externalId: only
+/// `keep` (the smaller id, so every pass picks the same one) is managed.
+pub(super) fn duplicate_external_id(kind: &str, ext: &str, keep: &str, other: &str) -> Finding {
+    Finding::new(
+        ReasonCode::DuplicateExternalId,
+        format!(
+            "Identity Center {kind} {keep} and {other} both carry externalId {ext}: only {keep} \
+             is managed; delete the other"
+        ),
+    )
+    .about(ext)
+    .about(keep)
+    .about(other)
+}
+
 pub(crate) fn same_folded(a: &str, b: &str) -> bool {
     if a.is_ascii() && b.is_ascii() {
         a.eq_ignore_ascii_case(b)

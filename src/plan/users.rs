@@ -7,7 +7,9 @@ use super::anchors::{unique_by_anchor, AnchorNames};
 use super::attributes::resolve_manager;
 use super::desired::{desired_view, signs_in, DesiredUser};
 use super::holders::{Holder, Holders};
-use super::ownership::{fold, is_owned_user_external_id, is_sid, same_folded, user_key, SidIndex};
+use super::ownership::{
+    duplicate_external_id, fold, is_owned_user_external_id, is_sid, same_folded, user_key, SidIndex,
+};
 use super::types::{Operation, Plan, UserField, UserRef};
 use super::unknown::Unknown;
 use crate::model::settings::{OutOfScopeAction, Policy, UserAttribute};
@@ -272,19 +274,8 @@ fn index_owned<'a>(
                 } else {
                     (*o.get(), u)
                 };
-                out.notes.push(
-                    Finding::new(
-                        ReasonCode::DuplicateExternalId,
-                        format!(
-                            "Identity Center users {} and {} both carry externalId {ext}: only \
-                             {} is managed; delete the other",
-                            keep.id, other.id, keep.id
-                        ),
-                    )
-                    .about(ext)
-                    .about(keep.id.as_str())
-                    .about(other.id.as_str()),
-                );
+                out.notes
+                    .push(duplicate_external_id("users", ext, &keep.id, &other.id));
                 shadowed.push(other.id.as_str());
                 o.insert(keep);
             }
