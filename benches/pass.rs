@@ -548,6 +548,7 @@ fn bench_settings(url: &str, ldif: PathBuf, rate_limit: u32, max_rate: u32) -> S
             group_prefix: "aws-".into(),
             group_search_base: "OU=AWS,DC=bench,DC=test".into(),
             extra_domain_sids: vec![DOMAIN_SID.to_string()],
+            rules: Default::default(),
         },
         scim: ScimClientConfig {
             concurrency: CONCURRENCY,
@@ -1041,6 +1042,7 @@ async fn ldap_bench(env: &LdapEnv) -> Vec<LdapRow> {
             group_prefix: format!("bench{label}-g"),
             group_search_base: format!("OU=Groups,{root}"),
             extra_domain_sids: Vec::new(),
+            rules: Default::default(),
         };
         let settings = LdapSettings {
             ca_bundle: Some(CaBundle::from_pem(&ca).unwrap()),

@@ -107,6 +107,7 @@ fn settings(url: String, ldif: PathBuf) -> Settings {
             group_search_base: "OU=AWS,DC=example,DC=test".into(),
             // The export holds no domain entry: the domain comes from the setting.
             extra_domain_sids: vec!["S-1-5-21-1111111111-2222222222-3333333333".into()],
+            rules: Default::default(),
         },
         scim: ScimClientConfig {
             concurrency: 8,

@@ -23,6 +23,7 @@ fn scope() -> Scope {
         group_prefix: samba::GROUP_PREFIX.into(),
         group_search_base: samba::GROUP_BASE.into(),
         extra_domain_sids: Vec::new(),
+        rules: Default::default(),
     }
 }
 

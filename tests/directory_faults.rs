@@ -216,6 +216,7 @@ async fn read_against(fault: Fault) -> Result<usize, DirectoryError> {
         group_prefix: "aws-".into(),
         group_search_base: "OU=AWS,DC=x".into(),
         extra_domain_sids: Vec::new(),
+        rules: Default::default(),
     };
     let result = read_ldap(&s, &scope).await.map(|snap| snap.users.len());
     server.abort();

@@ -42,6 +42,7 @@ fn scope(sync_group: &str) -> Scope {
         group_prefix: samba::GROUP_PREFIX.into(),
         group_search_base: samba::GROUP_BASE.into(),
         extra_domain_sids: Vec::new(),
+        rules: Default::default(),
     }
 }
 
@@ -118,6 +119,7 @@ fn bundled_sample_directory_reads_as_documented() {
         group_prefix: "aws-".into(),
         group_search_base: "OU=AWS,DC=example,DC=test".into(),
         extra_domain_sids: Vec::new(),
+        rules: Default::default(),
     };
     let snap = read_ldif_file(&path, &scope).unwrap();
     assert_eq!(snap.users.len(), 14);

@@ -38,6 +38,7 @@ async fn explain_and_provision_on_demand() {
         group_prefix: samba::GROUP_PREFIX.into(),
         group_search_base: samba::GROUP_BASE.into(),
         extra_domain_sids: Vec::new(),
+        rules: Default::default(),
     };
     let settings = ldap_settings(
         &dc.ldaps_url(),

@@ -133,6 +133,7 @@ fn settings(dc: &SambaDc, scim_url: &str) -> Settings {
         group_prefix: "aws-pg-".into(),
         group_search_base: OU.into(),
         extra_domain_sids: Vec::new(),
+        rules: Default::default(),
     };
     ldap_settings(
         &dc.ldaps_url(),
@@ -230,6 +231,7 @@ async fn primary_group_members_are_members_and_expired_accounts_are_disabled() {
         group_prefix: "aws-pg-".into(),
         group_search_base: OU.into(),
         extra_domain_sids: Vec::new(),
+        rules: Default::default(),
     };
     let mut from_export = read_ldif(&export, &scope).unwrap();
     from_export.read_at = dir.read_at;

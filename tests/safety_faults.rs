@@ -579,6 +579,7 @@ async fn a_domain_controller_that_dies_mid_read_fails_the_pass_and_changes_nothi
         group_prefix: samba::GROUP_PREFIX.to_string(),
         group_search_base: samba::GROUP_BASE.to_string(),
         extra_domain_sids: Vec::new(),
+        rules: Default::default(),
     };
     // First a complete pass over the small scope: Identity Center holds the owned users.
     let small = ldap_settings(

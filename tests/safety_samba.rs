@@ -53,6 +53,7 @@ fn fixture_scope() -> Scope {
         group_prefix: samba::GROUP_PREFIX.into(),
         group_search_base: samba::GROUP_BASE.into(),
         extra_domain_sids: Vec::new(),
+        rules: Default::default(),
     }
 }
 
@@ -219,6 +220,7 @@ async fn hostile_values_in_the_live_directory_arrive_exactly_or_are_skipped() {
         group_prefix: "aws-".into(),
         group_search_base: HOSTILE_BASE.into(),
         extra_domain_sids: Vec::new(),
+        rules: Default::default(),
     };
     let s = settings(&dc, scope, &proxy.base_url());
     let report = run(&s).await.unwrap();

@@ -12,7 +12,7 @@ use super::error::{ConfigError, MissingItem, MissingKind};
 use super::secrets::{parse_credentials, parse_token};
 use super::settings::{DirectorySource, Settings};
 use super::validate;
-use crate::model::settings::{CaBundle, LdapSettings, LdapUrl, Scope};
+use crate::model::settings::{CaBundle, LdapSettings, LdapUrl};
 use crate::secret::Secret;
 
 /// Environment variable overriding the SSM parameter path (default `/IAM-IDC/`).
@@ -183,15 +183,23 @@ pub async fn load_from_aws(sdk: &SdkConfig, names: &AwsNames) -> Result<Settings
         let name = names.parameter(leaf);
         move |reason: String| ConfigError::InvalidParameter { name, reason }
     };
-    let scope = Scope {
-        sync_group: validate::non_empty(value(parameter::GROUP_NAME), "the sync group's name")
-            .map_err(invalid(parameter::GROUP_NAME))?,
-        group_prefix: validate::group_prefix(value(parameter::GROUP_PREFIX))
-            .map_err(invalid(parameter::GROUP_PREFIX))?,
-        group_search_base: validate::distinguished_name(value(parameter::SEARCH_BASE))
-            .map_err(invalid(parameter::SEARCH_BASE))?,
-        extra_domain_sids: tuning.extra_domain_sids.clone(),
-    };
+    let sync_group = validate::non_empty(value(parameter::GROUP_NAME), "the sync group's name")
+        .map_err(invalid(parameter::GROUP_NAME))?;
+    let scope = tuning
+        .scope
+        .scope(
+            Some(sync_group),
+            validate::group_prefix(value(parameter::GROUP_PREFIX))
+                .map_err(invalid(parameter::GROUP_PREFIX))?,
+            validate::distinguished_name(value(parameter::SEARCH_BASE))
+                .map_err(invalid(parameter::SEARCH_BASE))?,
+            tuning.extra_domain_sids.clone(),
+        )
+        .map_err(|(setting, reason)| ConfigError::InvalidSetting {
+            origin: settings_name.clone(),
+            setting: setting.to_string(),
+            reason,
+        })?;
     let scim_url =
         validate::scim_url(value(parameter::SCIM_URI)).map_err(invalid(parameter::SCIM_URI))?;
     let ldap_url = LdapUrl::parse(

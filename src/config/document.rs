@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::error::ConfigError;
+use super::scope::{RawScopeRules, ScopeOptions};
 use super::settings::{defaults, RunConfig};
 use crate::model::settings::{
     AttributeMapping, EmailSource, OutOfScopeAction, Policy, UserAttribute, UserNameSource,
@@ -43,6 +44,10 @@ pub(crate) struct OptionalSettings {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct ScopeSection {
     pub extra_domain_sids: Option<Vec<String>>,
+    pub sync_groups: Option<Vec<String>>,
+    pub user_filter: Option<String>,
+    pub exclude_groups: Option<Vec<String>>,
+    pub group_search_bases: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -143,6 +148,8 @@ impl ScimTuning {
 pub(crate) struct Resolved {
     /// Domains besides the directory's own whose accounts are ours (validated, deduplicated).
     pub extra_domain_sids: Vec<String>,
+    /// The optional scope rules; [`ScopeOptions::scope`] makes the `Scope`.
+    pub scope: ScopeOptions,
     pub policy: Policy,
     pub guard: GuardSettings,
     pub ldap: LdapTuning,
@@ -297,6 +304,14 @@ impl OptionalSettings {
                 .map_err(|r| bad("run.deadlineMarginSeconds", r))?,
         };
 
+        let scope = RawScopeRules {
+            sync_groups: self.scope.sync_groups,
+            user_filter: self.scope.user_filter,
+            exclude_groups: self.scope.exclude_groups,
+            group_search_bases: self.scope.group_search_bases,
+        }
+        .resolve()
+        .map_err(|(setting, r)| bad(setting, r))?;
         let mut extra_domain_sids = Vec::new();
         for raw in self.scope.extra_domain_sids.unwrap_or_default() {
             let sid =
@@ -308,6 +323,7 @@ impl OptionalSettings {
 
         Ok(Resolved {
             extra_domain_sids,
+            scope,
             policy,
             guard,
             ldap,
@@ -555,5 +571,31 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn the_scope_rules_come_from_the_settings_document_too() {
+        let r = resolve_toml(
+            r#"{"scope": {"syncGroups": ["a", "b"], "userFilter": "(employeeType=Staff)",
+                "excludeGroups": ["x"], "groupSearchBases": ["OU=T,DC=x"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r.scope.sync_groups,
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        assert_eq!(r.scope.exclude_groups, ["x"]);
+        assert_eq!(r.scope.group_search_bases, ["OU=T,DC=x"]);
+        let err = resolve_toml(r#"{"scope": {"userFilter": "employeeType=Staff"}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("scope.userFilter") && err.contains("parentheses"),
+            "{err}"
+        );
+        let err = resolve_toml(r#"{"scope": {"syncGroup": "a"}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("syncGroup"), "{err}");
     }
 }

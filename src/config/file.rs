@@ -15,7 +15,7 @@ use super::error::ConfigError;
 use super::secrets::{parse_credentials, parse_token};
 use super::settings::{DirectorySource, Settings};
 use super::validate;
-use crate::model::settings::{CaBundle, LdapSettings, LdapUrl, Scope};
+use crate::model::settings::{CaBundle, LdapSettings, LdapUrl};
 use crate::secret::Secret;
 
 #[derive(Debug, Deserialize)]
@@ -65,12 +65,22 @@ struct FileDirectory {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct FileScope {
-    sync_group: String,
+    /// Required unless `syncGroups` is given.
+    #[serde(default)]
+    sync_group: Option<String>,
     #[serde(default)]
     group_prefix: Option<String>,
     group_search_base: String,
     #[serde(default)]
     extra_domain_sids: Option<Vec<String>>,
+    #[serde(default)]
+    sync_groups: Option<Vec<String>>,
+    #[serde(default)]
+    user_filter: Option<String>,
+    #[serde(default)]
+    exclude_groups: Option<Vec<String>>,
+    #[serde(default)]
+    group_search_bases: Option<Vec<String>>,
 }
 
 /// The endpoint keys plus the tuning keys of [`ScimSection`] (kept in step with it by hand:
@@ -205,20 +215,33 @@ fn parse(
         run: doc.run,
         scope: ScopeSection {
             extra_domain_sids: doc.scope.extra_domain_sids.clone(),
+            sync_groups: doc.scope.sync_groups.clone(),
+            user_filter: doc.scope.user_filter.clone(),
+            exclude_groups: doc.scope.exclude_groups.clone(),
+            group_search_bases: doc.scope.group_search_bases.clone(),
         },
         attributes: doc.attributes,
     };
     let tuning = optional.resolve(origin)?;
 
-    let scope = Scope {
-        sync_group: validate::non_empty(&doc.scope.sync_group, "the sync group's name")
-            .map_err(|r| bad("scope.syncGroup", r))?,
-        group_prefix: validate::group_prefix(doc.scope.group_prefix.as_deref().unwrap_or(""))
-            .map_err(|r| bad("scope.groupPrefix", r))?,
-        group_search_base: validate::distinguished_name(&doc.scope.group_search_base)
-            .map_err(|r| bad("scope.groupSearchBase", r))?,
-        extra_domain_sids: tuning.extra_domain_sids.clone(),
+    let sync_group = match &doc.scope.sync_group {
+        Some(name) => Some(
+            validate::non_empty(name, "the sync group's name")
+                .map_err(|r| bad("scope.syncGroup", r))?,
+        ),
+        None => None,
     };
+    let scope = tuning
+        .scope
+        .scope(
+            sync_group,
+            validate::group_prefix(doc.scope.group_prefix.as_deref().unwrap_or(""))
+                .map_err(|r| bad("scope.groupPrefix", r))?,
+            validate::distinguished_name(&doc.scope.group_search_base)
+                .map_err(|r| bad("scope.groupSearchBase", r))?,
+            tuning.extra_domain_sids.clone(),
+        )
+        .map_err(|(setting, r)| bad(setting, r))?;
 
     let url = validate::scim_url(&doc.scim.url).map_err(|r| bad("scim.url", r))?;
     let token = token_source(

@@ -308,3 +308,41 @@ fn the_attributes_section_maps_onto_the_originals_defaults() {
         "{err}"
     );
 }
+
+#[test]
+fn the_scope_rules_sit_in_the_file_s_scope_section() {
+    let text = LDIF_DEMO.replace(
+        "syncGroup = \"aws-sync\"\n",
+        "syncGroups = [\"aws-engineers\", \"aws-finance\"]\nuserFilter = \"(employeeType=Staff)\"\n\
+         excludeGroups = [\"no-aws\"]\ngroupSearchBases = [\"OU=Teams,DC=example,DC=test\"]\n",
+    );
+    let s = parse_ok(&text, &[("SCIM_SYNC_TOKEN", "t")]).settings.scope;
+    assert_eq!(
+        s.sync_groups().collect::<Vec<_>>(),
+        ["aws-engineers", "aws-finance"]
+    );
+    assert_eq!(
+        s.rules.user_filter.as_ref().map(|f| f.as_str()),
+        Some("(employeeType=Staff)")
+    );
+    assert_eq!(s.rules.exclude_groups, ["no-aws"]);
+    assert_eq!(
+        s.group_search_bases().collect::<Vec<_>>(),
+        ["OU=AWS,DC=example,DC=test", "OU=Teams,DC=example,DC=test"]
+    );
+
+    // Neither syncGroup nor syncGroups.
+    let none = LDIF_DEMO.replace("syncGroup = \"aws-sync\"\n", "");
+    let err = parse_err(&none, &[("SCIM_SYNC_TOKEN", "t")]);
+    assert!(err.contains("scope.syncGroup"), "{err}");
+    // A filter that does not parse names the setting and the place.
+    let bad = text.replace("(employeeType=Staff)", "(&(employeeType=Staff)(title=x)");
+    let err = parse_err(&bad, &[("SCIM_SYNC_TOKEN", "t")]);
+    assert!(
+        err.contains("scope.userFilter") && err.contains("not closed"),
+        "{err}"
+    );
+    let both = text.replace("[\"no-aws\"]", "[\"AWS-Finance\"]");
+    let err = parse_err(&both, &[("SCIM_SYNC_TOKEN", "t")]);
+    assert!(err.contains("scope.excludeGroups"), "{err}");
+}

@@ -16,6 +16,7 @@ mod document;
 mod error;
 mod file;
 mod lease;
+mod scope;
 mod secrets;
 mod settings;
 mod validate;

@@ -72,6 +72,10 @@ pub enum DirectoryError {
     #[error("sync group {name:?} was not found under {base}; check the sync group setting (a group name such as aws-sync-users, or its DN)")]
     SyncGroupNotFound { name: String, base: String },
 
+    /// A group of `scope.excludeGroups` does not exist (or is not a group).
+    #[error("exclusion group {name:?} (scope.excludeGroups) was not found under {base}; nothing was changed, since going on would sync the users it is meant to keep out; fix the name (a group name or its DN) or remove it")]
+    ExcludeGroupNotFound { name: String, base: String },
+
     /// The sync group name matches more than one group.
     #[error("sync group name {name:?} matches {} groups ({}); set the sync group to the DN of the intended one", dns.len(), dns.join("; "))]
     SyncGroupAmbiguous { name: String, dns: Vec<String> },

@@ -18,6 +18,7 @@ mod dn;
 mod entry;
 mod error;
 pub mod filter_escape;
+mod filter_match;
 mod ldap;
 mod ldif;
 pub mod mapping;

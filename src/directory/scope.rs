@@ -6,7 +6,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::model::settings::Scope;
-use crate::model::{DirectoryGroup, DirectorySnapshot, DirectoryUser, SkippedEntry};
+use crate::model::{
+    DirectoryGroup, DirectorySnapshot, DirectoryUser, EntryKind, ReasonCode, SkippedEntry,
+};
 
 use super::dn::{dn_key, parse_dn};
 use super::error::DirectoryError;
@@ -18,11 +20,15 @@ pub(crate) fn validate_scope(scope: &Scope) -> Result<(), DirectoryError> {
     if scope.sync_group.trim().is_empty() {
         return Err(DirectoryError::Settings("the sync group is empty".into()));
     }
-    if parse_dn(&scope.group_search_base).is_none_or(|rdns| rdns.is_empty()) {
-        return Err(DirectoryError::Settings(format!(
-            "the group search base {:?} is not a DN (e.g. OU=AWS,DC=example,DC=com)",
-            scope.group_search_base
-        )));
+    for base in scope.group_search_bases() {
+        if parse_dn(base).is_none_or(|rdns| rdns.is_empty()) {
+            return Err(DirectoryError::Settings(format!(
+                "the group search base {base:?} is not a DN (e.g. OU=AWS,DC=example,DC=com)"
+            )));
+        }
+    }
+    if scope.sync_groups().any(|g| g.trim().is_empty()) {
+        return Err(DirectoryError::Settings("a sync group is empty".into()));
     }
     Ok(())
 }
@@ -195,6 +201,22 @@ pub(crate) fn primary_group_sid(
     Some(format!("{domain}-{rid}").to_ascii_uppercase())
 }
 
+/// The finding for a sync group that is not in the directory while others are.
+pub(crate) fn missing_sync_group(name: &str, base: &str) -> SkippedEntry {
+    SkippedEntry {
+        dn: name.to_string(),
+        anchor: None,
+        code: ReasonCode::UnreadableMembers,
+        reason: format!(
+            "sync group {name:?} (scope.syncGroups) was not found under {base}: the users it \
+             holds are unknown, so nobody is taken out of scope in this pass; fix the name (a \
+             group name or its DN) or remove it from scope.syncGroups"
+        ),
+        kind: EntryKind::User,
+        user_names: Vec::new(),
+    }
+}
+
 /// True when a group name is in scope for `prefix` (AD compares names case-insensitively).
 pub(crate) fn name_has_prefix(name: &str, prefix: &str) -> bool {
     name.to_lowercase().starts_with(&prefix.to_lowercase())
@@ -289,6 +311,7 @@ mod tests {
             group_prefix: String::new(),
             group_search_base: "DC=local".into(),
             extra_domain_sids: Vec::new(),
+            rules: Default::default(),
         };
         assert!(validate_scope(&ok).is_ok());
         let mut bad = ok.clone();

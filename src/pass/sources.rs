@@ -34,10 +34,13 @@ pub async fn read_directory(settings: &Settings) -> Result<DirectorySnapshot, Di
         )));
     }
     if settings.policy.exclude_sync_group {
-        let sync = settings.scope.sync_group.as_str();
-        snapshot
-            .groups
-            .retain(|g| !g.name.eq_ignore_ascii_case(sync) && !g.dn.eq_ignore_ascii_case(sync));
+        let is_sync = |g: &crate::model::DirectoryGroup| {
+            settings
+                .scope
+                .sync_groups()
+                .any(|s| g.name.eq_ignore_ascii_case(s) || g.dn.eq_ignore_ascii_case(s))
+        };
+        snapshot.groups.retain(|g| !is_sync(g));
     }
     Ok(snapshot)
 }

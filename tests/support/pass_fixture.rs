@@ -55,6 +55,7 @@ pub fn scope() -> Scope {
         group_prefix: PREFIX.to_string(),
         group_search_base: GROUP_BASE.to_string(),
         extra_domain_sids: Vec::new(),
+        rules: Default::default(),
     }
 }
 

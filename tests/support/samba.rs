@@ -18,6 +18,7 @@
 //! | 127.0.0.20-29 | end-to-end tests (one per test binary; 28: tests/e2e_operations.rs) |
 //! | 127.0.0.29  | tests/e2e_attributes.rs (changes its DC)     |
 //! | 127.0.0.44  | tests/safety_ad_accounts.rs (changes its DC) |
+//! | 127.0.0.50  | tests/e2e_scope.rs (changes its DC)          |
 //! | 127.0.0.30+ | free                                        |
 //!
 //! Tests within one binary share a DC through [`SambaDc::shared`]; a test that changes the

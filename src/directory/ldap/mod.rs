@@ -9,6 +9,7 @@
 mod chain;
 mod connect;
 mod range;
+mod rules;
 mod search;
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
@@ -74,20 +75,21 @@ async fn read_all(
         Some(b) if !b.trim().is_empty() => b.trim().to_string(),
         _ => default_naming_context(reader, map).await?,
     };
-    let sync_dn = resolve_sync_group(reader, &base, scope, map).await?;
-
     let mut skipped: Vec<SkippedEntry> = Vec::new();
+    let sync_dns = rules::resolve_sync_groups(reader, &base, scope, map, &mut skipped).await?;
     // Group SID → DN of every group read, to place primary-group members.
     let mut group_dn_by_sid: HashMap<String, String> = HashMap::new();
-    let (users, primary) = read_users(
+    let (mut users, mut primary) = read_users(
         reader,
         &base,
-        &sync_dn,
+        &sync_dns,
+        scope.rules.user_filter.as_ref().map(|f| f.as_str()),
         map,
         &mut skipped,
         &mut group_dn_by_sid,
     )
     .await?;
+    rules::drop_excluded(reader, &base, scope, map, &mut users, &mut primary).await?;
 
     let member_request = range::first_request(map.member, settings.range_window);
     let group_filter = if scope.group_prefix.is_empty() {
@@ -112,24 +114,29 @@ async fn read_all(
     // Groups whose members the server cut short (AD's 1500-value ranges): read after the
     // search, since completing them needs the connection the search is using.
     let mut ranged: Vec<RawEntry> = Vec::new();
-    reader
-        .search_each(
-            "groups in scope",
-            scope.group_search_base.trim(),
-            LdapScope::Subtree,
-            &group_filter,
-            &group_attrs,
-            |e| {
-                let (values, next) = range::values_in_entry(&e, map.member)?;
-                if next.is_some() {
-                    ranged.push(e);
-                } else {
-                    found.accept(&e, texts(values, map), map, &mut skipped);
-                }
-                Ok(())
-            },
-        )
-        .await?;
+    for group_base in scope.group_search_bases() {
+        reader
+            .search_each(
+                "groups in scope",
+                group_base.trim(),
+                LdapScope::Subtree,
+                &group_filter,
+                &group_attrs,
+                |e| {
+                    if !found.first_sight(&e.dn) {
+                        return Ok(()); // under two of the search bases
+                    }
+                    let (values, next) = range::values_in_entry(&e, map.member)?;
+                    if next.is_some() {
+                        ranged.push(e);
+                    } else {
+                        found.accept(&e, texts(values, map), map, &mut skipped);
+                    }
+                    Ok(())
+                },
+            )
+            .await?;
+    }
     for e in ranged {
         let members = member_dns(reader, &e, map, settings.range_window).await?;
         let members = members
@@ -142,6 +149,7 @@ async fn read_all(
         mut graph,
         groups,
         members,
+        ..
     } = found;
     for g in &groups {
         if let Some(sid) = &g.group.object_sid {
@@ -166,8 +174,9 @@ async fn read_all(
             graph.add(group_dn, user_dn);
         }
     }
-    let domain_sids =
-        read_domain_sids(reader, &[&base, scope.group_search_base.trim()], map).await?;
+    let mut bases = vec![base.as_str()];
+    bases.extend(scope.group_search_bases().map(str::trim));
+    let domain_sids = read_domain_sids(reader, &bases, map).await?;
     let mut snapshot = assemble(users, groups, &graph, skipped, &nested.unreadable);
     snapshot.domain_sids = domain_sids;
     Ok(snapshot)
@@ -219,9 +228,16 @@ struct GroupsFound {
     groups: Vec<GroupCandidate>,
     /// Every direct member of a group in scope, by number: the candidates for nesting.
     members: HashSet<u32>,
+    /// DN keys of the groups the searches returned (a group under two search bases once).
+    seen: HashSet<String>,
 }
 
 impl GroupsFound {
+    /// True the first time a group's DN is seen.
+    fn first_sight(&mut self, dn: &str) -> bool {
+        self.seen.insert(dn_key(dn))
+    }
+
     /// Takes a group entry and its member DNs (or the reason they are unusable).
     fn accept(
         &mut self,
@@ -274,7 +290,8 @@ fn texts<'e>(values: Vec<&'e [u8]>, map: &AttributeMap) -> Result<Vec<&'e str>, 
 /// filters well under servers' request size limits.
 const GROUPS_PER_USER_SEARCH: usize = 100;
 
-/// The users in scope: direct members of the sync group or of any group nested in it.
+/// The users in scope: direct members of a sync group or of any group nested in one, that
+/// match `user_filter` (`scope.userFilter`) when there is one.
 ///
 /// AD's in-chain rule finds the nested groups (few candidates, cheap); the users then come
 /// from indexed `memberOf` equality searches. That is the same set as an in-chain search
@@ -286,49 +303,59 @@ type UsersRead = (Vec<crate::model::DirectoryUser>, Vec<(String, String)>);
 async fn read_users(
     reader: &mut Reader,
     base: &str,
-    sync_dn: &str,
+    sync_dns: &[String],
+    user_filter: Option<&str>,
     map: &AttributeMap,
     skipped: &mut Vec<SkippedEntry>,
     group_dn_by_sid: &mut HashMap<String, String>,
 ) -> Result<UsersRead, DirectoryError> {
-    let nested_filter = format!(
-        "(&{}({}:{}:={}))",
-        map.group_filter,
-        map.member_of,
-        map.in_chain_rule,
-        filter_value(sync_dn)
-    );
-    let mut closure = vec![sync_dn.to_string()];
+    let mut closure: Vec<String> = Vec::new();
+    let mut in_closure: HashSet<String> = HashSet::new();
     let mut closure_sids: HashSet<String> = HashSet::new();
-    let sync_entry = reader
-        .read_entry(
-            "read sync group",
-            sync_dn,
+    for sync_dn in sync_dns {
+        let nested_filter = format!(
+            "(&{}({}:{}:={}))",
             map.group_filter,
-            &[map.object_sid],
-        )
-        .await?;
-    let nested = reader
-        .search_paged(
-            "groups nested in the sync group",
-            base,
-            LdapScope::Subtree,
-            &nested_filter,
-            &[map.object_sid],
-        )
-        .await?;
-    for e in sync_entry.iter().chain(&nested) {
-        if let Some(sid) = e
-            .values(map.object_sid)
-            .and_then(|v| v.first())
-            .and_then(|b| sid_to_string(b))
-        {
-            let sid = sid.to_ascii_uppercase();
-            group_dn_by_sid.insert(sid.clone(), e.dn.clone());
-            closure_sids.insert(sid);
+            map.member_of,
+            map.in_chain_rule,
+            filter_value(sync_dn)
+        );
+        let sync_entry = reader
+            .read_entry(
+                "read sync group",
+                sync_dn,
+                map.group_filter,
+                &[map.object_sid],
+            )
+            .await?;
+        let nested = reader
+            .search_paged(
+                "groups nested in the sync group",
+                base,
+                LdapScope::Subtree,
+                &nested_filter,
+                &[map.object_sid],
+            )
+            .await?;
+        for e in sync_entry.iter().chain(&nested) {
+            if let Some(sid) = e
+                .values(map.object_sid)
+                .and_then(|v| v.first())
+                .and_then(|b| sid_to_string(b))
+            {
+                let sid = sid.to_ascii_uppercase();
+                group_dn_by_sid.insert(sid.clone(), e.dn.clone());
+                closure_sids.insert(sid);
+            }
+        }
+        let dns = std::iter::once(sync_dn.clone()).chain(nested.into_iter().map(|e| e.dn));
+        for dn in dns {
+            if in_closure.insert(dn_key(&dn)) {
+                closure.push(dn);
+            }
         }
     }
-    closure.extend(nested.into_iter().map(|e| e.dn));
+    let extra = user_filter.unwrap_or_default();
     let mut seen = std::collections::HashSet::new();
     let mut users = Vec::new();
     let mut primary = Vec::new();
@@ -351,7 +378,7 @@ async fn read_users(
             .iter()
             .map(|g| format!("({}={})", map.member_of, filter_value(g)))
             .collect();
-        let filter = format!("(&{}(|{any_of}))", map.user_filter);
+        let filter = format!("(&{}{extra}(|{any_of}))", map.user_filter);
         reader
             .search_each(
                 "users in scope",
@@ -378,7 +405,7 @@ async fn read_users(
             .iter()
             .map(|rid| format!("({}={rid})", map.primary_group_id))
             .collect();
-        let filter = format!("(&{}(|{any_of}))", map.user_filter);
+        let filter = format!("(&{}{extra}(|{any_of}))", map.user_filter);
         reader
             .search_each(
                 "users in scope by primary group",
@@ -541,7 +568,18 @@ async fn resolve_sync_group(
     scope: &Scope,
     map: &AttributeMap,
 ) -> Result<String, DirectoryError> {
-    let wanted = scope.sync_group.trim();
+    resolve_group(reader, base, &scope.sync_group, map).await
+}
+
+/// [`resolve_sync_group`] for any group named in the scope settings (a name or a DN); a
+/// group that is not there is [`DirectoryError::SyncGroupNotFound`].
+async fn resolve_group(
+    reader: &mut Reader,
+    base: &str,
+    wanted: &str,
+    map: &AttributeMap,
+) -> Result<String, DirectoryError> {
+    let wanted = wanted.trim();
     let not_found = || DirectoryError::SyncGroupNotFound {
         name: wanted.to_string(),
         base: base.to_string(),

@@ -22,9 +22,11 @@ use crate::model::{DirectorySnapshot, EntryKind, ReasonCode, SkippedEntry};
 use super::dn::{dn_key, domain_head, key_is_under, looks_like_dn};
 use super::entry::{decode_group, decode_user, RawEntry};
 use super::error::DirectoryError;
+use super::filter_match::{check_evaluable, matches as filter_matches};
 use super::mapping::AttributeMap;
 use super::scope::{
-    assemble, name_has_prefix, primary_group_sid, validate_scope, GroupCandidate, MembershipGraph,
+    assemble, missing_sync_group, name_has_prefix, primary_group_sid, validate_scope,
+    GroupCandidate, MembershipGraph,
 };
 use super::sid::sid_to_string;
 use crate::model::settings::Scope;
@@ -153,8 +155,11 @@ struct Links {
     graph: MembershipGraph,
     /// Group number → why its members cannot be trusted (the first reason found).
     bad: HashMap<u32, String>,
-    /// DN and number of every group matching the sync group setting.
+    /// DN and number of every group matching the (first) sync group setting.
     sync: Vec<(String, u32)>,
+    /// The same for every group the scope names ([`wanted_groups`]: the sync groups, then
+    /// the exclusion groups), in that order.
+    named: Vec<Vec<(String, u32)>>,
     /// The same entries as `bad`, with "DN: reason", for the groups they feed.
     unreadable: HashMap<u32, String>,
 }
@@ -174,28 +179,15 @@ fn read_export(
     map: &AttributeMap,
 ) -> Result<DirectorySnapshot, DirectoryError> {
     validate_scope(scope)?;
+    if let Some(filter) = &scope.rules.user_filter {
+        check_evaluable(filter.root())
+            .map_err(|r| DirectoryError::Settings(format!("scope.userFilter {filter}: {r}")))?;
+    }
     let classes = Classes { map };
     let version = export.version()?;
     let links = read_links(export, scope, &classes)?;
-    let sync = match links.sync.as_slice() {
-        [] => {
-            return Err(DirectoryError::SyncGroupNotFound {
-                name: scope.sync_group.trim().to_string(),
-                base: "the LDIF export".into(),
-            })
-        }
-        [(_, id)] => *id,
-        many => {
-            return Err(DirectoryError::SyncGroupAmbiguous {
-                name: scope.sync_group.trim().to_string(),
-                dns: many.iter().map(|(dn, _)| dn.clone()).collect(),
-            })
-        }
-    };
-    let mut reachable = links.graph.transitive_members(sync);
-    // The sync group's own member list counts as much as its nested groups' (below).
-    reachable.insert(sync);
-    let snapshot = read_in_scope(export, scope, &classes, &links, &reachable)?;
+    let in_scope = resolve_scope(scope, &links)?;
+    let snapshot = read_in_scope(export, scope, &classes, &links, &in_scope)?;
     if export.version()? != version {
         return Err(export.io(std::io::Error::other(
             "the file changed while it was read; run the pass again once the export is complete",
@@ -211,10 +203,16 @@ fn read_links(
     classes: &Classes<'_>,
 ) -> Result<Links, DirectoryError> {
     let map = classes.map;
-    let wanted = scope.sync_group.trim();
-    let wanted_key = looks_like_dn(wanted).then(|| dn_key(wanted));
-    let wanted_lower = wanted.to_lowercase();
-    let mut links = Links::default();
+    let wanted: Vec<(Option<String>, String)> = wanted_groups(scope)
+        .map(|w| {
+            let w = w.trim();
+            (looks_like_dn(w).then(|| dn_key(w)), w.to_lowercase())
+        })
+        .collect();
+    let mut links = Links {
+        named: vec![Vec::new(); wanted.len()],
+        ..Links::default()
+    };
     // Primary-group memberships, which AD lists in no `member`: (user, its group's SID), and
     // every group's SID, joined once the whole export has been seen.
     let mut primary: Vec<(u32, String)> = Vec::new();
@@ -248,20 +246,23 @@ fn read_links(
                     "the export holds only {range} of its members (a ranged read was cut short); export with ldifde or a client that follows member;range"
                 ));
             }
-            let is_sync = match &wanted_key {
-                // The group's key is interned by now: equal keys have equal numbers.
-                Some(key) => links.graph.id_of_key(key) == Some(id),
-                None => {
-                    let cn = group_name_of(&e, map);
-                    let sam = e.text(map.account_name).ok().flatten();
-                    [cn, sam]
+            let cn = group_name_of(&e, map).map(|v| v.to_lowercase());
+            let sam = e
+                .text(map.account_name)
+                .ok()
+                .flatten()
+                .map(|v| v.to_lowercase());
+            for (i, (wanted_key, wanted_lower)) in wanted.iter().enumerate() {
+                let is_named = match wanted_key {
+                    // The group's key is interned by now: equal keys have equal numbers.
+                    Some(key) => links.graph.id_of_key(key) == Some(id),
+                    None => [&cn, &sam]
                         .iter()
-                        .flatten()
-                        .any(|v| v.to_lowercase() == wanted_lower)
+                        .any(|v| v.as_deref() == Some(wanted_lower.as_str())),
+                };
+                if is_named {
+                    links.named[i].push((e.dn.clone(), id));
                 }
-            };
-            if is_sync {
-                links.sync.push((e.dn.clone(), id));
             }
         }
         match e.texts(map.member_of) {
@@ -285,19 +286,95 @@ fn read_links(
             links.graph.add_ids(*group, user);
         }
     }
+    links.sync = links.named.first().cloned().unwrap_or_default();
     Ok(links)
 }
 
-/// Second read: decodes the users reachable from the sync group and the groups in scope.
+/// Every group the scope names: the sync groups, then the exclusion groups.
+fn wanted_groups(scope: &Scope) -> impl Iterator<Item = &str> {
+    scope
+        .sync_groups()
+        .chain(scope.rules.exclude_groups.iter().map(String::as_str))
+}
+
+/// Who the scope rules let in, by number: reachable from a sync group, not from an exclusion
+/// group, and the sync groups that are not in the export.
+struct InScope<'s> {
+    reachable: HashSet<u32>,
+    excluded: HashSet<u32>,
+    /// The exclusion groups and everything below them (for their unreadable parts).
+    excluded_reach: HashSet<u32>,
+    missing_sync_groups: Vec<&'s str>,
+}
+
+/// The sync and exclusion groups found by [`read_links`], resolved: a name matching two
+/// groups fails, a missing exclusion group fails, a missing sync group fails only when no
+/// sync group is there (else its users are unknown, see [`missing_sync_group`]).
+fn resolve_scope<'s>(scope: &'s Scope, links: &Links) -> Result<InScope<'s>, DirectoryError> {
+    let mut found = InScope {
+        reachable: HashSet::new(),
+        excluded: HashSet::new(),
+        excluded_reach: HashSet::new(),
+        missing_sync_groups: Vec::new(),
+    };
+    let ambiguous = |name: &str, many: &[(String, u32)]| DirectoryError::SyncGroupAmbiguous {
+        name: name.trim().to_string(),
+        dns: many.iter().map(|(dn, _)| dn.clone()).collect(),
+    };
+    let mut any = false;
+    let sync_count = scope.sync_groups().count();
+    for (name, named) in scope.sync_groups().zip(&links.named) {
+        match named.as_slice() {
+            [] => found.missing_sync_groups.push(name),
+            [(_, id)] => {
+                any = true;
+                found.reachable.extend(links.graph.transitive_members(*id));
+                // The sync group's own member list counts as much as its nested groups'.
+                found.reachable.insert(*id);
+            }
+            many => return Err(ambiguous(name, many)),
+        }
+    }
+    if !any {
+        return Err(DirectoryError::SyncGroupNotFound {
+            name: scope.sync_group.trim().to_string(),
+            base: "the LDIF export".into(),
+        });
+    }
+    let exclusions = scope.rules.exclude_groups.iter();
+    for (name, named) in exclusions.zip(links.named.iter().skip(sync_count)) {
+        match named.as_slice() {
+            [] => {
+                return Err(DirectoryError::ExcludeGroupNotFound {
+                    name: name.trim().to_string(),
+                    base: "the LDIF export".into(),
+                })
+            }
+            [(_, id)] => {
+                let below = links.graph.transitive_members(*id);
+                found.excluded.extend(below.iter().copied());
+                found.excluded_reach.extend(below);
+                found.excluded_reach.insert(*id);
+            }
+            many => return Err(ambiguous(name, many)),
+        }
+    }
+    Ok(found)
+}
+
+/// Second read: decodes the users in scope (reachable from a sync group, not from an
+/// exclusion group, matching the user filter) and the groups in scope.
 fn read_in_scope(
     export: &Export<'_>,
     scope: &Scope,
     classes: &Classes<'_>,
     links: &Links,
-    reachable: &HashSet<u32>,
+    in_scope: &InScope<'_>,
 ) -> Result<DirectorySnapshot, DirectoryError> {
     let map = classes.map;
-    let base_key = dn_key(&scope.group_search_base);
+    let reachable = &in_scope.reachable;
+    let user_filter = scope.rules.user_filter.as_ref().map(|f| f.root());
+    let base_keys: Vec<String> = scope.group_search_bases().map(dn_key).collect();
     let mut users = Vec::new();
     let mut groups = Vec::new();
     let mut skipped: Vec<SkippedEntry> = Vec::new();
@@ -316,13 +393,16 @@ fn read_in_scope(
             domain_entries.push(sid);
         }
         let id = links.graph.id_of_key(&key);
-        if classes.is_user(&e) && id.is_some_and(|id| reachable.contains(&id)) {
+        let wanted_user = id
+            .is_some_and(|id| reachable.contains(&id) && !in_scope.excluded.contains(&id))
+            && user_filter.is_none_or(|f| filter_matches(f, &e));
+        if classes.is_user(&e) && wanted_user {
             match decode_user(&e, map) {
                 Ok(u) => users.push(u),
                 Err(s) => skipped.push(s),
             }
         }
-        if !classes.is_group(&e) || !key_is_under(&key, &base_key) {
+        if !classes.is_group(&e) || !base_keys.iter().any(|b| key_is_under(&key, b)) {
             continue;
         }
         match decode_group(&e, map) {
@@ -357,6 +437,29 @@ fn read_in_scope(
         .map(|(_, why)| why)
         .collect();
     unknown_scope.sort();
+    for name in &in_scope.missing_sync_groups {
+        skipped.push(missing_sync_group(name, "the LDIF export"));
+    }
+    let mut unknown_exclusion: Vec<&String> = links
+        .unreadable
+        .iter()
+        .filter(|(id, _)| in_scope.excluded_reach.contains(id))
+        .map(|(_, why)| why)
+        .collect();
+    unknown_exclusion.sort();
+    for why in unknown_exclusion {
+        let (dn, reason) = why.split_once(": ").unwrap_or((why.as_str(), ""));
+        skipped.push(SkippedEntry {
+            dn: dn.to_string(),
+            anchor: None,
+            code: ReasonCode::UnreadableMembers,
+            reason: format!(
+                "nested in an exclusion group (scope.excludeGroups), and its memberships could                  not be read ({reason}), so who it excludes is unknown; nobody is taken out of                  scope in this pass"
+            ),
+            kind: EntryKind::User,
+            user_names: Vec::new(),
+        });
+    }
     for why in unknown_scope {
         let (dn, reason) = why.split_once(": ").unwrap_or((why.as_str(), ""));
         skipped.push(SkippedEntry {

@@ -39,6 +39,7 @@ fn scope() -> Scope {
         group_prefix: "aws-".into(),
         group_search_base: "OU=AWS,DC=x".into(),
         extra_domain_sids: Vec::new(),
+        rules: Default::default(),
     }
 }
 
@@ -267,4 +268,166 @@ fn mapped_attributes_are_read_only_when_asked_for() {
     // Not UTF-8: present but unreadable, so the planner leaves it alone.
     assert_eq!(a.get("telephonenumber"), Some(&None));
     assert_eq!(a.get("manager"), None);
+}
+
+/// Two sync groups, a nested exclusion group, a user filter and a second group search base.
+fn rules_sample() -> String {
+    let mut s = String::from("version: 1\n\n");
+    s += &user(2001, "staff1", 512, "employeeType: Staff\n");
+    s += &user(2002, "staff2", 512, "employeeType: staff\n");
+    s += &user(2003, "contractor", 512, "employeeType: Contractor\n");
+    s += &user(2004, "svc", 512, "employeeType: Staff\n");
+    s += &user(2005, "leaver", 512, "employeeType: Staff\n");
+    s += &user(2006, "nobody", 512, "employeeType: Staff\n");
+    s += &group(
+        11,
+        "CN=sync-eng,OU=AWS,DC=x",
+        &[
+            "CN=staff1,OU=People,DC=x",
+            "CN=contractor,OU=People,DC=x",
+            "CN=svc,OU=People,DC=x",
+        ],
+    );
+    s += &group(
+        12,
+        "CN=sync-fin,OU=AWS,DC=x",
+        &["CN=staff2,OU=People,DC=x", "CN=leaver,OU=People,DC=x"],
+    );
+    s += &group(13, "CN=no-aws,OU=T,DC=x", &["CN=svc-accounts,OU=T,DC=x"]);
+    s += &group(14, "CN=svc-accounts,OU=T,DC=x", &["CN=svc,OU=People,DC=x"]);
+    s += &group(15, "CN=leavers,OU=T,DC=x", &["CN=leaver,OU=People,DC=x"]);
+    s += &group(
+        16,
+        "CN=aws-all,OU=AWS,DC=x",
+        &["CN=sync-eng,OU=AWS,DC=x", "CN=sync-fin,OU=AWS,DC=x"],
+    );
+    s += &group(
+        17,
+        "CN=aws-teams,OU=Teams,DC=x",
+        &["CN=staff2,OU=People,DC=x"],
+    );
+    s += &group(18, "CN=aws-elsewhere,OU=Other,DC=x", &[]);
+    s
+}
+
+fn rules_scope() -> Scope {
+    Scope {
+        sync_group: "sync-eng".into(),
+        rules: crate::model::settings::ScopeRules {
+            more_sync_groups: vec!["CN=sync-fin,OU=AWS,DC=x".into()],
+            user_filter: Some(
+                crate::model::settings::LdapFilter::parse("(employeeType=Staff)").unwrap(),
+            ),
+            exclude_groups: vec!["no-aws".into(), "leavers".into()],
+            more_group_search_bases: vec!["OU=Teams,DC=x".into()],
+        },
+        ..scope()
+    }
+}
+
+fn sams(snap: &DirectorySnapshot) -> Vec<&str> {
+    snap.users
+        .iter()
+        .map(|u| u.sam_account_name.as_str())
+        .collect()
+}
+
+#[test]
+fn sync_groups_user_filter_exclusions_and_search_bases_decide_the_scope() {
+    let snap = read_ldif(&rules_sample(), &rules_scope()).unwrap();
+    // staff1 (sync-eng) and staff2 (sync-fin); the contractor fails the filter, svc is in an
+    // exclusion group through a nested group, the leaver directly; nobody is in no sync group.
+    assert_eq!(sams(&snap), ["u2001", "u2002"]);
+    let groups: Vec<(&str, usize)> = snap
+        .groups
+        .iter()
+        .map(|g| (g.name.as_str(), g.member_sids.len()))
+        .collect();
+    assert_eq!(groups, [("aws-all", 2), ("aws-teams", 1)]);
+    assert!(snap.skipped.is_empty(), "{:?}", snap.skipped);
+
+    // Each rule on its own.
+    let mut sc = rules_scope();
+    sc.rules.user_filter = None;
+    assert_eq!(
+        sams(&read_ldif(&rules_sample(), &sc).unwrap()),
+        ["u2001", "u2002", "u2003"]
+    );
+    sc.rules.exclude_groups.clear();
+    assert_eq!(
+        sams(&read_ldif(&rules_sample(), &sc).unwrap()),
+        ["u2001", "u2002", "u2003", "u2004", "u2005"]
+    );
+    sc.rules.more_sync_groups.clear();
+    sc.rules.more_group_search_bases.clear();
+    let one = read_ldif(&rules_sample(), &sc).unwrap();
+    assert_eq!(sams(&one), ["u2001", "u2003", "u2004"]);
+    assert_eq!(one.groups.len(), 1, "aws-teams is under OU=Teams only");
+}
+
+#[test]
+fn a_missing_sync_group_leaves_its_users_unknown_and_a_missing_exclusion_fails() {
+    let mut sc = rules_scope();
+    sc.rules.more_sync_groups = vec!["sync-gone".into()];
+    let snap = read_ldif(&rules_sample(), &sc).unwrap();
+    assert_eq!(sams(&snap), ["u2001"]);
+    let unknown: Vec<&SkippedEntry> = snap
+        .skipped
+        .iter()
+        .filter(|s| s.anchor.is_none() && s.kind == EntryKind::User)
+        .collect();
+    assert_eq!(unknown.len(), 1, "{:?}", snap.skipped);
+    assert!(
+        unknown[0].reason.contains("\"sync-gone\""),
+        "{}",
+        unknown[0].reason
+    );
+
+    sc.sync_group = "also-gone".into();
+    assert!(matches!(
+        read_ldif(&rules_sample(), &sc),
+        Err(DirectoryError::SyncGroupNotFound { .. })
+    ));
+
+    let mut sc = rules_scope();
+    sc.rules.exclude_groups.push("no-such-group".into());
+    let err = read_ldif(&rules_sample(), &sc).unwrap_err();
+    assert!(
+        matches!(&err, DirectoryError::ExcludeGroupNotFound { name, .. } if name == "no-such-group"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_exclusion_group_read_in_part_holds_back_instead_of_guessing() {
+    let s = rules_sample().replace(
+        "dn: CN=svc-accounts,OU=T,DC=x\n",
+        "dn: CN=svc-accounts,OU=T,DC=x\nmember;range=0-1499: CN=x,DC=x\n",
+    );
+    let snap = read_ldif(&s, &rules_scope()).unwrap();
+    let unknown: Vec<&SkippedEntry> = snap
+        .skipped
+        .iter()
+        .filter(|s| s.anchor.is_none() && s.kind == EntryKind::User)
+        .collect();
+    assert_eq!(unknown.len(), 1, "{:?}", snap.skipped);
+    assert!(
+        unknown[0].reason.contains("exclusion group"),
+        "{}",
+        unknown[0].reason
+    );
+}
+
+#[test]
+fn a_filter_an_export_cannot_evaluate_is_refused() {
+    let mut sc = rules_scope();
+    sc.rules.user_filter = Some(
+        crate::model::settings::LdapFilter::parse("(memberOf:1.2.840.113556.1.4.1941:=CN=g,DC=x)")
+            .unwrap(),
+    );
+    let err = read_ldif(&rules_sample(), &sc).unwrap_err();
+    assert!(
+        matches!(&err, DirectoryError::Settings(m) if m.contains("scope.userFilter")),
+        "{err}"
+    );
 }

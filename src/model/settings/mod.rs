@@ -11,6 +11,7 @@
 mod attributes;
 mod ca_bundle;
 pub mod defaults;
+mod ldap_filter;
 mod ldap_url;
 mod policy;
 mod scim;
@@ -21,6 +22,7 @@ use crate::secret::Secret;
 
 pub use attributes::{AttributeMapping, UserAttribute};
 pub use ca_bundle::CaBundle;
+pub use ldap_filter::{FilterNode, LdapFilter};
 pub use ldap_url::LdapUrl;
 pub use policy::{EmailSource, OutOfScopeAction, Policy, UserNameSource};
 pub use scim::{ScimClientConfig, ScimEndpoint};
@@ -94,6 +96,47 @@ pub struct Scope {
     /// (`scope.extraDomainSids`, default none), besides the domain read from the directory.
     /// For an LDIF export without its domain entry, the only source of the domain SID.
     pub extra_domain_sids: Vec<String>,
+    /// The optional rules beyond the original's three parameters (`scope.syncGroups`,
+    /// `scope.userFilter`, `scope.excludeGroups`, `scope.groupSearchBases`).
+    pub rules: ScopeRules,
+}
+
+impl Scope {
+    /// Every sync group: [`Scope::sync_group`], then the other `scope.syncGroups`.
+    pub fn sync_groups(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.sync_group.as_str())
+            .chain(self.rules.more_sync_groups.iter().map(String::as_str))
+    }
+
+    /// Every subtree groups in scope are searched under: [`Scope::group_search_base`], then
+    /// `scope.groupSearchBases`.
+    pub fn group_search_bases(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.group_search_base.as_str()).chain(
+            self.rules
+                .more_group_search_bases
+                .iter()
+                .map(String::as_str),
+        )
+    }
+}
+
+/// The scope rules an operator may add to the original's (all empty by default, which is the
+/// original's scope: one sync group, no filter, no exclusion, one search base).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScopeRules {
+    /// Sync groups besides [`Scope::sync_group`]: users in scope are the union of the
+    /// direct and nested members of every sync group. With `scope.syncGroups` set, its first
+    /// entry is `sync_group` and the others are here.
+    pub more_sync_groups: Vec<String>,
+    /// An extra LDAP filter every user in scope must match (`(employeeType=Staff)`), checked
+    /// against RFC 4515 when the settings load.
+    pub user_filter: Option<LdapFilter>,
+    /// Groups (name or DN) whose direct and nested members are out of scope, whatever sync
+    /// group they are in: for service accounts and leavers kept in a team group.
+    pub exclude_groups: Vec<String>,
+    /// Subtrees searched for groups in scope besides [`Scope::group_search_base`] (the SSM
+    /// search base), for groups spread over several OUs.
+    pub more_group_search_bases: Vec<String>,
 }
 
 /// Limits that stop a pass before it does mass damage (a wrong search base, an emptied group).
