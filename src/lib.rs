@@ -22,3 +22,4 @@ pub mod model;
 pub mod pass;
 pub mod plan;
 pub mod secret;
+pub mod state;

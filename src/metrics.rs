@@ -266,6 +266,7 @@ mod tests {
             duration_ms: 16,
             token_rejected: true,
             version: "9.9.9".into(),
+            incremental: None,
         }
     }
 

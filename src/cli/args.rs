@@ -44,8 +44,13 @@ pub enum Command {
         /// Provision on demand: apply only the operations concerning this user or group
         /// (sAMAccountName, userPrincipalName, DN, objectSid, or a group's cn or
         /// objectGUID). Repeatable.
-        #[arg(long, value_name = "WHO")]
+        #[arg(long, value_name = "WHO", conflicts_with = "incremental")]
         only: Vec<String>,
+        /// Sync only what changed in the directory since the stored watermark (run.stateFile,
+        /// or the lease table of SCIM_SYNC_LEASE_TABLE); runs a full pass, and says why, when
+        /// the watermark cannot be trusted. Needs an LDAP (Active Directory) source.
+        #[arg(long)]
+        incremental: bool,
     },
     /// Explain one user or group: the directory entry, its scope (the chain of groups from
     /// the sync group down to it), its mapping, its match in Identity Center and the planned

@@ -8,6 +8,7 @@ use crate::audit::{AuditSink, JsonLines, Tee, TextLines};
 use crate::config::{self, AwsNames, LeaseConfig, Settings};
 use crate::lease::{self, Acquired, Lease, LeaseTable};
 use crate::pass::{PassError, PassOptions, PassReport, Session};
+use crate::state::WatermarkStore;
 
 /// Runs the command and says how the process should exit. Everything meant for a person goes
 /// to stdout (the plan, the summary) or stderr (errors, logs); nothing here panics on bad
@@ -36,12 +37,18 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Apply {
             allow_mass_changes,
             only,
+            incremental,
         } => PassOptions {
             allow_mass_changes: *allow_mass_changes,
             only: only.clone(),
+            incremental: *incremental,
             ..PassOptions::default()
         },
         Command::Explain { who } => return explain(&session, who, cli.output).await,
+    };
+    opts.watermarks = match watermark_store(&session, sdk_for_lease.clone()).await {
+        Ok(store) => store,
+        Err(code) => return code,
     };
     let sink = match audit_sink(&cli) {
         Ok(sink) => sink,
@@ -119,9 +126,36 @@ async fn take_lease(
     }
 }
 
+/// Where watermarks are kept: `run.stateFile` when set, else the lease table of
+/// `SCIM_SYNC_LEASE_TABLE`, else nowhere (full passes keep none; `--incremental` is refused).
+async fn watermark_store(
+    session: &Session,
+    sdk: Option<SdkConfig>,
+) -> Result<Option<WatermarkStore>, ExitCode> {
+    if let Some(path) = &session.settings().run.state_file {
+        return Ok(Some(WatermarkStore::File(path.clone())));
+    }
+    match LeaseConfig::from_env() {
+        Ok(Some(lease)) => {
+            let sdk = match sdk {
+                Some(sdk) => sdk,
+                None => aws_config::defaults(BehaviorVersion::latest()).load().await,
+            };
+            Ok(Some(WatermarkStore::table(&sdk, lease.table)))
+        }
+        Ok(None) => Ok(None),
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            Err(ExitCode::Configuration)
+        }
+    }
+}
+
 fn exit_for(e: &PassError) -> ExitCode {
     match e {
-        PassError::Config(_) | PassError::NotFound(_) => ExitCode::Configuration,
+        PassError::Config(_) | PassError::NotFound(_) | PassError::Incremental(_) => {
+            ExitCode::Configuration
+        }
         _ => ExitCode::PassFailed,
     }
 }

@@ -97,6 +97,7 @@ pub(crate) struct ScimSection {
 pub(crate) struct RunSection {
     pub dry_run: Option<bool>,
     pub deadline_margin_seconds: Option<u64>,
+    pub state_file: Option<String>,
 }
 
 /// LDAP tuning after defaults and range checks.
@@ -302,6 +303,11 @@ impl OptionalSettings {
             dry_run: r.dry_run.unwrap_or(false),
             deadline_margin: seconds(r.deadline_margin_seconds, defaults::DEADLINE_MARGIN, 0, 600)
                 .map_err(|r| bad("run.deadlineMarginSeconds", r))?,
+            state_file: match r.state_file.as_deref().map(str::trim) {
+                None => None,
+                Some("") => return Err(bad("run.stateFile", "is empty".to_string())),
+                Some(p) => Some(std::path::PathBuf::from(p)),
+            },
         };
 
         let scope = RawScopeRules {
@@ -417,7 +423,8 @@ mod tests {
             r.run,
             RunConfig {
                 dry_run: false,
-                deadline_margin: Duration::from_secs(30)
+                deadline_margin: Duration::from_secs(30),
+                state_file: None,
             }
         );
         assert_eq!(r.ldap.page_size, 1000);

@@ -113,7 +113,8 @@ pub async fn load_from_file(path: &Path, sdk: Option<&SdkConfig>) -> Result<Sett
     })?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let env = |key: &str| std::env::var(key).ok();
-    let plan = parse(&text, &origin, &base_dir, &env)?;
+    let mut plan = parse(&text, &origin, &base_dir, &env)?;
+    plan.settings.run.state_file = plan.settings.run.state_file.map(|p| base_dir.join(p));
     plan.finish(&origin, sdk).await
 }
 

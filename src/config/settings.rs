@@ -43,6 +43,9 @@ pub struct RunConfig {
     /// Stop starting new writes this long before the Lambda deadline, so the summary is
     /// still logged and the invocation ends cleanly.
     pub deadline_margin: Duration,
+    /// Where the CLI keeps incremental passes' watermarks in local mode (`run.stateFile`, a
+    /// JSON file; relative to the configuration file). `None`: the lease table, if any.
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 /// The documented defaults (docs/configuration.md), kept in one table.
@@ -53,6 +56,7 @@ impl Default for RunConfig {
         Self {
             dry_run: false,
             deadline_margin: defaults::DEADLINE_MARGIN,
+            state_file: None,
         }
     }
 }

@@ -14,7 +14,7 @@ use super::counts::{RequestKind, ScimRequestCounts};
 use super::error::ScimError;
 use super::pacing::LearnedRates;
 use super::transport::{Call, Transport};
-use super::{groups, members, state, users};
+use super::{groups, lookup, members, state, users};
 use crate::model::settings::ScimClientConfig;
 use crate::model::{IdcGroup, IdcSnapshot, IdcUser, UserAttributes, UserField};
 use crate::secret::Secret;
@@ -227,6 +227,27 @@ impl ScimClient {
 
     /// The ids of a group's members, through `groups.value eq "<id>"` on `/Users` with cursor
     /// paging (the only SCIM read of memberships; group reads return no members).
+    /// The members of one group as whole users (an incremental pass reads a changed group's
+    /// members this way: who left it is known only to Identity Center). Users that could not
+    /// be decoded are in the second list.
+    pub async fn users_in_group(
+        &self,
+        group_id: &str,
+    ) -> Result<(Vec<IdcUser>, Vec<String>), ScimError> {
+        let d = lookup::users_in_group(&self.transport, group_id).await?;
+        Ok((d.items, d.skipped))
+    }
+
+    /// The groups one user is a member of (`members.value eq`). Groups that could not be
+    /// decoded are in the second list.
+    pub async fn groups_of_user(
+        &self,
+        user_id: &str,
+    ) -> Result<(Vec<IdcGroup>, Vec<String>), ScimError> {
+        let d = lookup::groups_of_user(&self.transport, user_id).await?;
+        Ok((d.items, d.skipped))
+    }
+
     pub async fn group_member_ids(&self, group_id: &str) -> Result<BTreeSet<Arc<str>>, ScimError> {
         members::group_member_ids(&self.transport, group_id).await
     }

@@ -17,6 +17,8 @@ pub enum FilterAttr {
     DisplayName,
     /// `/Users`: the members of the group with this id (the only SCIM way to read them).
     GroupsValue,
+    /// `/Groups`: the groups the user with this id is a member of.
+    MembersValue,
 }
 
 impl FilterAttr {
@@ -27,6 +29,7 @@ impl FilterAttr {
             FilterAttr::ExternalId => "externalId",
             FilterAttr::DisplayName => "displayName",
             FilterAttr::GroupsValue => "groups.value",
+            FilterAttr::MembersValue => "members.value",
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod filter;
 mod groups;
 mod intern;
 mod listing;
+mod lookup;
 mod members;
 pub mod pacing;
 mod resource;

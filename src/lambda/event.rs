@@ -11,11 +11,14 @@ pub struct Invocation {
     pub only: Vec<String>,
     /// `{"explain": "jdoe"}`: explain one object, write nothing.
     pub explain: Option<String>,
+    /// `{"incremental": true}`: sync only what changed since the stored watermark (the fast
+    /// schedule sends this).
+    pub incremental: bool,
 }
 
 /// The fields a manual invoke accepts, for error messages.
-const FIELDS: &str =
-    "`dryRun`, `allowMassChanges`, `only` (a list of names) and `explain` (a name)";
+const FIELDS: &str = "`dryRun`, `allowMassChanges`, `incremental`, `only` (a list of names) \
+                      and `explain` (a name)";
 
 /// Reads the event: an EventBridge scheduled event runs a full pass; a manual invoke is an
 /// object with optional `dryRun` and `allowMassChanges` booleans, `only` (a non-empty list of
@@ -38,6 +41,7 @@ pub fn parse_invocation(event: &Value) -> Result<Invocation, String> {
         match key.as_str() {
             "dryRun" => invocation.dry_run = flag(key, value)?,
             "allowMassChanges" => invocation.allow_mass_changes = flag(key, value)?,
+            "incremental" => invocation.incremental = flag(key, value)?,
             "only" => invocation.only = names(value)?,
             "explain" => {
                 let who = value.as_str().map(str::trim).filter(|w| !w.is_empty());
@@ -60,6 +64,13 @@ pub fn parse_invocation(event: &Value) -> Result<Invocation, String> {
         return Err(
             "`explain` cannot be combined with other fields: it reads both sides and writes \
              nothing; send it alone"
+                .to_string(),
+        );
+    }
+    if invocation.incremental && !invocation.only.is_empty() {
+        return Err(
+            "`incremental` and `only` cannot be combined: an incremental pass syncs what \
+             changed, `only` names what to sync"
                 .to_string(),
         );
     }
@@ -161,6 +172,18 @@ mod tests {
         assert!(both.is_err_and(|e| e.contains("cannot be combined")));
         let dry = parse_invocation(&json!({"explain": "jdoe", "dryRun": true}));
         assert!(dry.is_err());
+    }
+
+    #[test]
+    fn incremental_invokes() {
+        let inc = parse_invocation(&json!({"incremental": true})).map(|i| i.incremental);
+        assert_eq!(inc, Ok(true));
+        let dry = parse_invocation(&json!({"incremental": true, "dryRun": true}));
+        assert!(dry.is_ok_and(|i| i.incremental && i.dry_run));
+        assert!(parse_invocation(&json!({"incremental": "yes"})).is_err());
+        let both = parse_invocation(&json!({"incremental": true, "only": ["jdoe"]}));
+        assert!(both.is_err_and(|e| e.contains("cannot be combined")));
+        assert!(parse_invocation(&json!({"incremental": true, "explain": "jdoe"})).is_err());
     }
 
     #[test]

@@ -33,6 +33,7 @@ use crate::model::Summary;
 use crate::pass::ScimClient;
 use crate::pass::{PassOptions, Session};
 use crate::secret::Secret;
+use crate::state::WatermarkStore;
 
 /// State shared by every invocation of one execution environment.
 pub struct App {
@@ -43,6 +44,9 @@ pub struct App {
     lease: Result<Option<LeaseTable>, String>,
     /// The warm SCIM client; a mutex because one environment runs one pass at a time.
     warm: Mutex<Option<WarmClient>>,
+    /// Where watermarks are kept: the lease table (`crate::state`); without it every pass
+    /// is a full one and `{"incremental": true}` is refused.
+    watermarks: Option<WatermarkStore>,
 }
 
 /// The SCIM client kept between invocations, with the settings it was built from.
@@ -78,6 +82,11 @@ impl App {
         names: AwsNames,
         lease: Result<Option<LeaseConfig>, String>,
     ) -> Self {
+        let watermarks = lease
+            .as_ref()
+            .ok()
+            .and_then(|c| c.as_ref())
+            .map(|c| WatermarkStore::table(&sdk, c.table.clone()));
         let lease = lease.map(|c| c.map(|c| LeaseTable::new(&sdk, c.table)));
         if matches!(lease, Ok(None)) {
             tracing::warn!(
@@ -90,6 +99,7 @@ impl App {
             names,
             lease,
             warm: Mutex::new(None),
+            watermarks,
         }
     }
 
@@ -147,6 +157,8 @@ impl App {
             allow_mass_changes: invocation.allow_mass_changes,
             stop_starting_at: stop,
             only: invocation.only.clone(),
+            incremental: invocation.incremental,
+            watermarks: self.watermarks.clone(),
         };
         // One JSON line per audit record on stdout: CloudWatch Logs keeps each as one event
         // whose fields Logs Insights can query directly (template.yaml's saved queries).

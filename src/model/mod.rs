@@ -10,8 +10,12 @@ mod identity_center;
 mod reason;
 pub mod settings;
 mod summary;
+mod watermark;
 
 pub use directory::{DirectoryGroup, DirectorySnapshot, DirectoryUser, EntryKind, SkippedEntry};
 pub use identity_center::{IdcGroup, IdcSnapshot, IdcUser, UserAttributes, UserField};
 pub use reason::{Finding, Reason, ReasonCode};
 pub use summary::{Failure, Summary};
+pub use watermark::{
+    ChangedGroup, ChangedUser, DcState, DirectoryChanges, IncrementalSummary, ScopeSet, Watermark,
+};

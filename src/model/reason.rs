@@ -96,6 +96,20 @@ pub enum ReasonCode {
     TokenRejected,
     /// A write not started because one it depends on failed in this pass.
     EarlierWriteFailed,
+    // --- why an incremental pass ran as a full one ---
+    /// No watermark is stored for this DC and Identity Center yet (first run, or another DC
+    /// answered).
+    NoWatermark,
+    /// The DC's `invocationId` changed: its database was restored, USNs repeat.
+    DomainControllerRestored,
+    /// The DC's `highestCommittedUSN` is below the stored watermark.
+    UsnWentBack,
+    /// The watermark is older than the forest's tombstone lifetime.
+    WatermarkTooOld,
+    /// A setting that decides the scope or the mapping changed since the watermark.
+    SettingsChanged,
+    /// The stored watermark could not be read or decoded.
+    WatermarkUnreadable,
 }
 
 impl ReasonCode {
@@ -141,6 +155,12 @@ impl ReasonCode {
             WriteConflict => "writeConflict",
             TokenRejected => "tokenRejected",
             EarlierWriteFailed => "earlierWriteFailed",
+            NoWatermark => "noWatermark",
+            DomainControllerRestored => "domainControllerRestored",
+            UsnWentBack => "usnWentBack",
+            WatermarkTooOld => "watermarkTooOld",
+            SettingsChanged => "settingsChanged",
+            WatermarkUnreadable => "watermarkUnreadable",
         }
     }
 }

@@ -1,6 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::reason::Finding;
+use super::watermark::IncrementalSummary;
 
 /// One operation that did not succeed, phrased for an operator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,4 +57,7 @@ pub struct Summary {
     /// log or a ticket says which code made it (after a rollback, for instance).
     #[serde(default)]
     pub version: String,
+    /// Present when the pass was asked to be incremental: how it ran and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<IncrementalSummary>,
 }

@@ -22,6 +22,10 @@ pub enum PassError {
          displayName and externalId"
     )]
     NotFound(String),
+    /// An incremental pass cannot run as asked (an LDIF source, `--only`, no watermark
+    /// store); nothing was read or written.
+    #[error("{0}")]
+    Incremental(String),
 }
 
 impl PassError {

@@ -6,6 +6,8 @@
 //! invocation and keeps only the client warm between them.
 
 mod error;
+mod incremental;
+mod runner;
 pub mod select;
 mod session;
 mod sources;

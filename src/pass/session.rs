@@ -8,12 +8,13 @@ use super::error::PassError;
 use super::select::{self, Target};
 use super::sources::read_directory;
 use crate::apply::{count_planned, execute_audited, ExecuteOptions};
-use crate::audit::{self, AuditBook, AuditResult, AuditSink, NoAudit};
-use crate::config::{self, Settings};
+use crate::audit::{self, AuditBook, AuditResult, AuditSink};
+use crate::config::Settings;
 use crate::identity_center::{read_state, ScimClient};
 use crate::model::settings::GuardSettings;
 use crate::model::{DirectorySnapshot, Finding, IdcSnapshot, Reason, ReasonCode, Summary};
-use crate::plan::{self, Operation, Plan, UserField, UserRef};
+use crate::plan::{self, GuardBase, Operation, Plan, UserField, UserRef};
+use crate::state::WatermarkStore;
 
 /// Per-run choices the front ends make (the Lambda from its event, the CLI from its command).
 #[derive(Debug, Clone, Default)]
@@ -27,6 +28,13 @@ pub struct PassOptions {
     /// Provision on demand: apply only the operations concerning these objects (users or
     /// groups, by any name [`select::find`] knows). Empty means everything.
     pub only: Vec<String>,
+    /// Sync only what changed in the directory since the stored watermark (see
+    /// `pass::incremental`); falls back to a full pass, with the reason in the summary,
+    /// whenever the watermark cannot be trusted.
+    pub incremental: bool,
+    /// Where watermarks are kept. A full pass with a store saves one (so the next incremental
+    /// pass can start from it); an incremental pass needs one.
+    pub watermarks: Option<WatermarkStore>,
 }
 
 /// Both sides as read, and the plan after the guard: what a pass would do, before it does it.
@@ -65,10 +73,10 @@ pub struct PassReport {
 /// settings) around the client it keeps warm ([`Session::with_client`]), so warm passes share
 /// the budget, the token and what the client has learned too.
 pub struct Session {
-    settings: Settings,
-    client: ScimClient,
+    pub(super) settings: Settings,
+    pub(super) client: ScimClient,
     /// Present when the token came from Secrets Manager and can be re-read after a 401.
-    sdk: Option<SdkConfig>,
+    pub(super) sdk: Option<SdkConfig>,
 }
 
 impl Session {
@@ -104,48 +112,6 @@ impl Session {
         &self.settings
     }
 
-    /// Runs one pass. When Identity Center rejects the token and it came from Secrets Manager,
-    /// the secret is read again once (it may have been rotated since the pass read it) and the
-    /// pass repeated; passes are idempotent, so a repeat never duplicates anything.
-    pub async fn run(&mut self, opts: &PassOptions) -> Result<PassReport, PassError> {
-        self.run_audited(opts, &NoAudit).await
-    }
-
-    /// [`Self::run`], writing an audit record into `sink` for every change attempted,
-    /// withheld or not started (a dry run attempts none).
-    pub async fn run_audited(
-        &mut self,
-        opts: &PassOptions,
-        sink: &dyn AuditSink,
-    ) -> Result<PassReport, PassError> {
-        let first = self.run_once(opts, sink).await;
-        let rejected = match &first {
-            Err(e) => e.is_token_rejected(),
-            Ok(report) => report.summary.token_rejected,
-        };
-        if !rejected || !self.reload_token().await? {
-            return first;
-        }
-        tracing::warn!(
-            "SCIM token rejected; re-read it from Secrets Manager and retrying the pass once"
-        );
-        self.run_once(opts, sink).await
-    }
-
-    /// Re-reads the token; false when there is nowhere to read it from or it did not change.
-    async fn reload_token(&mut self) -> Result<bool, PassError> {
-        let (Some(sdk), Some(secret_id)) = (&self.sdk, &self.settings.scim.token_secret_id) else {
-            return Ok(false);
-        };
-        let token = config::reload_scim_token(sdk, secret_id).await?;
-        if token == self.settings.scim.token {
-            return Ok(false);
-        }
-        self.settings.scim.token = token.clone();
-        self.client.set_token(token);
-        Ok(true)
-    }
-
     /// Reads both sides, plans and applies the guard; writes nothing.
     pub async fn inspect(&self, opts: &PassOptions) -> Result<Inspection, PassError> {
         let directory = read_directory(&self.settings).await?;
@@ -155,7 +121,19 @@ impl Session {
             .map(|g| g.object_guid.clone())
             .collect();
         let current = read_state(&self.client, &wanted).await?;
+        Ok(self.hold_back(directory, current, None, opts))
+    }
 
+    /// Plans `directory` against `current` and runs the one hold-back path. `guard_base` is
+    /// what the guard's shares are taken of when `current` is only part of Identity Center
+    /// (an incremental pass); `None` counts the managed objects in `current`.
+    pub(super) fn hold_back(
+        &self,
+        directory: DirectorySnapshot,
+        current: IdcSnapshot,
+        guard_base: Option<GuardBase>,
+        opts: &PassOptions,
+    ) -> Inspection {
         let planned = plan::plan(&directory, &current, &self.settings.policy);
         let guard = GuardSettings {
             allow_mass_changes: self.settings.guard.allow_mass_changes || opts.allow_mass_changes,
@@ -172,7 +150,10 @@ impl Session {
         // errors, then the guard.
         let mut withheld = planned.withheld.clone();
         let (planned, read_held) = plan::withhold_on_read_errors(planned, &current);
-        let (planned, guard_held) = plan::apply_guard(planned, &current, &directory, &guard);
+        let (planned, guard_held) = match guard_base {
+            None => plan::apply_guard(planned, &current, &directory, &guard),
+            Some(base) => plan::apply_guard_on(planned, &base, directory.users.is_empty(), &guard),
+        };
         let held_because: Vec<Finding> = guard_held.iter().chain(&read_held).cloned().collect();
         withheld.extend(read_held);
         withheld.extend(guard_held);
@@ -187,7 +168,7 @@ impl Session {
                 .collect()
         };
         let directory_skipped = directory.skipped.iter().map(|s| s.to_finding()).collect();
-        Ok(Inspection {
+        Inspection {
             directory,
             current,
             plan: planned,
@@ -195,18 +176,20 @@ impl Session {
             held_back,
             held_because,
             directory_skipped,
-        })
+        }
     }
 
-    async fn run_once(
+    /// Restricts the plan to `--only`, applies it (or counts it, for a dry run) and builds the
+    /// report: the part of a pass after both sides were read and the plan held back.
+    pub(super) async fn finish(
         &self,
+        inspection: &Inspection,
         opts: &PassOptions,
         sink: &dyn AuditSink,
+        started: Instant,
+        requests_before: crate::identity_center::ScimRequestCounts,
     ) -> Result<PassReport, PassError> {
-        let started = Instant::now();
-        let requests_before = self.client.request_counts();
         let pass_id = audit::new_pass_id();
-        let inspection = self.inspect(opts).await?;
         let Inspection {
             directory,
             current,
@@ -215,7 +198,7 @@ impl Session {
             held_back,
             held_because,
             directory_skipped,
-        } = &inspection;
+        } = inspection;
 
         let targets = find_all(&opts.only, directory, current)?;
         let (planned, held_back, skipped_by_reader) = if targets.is_empty() {
@@ -395,12 +378,4 @@ fn user_names(
             (u.object_sid.clone(), name.clone())
         });
     idc.chain(dir).collect()
-}
-
-/// Compile-time check: a pass can run in a spawned task (`tokio::spawn`), which needs its
-/// future to be `Send` for every lifetime.
-#[allow(dead_code)]
-fn pass_future_is_send(session: &mut Session, opts: &PassOptions) {
-    fn assert_send<T: Send>(_: T) {}
-    assert_send(session.run(opts));
 }

@@ -91,7 +91,48 @@ pub fn apply_guard(
         .iter()
         .map(|g| g.member_ids.as_ref().map_or(0, |m| m.len() as u64))
         .sum();
+    let base = GuardBase {
+        users: owned_users,
+        memberships: owned_memberships,
+        groups: owned_groups.len() as u64,
+    };
+    apply_guard_on(plan, &base, dir.users.is_empty(), g)
+}
 
+/// What the guard's shares are taken of: the managed users, memberships and groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GuardBase {
+    pub users: u64,
+    pub memberships: u64,
+    pub groups: u64,
+}
+
+impl GuardBase {
+    /// The directory's own counts (users in scope, flattened memberships, groups in scope):
+    /// the base of a pass that reads only part of Identity Center (an incremental pass), where
+    /// the managed objects cannot be counted. They are what a converged Identity Center holds.
+    pub fn of_directory(dir: &DirectorySnapshot) -> Self {
+        Self {
+            users: dir.users.len() as u64,
+            memberships: dir.groups.iter().map(|g| g.member_sids.len() as u64).sum(),
+            groups: dir.groups.len() as u64,
+        }
+    }
+}
+
+/// [`apply_guard`] against an explicit base; `directory_empty` is whether the directory
+/// returned no users in scope (which never takes anything away without the override).
+pub fn apply_guard_on(
+    plan: Plan,
+    base: &GuardBase,
+    directory_empty: bool,
+    g: &GuardSettings,
+) -> (Plan, Vec<Finding>) {
+    if g.allow_mass_changes {
+        return (plan, Vec::new());
+    }
+    let owned_users = base.users;
+    let owned_memberships = base.memberships;
     let mut users_lost = 0u64;
     let mut members_removed = 0u64;
     let mut groups_deleted = 0u64;
@@ -108,7 +149,7 @@ pub fn apply_guard(
     }
 
     let mut reasons = Vec::new();
-    if dir.users.is_empty() && owned_users > 0 {
+    if directory_empty && owned_users > 0 {
         reasons.push(Finding::new(
             ReasonCode::HeldBackByGuard,
             format!(
@@ -136,7 +177,7 @@ pub fn apply_guard(
             what: "managed groups",
             verb: "deleted",
             count: groups_deleted,
-            base: owned_groups.len() as u64,
+            base: base.groups,
         },
     ];
     reasons.extend(losses.iter().filter_map(|l| l.exceeded(g)));

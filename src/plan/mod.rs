@@ -65,7 +65,7 @@ pub use crate::model::settings::GuardSettings;
 pub use crate::model::settings::{EmailSource, OutOfScopeAction, Policy, UserNameSource};
 pub use crate::model::{Finding, Reason, ReasonCode};
 pub use desired::{desired_group_name, desired_user};
-pub use guard::{apply_guard, withhold_on_read_errors};
+pub use guard::{apply_guard, apply_guard_on, withhold_on_read_errors, GuardBase};
 pub use ownership::{domain_of_sid, is_owned_group_external_id, is_owned_user_external_id, is_sid};
 pub use planner::plan;
 pub use types::{GroupRef, Operation, Phase, Plan, UserAttributes, UserField, UserRef};

@@ -7,6 +7,7 @@
 //! them are flattened client-side by the same code the LDIF source uses.
 
 mod chain;
+mod changes;
 mod connect;
 mod range;
 mod rules;
@@ -30,6 +31,7 @@ use super::sid::sid_to_string;
 use search::Reader;
 
 pub use chain::read_ldap_ancestry;
+pub use changes::{open_change_reader, ChangeReader};
 
 /// Reads the directory in scope over LDAP (Active Directory attribute profile).
 pub async fn read_ldap(
@@ -53,7 +55,10 @@ pub async fn read_ldap_with(
 
 /// Checks the scope, connects and binds: a reader ready for searches (the snapshot read and
 /// `explain`'s walk up the directory open it the same way).
-async fn open_reader(settings: &LdapSettings, scope: &Scope) -> Result<Reader, DirectoryError> {
+pub(super) async fn open_reader(
+    settings: &LdapSettings,
+    scope: &Scope,
+) -> Result<Reader, DirectoryError> {
     validate_scope(scope)?;
     let url = settings.url.as_str().to_string();
     let ldap = connect::connect_and_bind(settings, &url).await?;
@@ -539,7 +544,7 @@ async fn member_dns(
     Ok(values.map(|v| v.into_iter().map(str::to_string).collect()))
 }
 
-async fn default_naming_context(
+pub(super) async fn default_naming_context(
     reader: &mut Reader,
     map: &AttributeMap,
 ) -> Result<String, DirectoryError> {
@@ -562,7 +567,7 @@ async fn default_naming_context(
 
 /// The sync group's DN as the server spells it: a configured DN is checked to be a group;
 /// a name is looked up by `sAMAccountName` or `cn` with an escaped filter.
-async fn resolve_sync_group(
+pub(super) async fn resolve_sync_group(
     reader: &mut Reader,
     base: &str,
     scope: &Scope,

@@ -1,0 +1,300 @@
+//! The change detector's vocabulary: which domain controller a pass read, how far its
+//! update sequence had got, and what an incremental pass found and did.
+//!
+//! An Active Directory DC numbers every change it commits (the USN). `highestCommittedUSN`
+//! on its rootDSE is the newest; every object carries `uSNChanged`, the USN of its last
+//! change. USNs are local to one DC and one database: another DC, or the same DC restored
+//! from a backup (which gets a new `invocationId`), numbers differently, so a watermark is
+//! only meaningful for the DC, invocation and scope it was taken with.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use super::reason::{Finding, ReasonCode};
+
+/// What a DC says about itself on its rootDSE and NTDS Settings object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DcState {
+    /// `dnsHostName` of the rootDSE: which DC answered (a load-balanced name may reach another
+    /// one next time).
+    pub dns_host_name: String,
+    /// `invocationId` of the DC's NTDS Settings object (the rootDSE's `dsServiceName`), as a
+    /// GUID string: it changes when the DC's database is restored, after which its USNs
+    /// repeat numbers already handed out.
+    pub invocation_id: String,
+    /// `highestCommittedUSN` of the rootDSE.
+    pub highest_committed_usn: u64,
+    /// `tombstoneLifetime` (days) of the forest; deletions older than this leave no trace, so
+    /// a watermark older than it cannot be trusted.
+    pub tombstone_lifetime_days: u64,
+}
+
+/// The durable state an incremental pass starts from: one per DC (and Identity Center).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Watermark {
+    pub dns_host_name: String,
+    pub invocation_id: String,
+    /// Every change with a USN above this one is still to be synced.
+    pub usn: u64,
+    /// When the directory was read at `usn` (Unix seconds).
+    pub taken_at: i64,
+    /// A fingerprint of the settings that decide the scope (sync group, prefix, search
+    /// bases, attributes, policy): a change of any of them changes what is in scope without a
+    /// directory change.
+    pub settings_fingerprint: String,
+    /// The users in scope at `usn` (their objectSids, compacted): the only way to know who
+    /// left the scope, since a directory does not say which values a group lost.
+    pub scope: ScopeSet,
+}
+
+impl Watermark {
+    /// Why this watermark cannot stand for `dc` now (`None`: it can). Anything that breaks
+    /// the meaning of "every change above `usn`" makes the caller run a full pass instead.
+    pub fn unusable_for(&self, dc: &DcState, fingerprint: &str, now: i64) -> Option<Finding> {
+        let about = |f: Finding| f.about(dc.dns_host_name.as_str());
+        if !self.dns_host_name.eq_ignore_ascii_case(&dc.dns_host_name) {
+            return Some(about(Finding::new(
+                ReasonCode::NoWatermark,
+                format!(
+                    "the watermark is for {}, but {} answered: USNs are local to one domain                      controller",
+                    self.dns_host_name, dc.dns_host_name
+                ),
+            )));
+        }
+        if !self.invocation_id.eq_ignore_ascii_case(&dc.invocation_id) {
+            return Some(about(Finding::new(
+                ReasonCode::DomainControllerRestored,
+                format!(
+                    "{}'s invocationId changed from {} to {}: its database was restored (or                      reinstalled), so its USNs no longer follow on from the watermark",
+                    dc.dns_host_name, self.invocation_id, dc.invocation_id
+                ),
+            )));
+        }
+        if dc.highest_committed_usn < self.usn {
+            return Some(about(Finding::new(
+                ReasonCode::UsnWentBack,
+                format!(
+                    "{}'s highestCommittedUSN {} is below the watermark {}",
+                    dc.dns_host_name, dc.highest_committed_usn, self.usn
+                ),
+            )));
+        }
+        let max_age =
+            i64::try_from(dc.tombstone_lifetime_days.saturating_mul(86_400)).unwrap_or(i64::MAX);
+        if now.saturating_sub(self.taken_at) >= max_age {
+            return Some(about(Finding::new(
+                ReasonCode::WatermarkTooOld,
+                format!(
+                    "the watermark was taken {} days ago, not less than the tombstone lifetime                      ({} days): deletions since then may have left no trace",
+                    now.saturating_sub(self.taken_at) / 86_400,
+                    dc.tombstone_lifetime_days
+                ),
+            )));
+        }
+        if self.settings_fingerprint != fingerprint {
+            return Some(about(Finding::new(
+                ReasonCode::SettingsChanged,
+                "a setting that decides the scope or what is sent changed since the watermark                  was taken",
+            )));
+        }
+        None
+    }
+}
+
+/// A set of objectSids stored compactly: per domain SID, the sorted RIDs as delta-encoded
+/// varints in base64 (about 2 bytes per user for dense RIDs), plus any SID that is not of
+/// the `S-1-5-21-a-b-c-RID` form as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeSet {
+    #[serde(default)]
+    pub domains: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other: Vec<String>,
+}
+
+impl ScopeSet {
+    /// Compacts `sids` (case-insensitive; stored uppercase).
+    pub fn from_sids<'a>(sids: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut by_domain: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        let mut other = Vec::new();
+        for sid in sids {
+            let sid = sid.trim().to_ascii_uppercase();
+            match sid
+                .rsplit_once('-')
+                .and_then(|(d, r)| r.parse::<u32>().ok().map(|r| (d, r)))
+            {
+                Some((domain, rid)) if domain.starts_with("S-1-5-21-") => {
+                    by_domain.entry(domain.to_string()).or_default().push(rid);
+                }
+                _ => other.push(sid),
+            }
+        }
+        other.sort();
+        other.dedup();
+        let domains = by_domain
+            .into_iter()
+            .map(|(d, mut rids)| {
+                rids.sort_unstable();
+                rids.dedup();
+                let mut bytes = Vec::with_capacity(rids.len() * 2);
+                let mut last = 0u32;
+                for rid in rids {
+                    let mut delta = rid - last;
+                    last = rid;
+                    loop {
+                        let low = (delta & 0x7f) as u8;
+                        delta >>= 7;
+                        if delta == 0 {
+                            bytes.push(low);
+                            break;
+                        }
+                        bytes.push(low | 0x80);
+                    }
+                }
+                (d, base64::engine::general_purpose::STANDARD.encode(bytes))
+            })
+            .collect();
+        Self { domains, other }
+    }
+
+    /// The SIDs (uppercase); `None` when the stored form is damaged.
+    pub fn sids(&self) -> Option<Vec<String>> {
+        let mut out = Vec::new();
+        for (domain, encoded) in &self.domains {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()?;
+            let (mut last, mut delta, mut shift) = (0u32, 0u32, 0u32);
+            for b in bytes {
+                delta |= u32::from(b & 0x7f).checked_shl(shift)?;
+                if b & 0x80 == 0 {
+                    last = last.checked_add(delta)?;
+                    out.push(format!("{domain}-{last}"));
+                    delta = 0;
+                    shift = 0;
+                } else {
+                    shift += 7;
+                    if shift > 28 {
+                        return None;
+                    }
+                }
+            }
+            if shift != 0 {
+                return None;
+            }
+        }
+        out.extend(self.other.iter().cloned());
+        Some(out)
+    }
+}
+
+/// A user entry whose `uSNChanged` moved since the watermark and that is in scope now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangedUser {
+    pub dn: String,
+    pub object_sid: String,
+}
+
+/// A group entry whose `uSNChanged` moved since the watermark (a member added or removed, a
+/// rename, any attribute), with what it can change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangedGroup {
+    pub dn: String,
+    pub object_guid: String,
+    /// The DNs of the groups in scope (synced) whose effective membership it can change: itself
+    /// when it is one, and every group in scope it is nested in at any depth.
+    pub synced: Vec<String>,
+    /// It is the sync group or nested in it: the scope itself may have changed.
+    pub in_scope_chain: bool,
+}
+
+/// What the change detector found between a watermark and the DC's current USN.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectoryChanges {
+    /// Changed users in scope now (out-of-scope users' changes do not matter; users who left
+    /// the scope are found by comparing it with the watermark's).
+    pub users: Vec<ChangedUser>,
+    /// Changed groups that matter: in scope, in the scope chain, or nested in a group in scope.
+    pub groups: Vec<ChangedGroup>,
+    /// Searches made (rootDSE and NTDS Settings reads included).
+    pub ldap_searches: u64,
+}
+
+impl DirectoryChanges {
+    /// True when nothing in scope changed (no directory read or SCIM request is needed).
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty() && self.groups.is_empty()
+    }
+}
+
+/// How a pass that was asked to be incremental ran, for the summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IncrementalSummary {
+    /// `incremental`, `idle` (nothing changed: no SCIM request) or `full` (fell back).
+    pub mode: String,
+    /// Why the pass fell back to a full pass (code `fullPassNeeded`), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Finding>,
+    /// The DC the watermark is for.
+    pub dc: String,
+    /// The watermark the pass started from and the one it saved (equal when nothing moved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_usn: Option<u64>,
+    pub to_usn: u64,
+    /// Whether the new watermark was saved (only after a pass with nothing failed, withheld
+    /// or unfinished, and never by a dry run).
+    pub saved: bool,
+    /// Entries whose `uSNChanged` moved (users in scope, groups), and users who joined or
+    /// left the scope.
+    pub changed_users: u64,
+    pub changed_groups: u64,
+    pub joined_scope: u64,
+    pub left_scope: u64,
+    /// The users and groups the pass looked up and planned.
+    pub affected_users: u64,
+    pub affected_groups: u64,
+    /// LDAP searches (base reads included) the change detection made.
+    pub ldap_searches: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scope_set_round_trips_and_is_small() {
+        let d = "S-1-5-21-1-2-3";
+        let mut sids: Vec<String> = (1000..11000).map(|r| format!("{d}-{r}")).collect();
+        sids.push("S-1-5-21-9-9-9-500".into());
+        sids.push("S-1-5-32-544".into());
+        sids.push(format!("{d}-4294967295"));
+        let set = ScopeSet::from_sids(sids.iter().map(String::as_str));
+        let mut back = set.sids().unwrap_or_default();
+        back.sort();
+        let mut want: Vec<String> = sids.iter().map(|s| s.to_ascii_uppercase()).collect();
+        want.sort();
+        assert_eq!(back, want);
+        let size = serde_json::to_string(&set).map(|s| s.len()).unwrap_or(0);
+        assert!(size < 30_000, "{size} bytes for 10k users");
+    }
+
+    #[test]
+    fn a_damaged_scope_set_is_refused() {
+        let mut set = ScopeSet::default();
+        set.domains
+            .insert("S-1-5-21-1-2-3".into(), "gICAgICA".into());
+        assert_eq!(set.sids(), None);
+        set.domains
+            .insert("S-1-5-21-1-2-3".into(), "not base64!".into());
+        assert_eq!(set.sids(), None);
+    }
+}

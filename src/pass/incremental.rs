@@ -1,0 +1,729 @@
+//! The incremental pass: sync only what changed in the directory since the stored watermark.
+//!
+//! 1. One LDAP connection reads the DC's `highestCommittedUSN`, `dnsHostName` and
+//!    `invocationId`, and the watermark stored for that DC and this Identity Center is loaded.
+//!    Anything that breaks its meaning (none stored, another DC, a restore, a USN that went
+//!    back, an age beyond the tombstone lifetime, a changed scope setting, a damaged record)
+//!    makes this a full pass, with the reason in `summary.incremental.fallback`.
+//! 2. No USN committed since: done, no other LDAP search and no SCIM request. USNs committed
+//!    but nothing in scope changed (out-of-scope objects, logon timestamps): done after two
+//!    `(uSNChanged>=N)` searches and the scope chain; still no SCIM request.
+//! 3. Otherwise the directory is read in full (the scope and nesting exactly as a full pass
+//!    sees them) and compared with the watermark's scope: who joined or left it. The affected
+//!    objects are the changed users in scope, the users who joined or left the scope, the
+//!    groups in scope a changed group can change (itself, and every group in scope it is
+//!    nested in), and (for the attributes they are named in) the managers of every user
+//!    planned. Only those are read from Identity Center: users by `externalId eq`, a
+//!    changed group's members (who left it is known only there), a user's groups by
+//!    `members.value eq`, groups by `externalId eq`.
+//! 4. Both sides cut down to those objects go through the planner, the one hold-back path
+//!    (the guard's shares taken of the directory's counts) and the executor, with audit
+//!    records, as in a full pass. A group's memberships are compared only for the users whose
+//!    Identity Center memberships were read, so nothing unread is ever taken for absent.
+//! 5. The new watermark (the USN read in step 1, the scope read in step 3) is saved only when
+//!    nothing failed, was withheld or was left unfinished, and never by a dry run; else the
+//!    next pass starts from the old one and does this work again (passes are idempotent).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+
+use super::error::PassError;
+use super::select::dn_form;
+use super::session::{Inspection, PassOptions, PassReport, Session};
+use super::sources::read_directory;
+use crate::audit::AuditSink;
+use crate::config::{DirectorySource, Settings};
+use crate::directory::{open_change_reader, AttributeMap};
+use crate::identity_center::filter::is_filter_safe;
+use crate::model::{
+    DcState, DirectoryChanges, DirectoryGroup, DirectorySnapshot, EntryKind, Finding, IdcGroup,
+    IdcSnapshot, IdcUser, IncrementalSummary, ReasonCode, ScopeSet, Summary, Watermark,
+};
+use crate::plan::GuardBase;
+use crate::state::{record_key, WatermarkStore};
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_secs()).ok())
+        .unwrap_or(0)
+}
+
+/// The attribute profile a pass reads users with (as `sources::read_source`).
+fn attribute_map(settings: &Settings) -> AttributeMap {
+    AttributeMap::active_directory()
+        .with_user_attributes(settings.policy.attributes.directory_attributes())
+}
+
+/// A fingerprint of every setting that decides what is in scope or what is sent: when one
+/// changes, the watermark's scope and the objects synced so far may no longer match it.
+pub(crate) fn settings_fingerprint(settings: &Settings) -> String {
+    let base = match &settings.directory {
+        DirectorySource::Ldap(l) => format!("{:?}|{}", l.base_dn, l.url.as_str()),
+        DirectorySource::Ldif { path } => path.display().to_string(),
+    };
+    let text = format!(
+        "{:?}|{:?}|{base}|{}",
+        settings.scope,
+        settings.policy,
+        settings.scim.base_url.as_str()
+    );
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+/// The users a snapshot holds in scope, unreadable ones included (unknown is not gone: an
+/// entry skipped this pass did not leave the scope).
+fn scope_of(directory: &DirectorySnapshot) -> ScopeSet {
+    let sids = directory.users.iter().map(|u| u.object_sid.as_str()).chain(
+        directory
+            .skipped
+            .iter()
+            .filter(|s| s.kind == EntryKind::User)
+            .filter_map(|s| s.anchor.as_deref()),
+    );
+    ScopeSet::from_sids(sids)
+}
+
+/// A pass left nothing behind: the watermark may move past what it read.
+fn complete(summary: &Summary) -> bool {
+    !summary.dry_run
+        && summary.failures.is_empty()
+        && summary.withheld.is_empty()
+        && summary.unfinished.is_empty()
+        && !summary.incomplete
+        && !summary.token_rejected
+}
+
+/// The DC's state before a full pass reads the directory, for the watermark it leaves;
+/// `None` (with a warning) when the source is not LDAP or the DC cannot say.
+pub(super) async fn dc_before_full_pass(session: &Session) -> Option<DcState> {
+    let settings = session.settings();
+    let DirectorySource::Ldap(ldap) = &settings.directory else {
+        return None;
+    };
+    let read = async {
+        let mut reader =
+            open_change_reader(ldap, &settings.scope, &attribute_map(settings)).await?;
+        let dc = reader.dc_state().await;
+        reader.close().await;
+        dc
+    };
+    match read.await {
+        Ok(dc) => Some(dc),
+        Err(e) => {
+            tracing::warn!(error = %e, "no watermark is kept for this pass");
+            None
+        }
+    }
+}
+
+/// Saves the watermark a complete full pass leaves, and says so in its summary.
+pub(super) async fn save_after_full_pass(
+    session: &Session,
+    store: &WatermarkStore,
+    dc: &DcState,
+    inspection: &Inspection,
+    report: &mut PassReport,
+) {
+    let info = report
+        .summary
+        .incremental
+        .get_or_insert_with(|| IncrementalSummary {
+            mode: "full".into(),
+            ..IncrementalSummary::default()
+        });
+    info.dc = dc.dns_host_name.clone();
+    info.to_usn = dc.highest_committed_usn;
+    if !complete(&report.summary) {
+        return;
+    }
+    let mark = Watermark {
+        dns_host_name: dc.dns_host_name.clone(),
+        invocation_id: dc.invocation_id.clone(),
+        usn: dc.highest_committed_usn,
+        taken_at: now_secs(),
+        settings_fingerprint: settings_fingerprint(session.settings()),
+        scope: scope_of(&inspection.directory),
+    };
+    let saved = save(session, store, &mark).await;
+    if let Some(info) = report.summary.incremental.as_mut() {
+        info.saved = saved;
+    }
+}
+
+async fn save(session: &Session, store: &WatermarkStore, mark: &Watermark) -> bool {
+    let key = record_key(
+        session.settings().scim.base_url.as_str(),
+        &mark.dns_host_name,
+    );
+    match store.save(&key, mark).await {
+        Ok(true) => true,
+        Ok(false) => {
+            tracing::warn!(
+                "a newer watermark is already stored (an overlapping pass): kept that one"
+            );
+            false
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the watermark was not saved; the next incremental pass repeats this one's work");
+            false
+        }
+    }
+}
+
+/// Runs one incremental pass (or the full pass it falls back to).
+pub(super) async fn run(
+    session: &Session,
+    opts: &PassOptions,
+    sink: &dyn AuditSink,
+) -> Result<PassReport, PassError> {
+    let started = Instant::now();
+    let requests_before = session.client().request_counts();
+    let settings = session.settings();
+    let DirectorySource::Ldap(ldap) = &settings.directory else {
+        return Err(PassError::Incremental(
+            "incremental passes need an LDAP directory: an LDIF export has no update sequence \
+             numbers (USNs) to keep a watermark with; run a full pass (without --incremental \
+             or {\"incremental\": true})"
+                .into(),
+        ));
+    };
+    if !opts.only.is_empty() {
+        return Err(PassError::Incremental(
+            "an incremental pass syncs what changed; --only names what to sync: use one or the other"
+                .into(),
+        ));
+    }
+    let Some(store) = &opts.watermarks else {
+        return Err(PassError::Incremental(
+            "an incremental pass needs somewhere to keep its watermark: set run.stateFile in the \
+             configuration file, or SCIM_SYNC_LEASE_TABLE (the pass lease's DynamoDB table)"
+                .into(),
+        ));
+    };
+    let map = attribute_map(settings);
+    let mut reader = open_change_reader(ldap, &settings.scope, &map).await?;
+    let dc = match reader.dc_state().await {
+        Ok(dc) => dc,
+        Err(e) => {
+            reader.close().await;
+            return Err(e.into());
+        }
+    };
+    let key = record_key(settings.scim.base_url.as_str(), &dc.dns_host_name);
+    let fingerprint = settings_fingerprint(settings);
+    let stored = store.load(&key).await;
+    let unusable = match &stored {
+        Err(e) => Some(
+            Finding::new(ReasonCode::WatermarkUnreadable, e.to_string())
+                .about(dc.dns_host_name.as_str()),
+        ),
+        Ok(None) => Some(
+            Finding::new(
+                ReasonCode::NoWatermark,
+                format!(
+                    "no watermark is stored for {} and this Identity Center in the {} (first \
+                     incremental pass, or another DC answered)",
+                    dc.dns_host_name,
+                    store.describe()
+                ),
+            )
+            .about(dc.dns_host_name.as_str()),
+        ),
+        Ok(Some(w)) => w.unusable_for(&dc, &fingerprint, now_secs()),
+    };
+    let previous_scope = match &stored {
+        Ok(Some(w)) => w.scope.sids(),
+        _ => None,
+    };
+    let (Ok(Some(mark)), None, Some(previous_scope)) = (stored, &unusable, previous_scope) else {
+        reader.close().await;
+        let reason = unusable.unwrap_or_else(|| {
+            Finding::new(
+                ReasonCode::WatermarkUnreadable,
+                format!(
+                    "the scope stored with the watermark in the {} is damaged",
+                    store.describe()
+                ),
+            )
+        });
+        return full_fallback(session, opts, sink, dc, reason).await;
+    };
+    let mut info = IncrementalSummary {
+        mode: "idle".into(),
+        dc: dc.dns_host_name.clone(),
+        from_usn: Some(mark.usn),
+        to_usn: dc.highest_committed_usn,
+        ..IncrementalSummary::default()
+    };
+    if dc.highest_committed_usn == mark.usn {
+        info.ldap_searches = reader.searches();
+        reader.close().await;
+        return Ok(idle_report(opts, info, started));
+    }
+    let changes = reader.changes_since(mark.usn).await;
+    info.ldap_searches = reader.searches();
+    reader.close().await;
+    let changes = changes?;
+    info.changed_users = changes.users.len() as u64;
+    info.changed_groups = changes.groups.len() as u64;
+    if changes.is_empty() {
+        // Nothing in scope moved: the watermark moves on, the scope and its date stay.
+        let dry_run = opts.dry_run || settings.run.dry_run;
+        if !dry_run {
+            info.saved = save(
+                session,
+                store,
+                &Watermark {
+                    usn: dc.highest_committed_usn,
+                    ..mark
+                },
+            )
+            .await;
+        }
+        return Ok(idle_report(opts, info, started));
+    }
+
+    info.mode = "incremental".into();
+    let directory = read_directory(settings).await?;
+    let now_scope = scope_of(&directory);
+    let now_sids: HashSet<String> = now_scope.sids().unwrap_or_default().into_iter().collect();
+    let before: HashSet<String> = previous_scope.into_iter().collect();
+    let joined: Vec<String> = now_sids.difference(&before).cloned().collect();
+    let left: Vec<String> = before.difference(&now_sids).cloned().collect();
+    info.joined_scope = joined.len() as u64;
+    info.left_scope = left.len() as u64;
+
+    let selection = select_affected(&directory, &changes, &joined, &left);
+    let (dir_sub, idc_sub, notes) = read_affected(session, &directory, &selection).await?;
+    info.affected_users = dir_sub.users.len().max(idc_sub.users.len()) as u64;
+    info.affected_groups = dir_sub.groups.len() as u64;
+
+    let base = GuardBase::of_directory(&directory);
+    let mut inspection = session.hold_back(dir_sub, idc_sub, Some(base), opts);
+    inspection.plan.notes.extend(notes);
+    let mut report = session
+        .finish(&inspection, opts, sink, started, requests_before)
+        .await?;
+    if complete(&report.summary) {
+        let new_mark = Watermark {
+            dns_host_name: dc.dns_host_name.clone(),
+            invocation_id: dc.invocation_id.clone(),
+            usn: dc.highest_committed_usn,
+            taken_at: now_secs(),
+            settings_fingerprint: fingerprint,
+            scope: now_scope,
+        };
+        info.saved = save(session, store, &new_mark).await;
+    }
+    report.summary.incremental = Some(info);
+    Ok(report)
+}
+
+/// The report of a pass that found nothing to sync: no SCIM request was made.
+fn idle_report(opts: &PassOptions, info: IncrementalSummary, started: Instant) -> PassReport {
+    let summary = Summary {
+        pass_id: crate::audit::new_pass_id(),
+        dry_run: opts.dry_run,
+        version: crate::VERSION.to_string(),
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        incremental: Some(info),
+        ..Summary::default()
+    };
+    PassReport {
+        summary,
+        plan: Default::default(),
+        user_names: HashMap::new(),
+    }
+}
+
+/// A full pass in place of an incremental one, saving the watermark it leaves.
+async fn full_fallback(
+    session: &Session,
+    opts: &PassOptions,
+    sink: &dyn AuditSink,
+    dc: DcState,
+    reason: Finding,
+) -> Result<PassReport, PassError> {
+    tracing::info!(reason = %reason.text, code = %reason.code, "running a full pass instead of an incremental one");
+    let started = Instant::now();
+    let requests_before = session.client().request_counts();
+    let inspection = session.inspect(opts).await?;
+    let mut report = session
+        .finish(&inspection, opts, sink, started, requests_before)
+        .await?;
+    report.summary.incremental = Some(IncrementalSummary {
+        mode: "full".into(),
+        fallback: Some(reason),
+        dc: dc.dns_host_name.clone(),
+        to_usn: dc.highest_committed_usn,
+        ..IncrementalSummary::default()
+    });
+    if let Some(store) = &opts.watermarks {
+        save_after_full_pass(session, store, &dc, &inspection, &mut report).await;
+    }
+    Ok(report)
+}
+
+/// What the directory says is affected, before Identity Center is read.
+#[derive(Debug, Default)]
+struct Selection {
+    /// Users whose memberships must be compared in every group (uppercase objectSids): the
+    /// changed users in scope and those who joined or left the scope.
+    primary: BTreeSet<String>,
+    /// Groups in scope (objectGUIDs) whose whole membership is compared: a changed group in
+    /// scope, or one a changed group is nested in.
+    whole_groups: BTreeSet<String>,
+}
+
+fn select_affected(
+    directory: &DirectorySnapshot,
+    changes: &DirectoryChanges,
+    joined: &[String],
+    left: &[String],
+) -> Selection {
+    let mut s = Selection::default();
+    s.primary.extend(
+        changes
+            .users
+            .iter()
+            .map(|u| u.object_sid.to_ascii_uppercase()),
+    );
+    s.primary
+        .extend(joined.iter().map(|x| x.to_ascii_uppercase()));
+    s.primary
+        .extend(left.iter().map(|x| x.to_ascii_uppercase()));
+    let by_dn: HashMap<String, &DirectoryGroup> = directory
+        .groups
+        .iter()
+        .map(|g| (dn_form(&g.dn), g))
+        .collect();
+    for c in &changes.groups {
+        for dn in &c.synced {
+            if let Some(g) = by_dn.get(&dn_form(dn)) {
+                s.whole_groups.insert(g.object_guid.clone());
+            }
+        }
+    }
+    s
+}
+
+/// A read of several objects: those decoded, and descriptions of those that were not.
+type Read<T> = Result<(Vec<T>, Vec<String>), crate::identity_center::ScimError>;
+
+/// Reads from Identity Center what the selection needs and cuts both sides down to it.
+/// Returns the directory's part, Identity Center's part, and notes for the plan.
+async fn read_affected(
+    session: &Session,
+    directory: &DirectorySnapshot,
+    selection: &Selection,
+) -> Result<(DirectorySnapshot, IdcSnapshot, Vec<Finding>), PassError> {
+    let client = session.client();
+    let concurrency = session.settings().scim.concurrency.max(1);
+    let mut read_errors: Vec<String> = Vec::new();
+    let mut notes: Vec<Finding> = Vec::new();
+    let dir_user_by_sid: HashMap<String, usize> = directory
+        .users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.object_sid.to_ascii_uppercase(), i))
+        .collect();
+    let dir_group_by_guid: HashMap<String, usize> = directory
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.object_guid.to_ascii_lowercase(), i))
+        .collect();
+
+    // 1. The groups compared whole, by externalId (their members are read next).
+    let mut idc_groups: BTreeMap<String, IdcGroup> = BTreeMap::new(); // by objectGUID
+    find_groups(
+        client,
+        concurrency,
+        &selection.whole_groups,
+        &mut idc_groups,
+    )
+    .await?;
+
+    // 2. The whole groups' members, as users (who left a group is known only here).
+    let mut idc_users: BTreeMap<String, IdcUser> = BTreeMap::new(); // by id
+    let mut whole_members: HashMap<String, BTreeSet<Arc<str>>> = HashMap::new();
+    let whole: Vec<(String, String)> = selection
+        .whole_groups
+        .iter()
+        .filter_map(|x| idc_groups.get(x).map(|g| (x.clone(), g.id.clone())))
+        .collect();
+    let members: Vec<(String, Read<IdcUser>)> = stream::iter(whole)
+        .map(|(x, id)| async move { (x, client.users_in_group(&id).await) })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    for (x, result) in members {
+        match result {
+            Ok((users, skipped)) => {
+                read_errors.extend(skipped);
+                whole_members.insert(x, users.iter().map(|u| Arc::from(u.id.as_str())).collect());
+                for u in users {
+                    idc_users.insert(u.id.clone(), u);
+                }
+            }
+            Err(e) if e.is_configuration_error() => return Err(e.into()),
+            Err(e) => read_errors.push(format!("could not read the members of group {x}: {e}")),
+        }
+    }
+
+    // 3. The users to plan: primary users, the directory members of whole groups, and the
+    //    directory users among the whole groups' Identity Center members; then their
+    //    managers (and theirs), so no manager reads as "not synced".
+    let mut planned_sids: BTreeSet<String> = selection.primary.clone();
+    for x in &selection.whole_groups {
+        if let Some(&i) = dir_group_by_guid.get(&x.to_ascii_lowercase()) {
+            planned_sids.extend(
+                directory.groups[i]
+                    .member_sids
+                    .iter()
+                    .map(|m| m.to_ascii_uppercase()),
+            );
+        }
+    }
+    for u in idc_users.values() {
+        if let Some(x) = &u.external_id {
+            if dir_user_by_sid.contains_key(&x.to_ascii_uppercase()) {
+                planned_sids.insert(x.to_ascii_uppercase());
+            }
+        }
+    }
+    let dn_to_sid: HashMap<String, String> = directory
+        .users
+        .iter()
+        .map(|u| (dn_form(&u.dn), u.object_sid.to_ascii_uppercase()))
+        .collect();
+    let mut queue: Vec<String> = planned_sids.iter().cloned().collect();
+    while let Some(sid) = queue.pop() {
+        let Some(&i) = dir_user_by_sid.get(&sid) else {
+            continue;
+        };
+        for value in directory.users[i].attributes.values().flatten() {
+            if let Some(m) = dn_to_sid.get(&dn_form(value)) {
+                if planned_sids.insert(m.clone()) {
+                    queue.push(m.clone());
+                }
+            }
+        }
+    }
+
+    // 4. Those users by externalId (unless a group read already returned them).
+    let known: HashSet<String> = idc_users
+        .values()
+        .filter_map(|u| u.external_id.as_ref().map(|x| x.to_ascii_uppercase()))
+        .collect();
+    let lookups: Vec<String> = planned_sids
+        .iter()
+        .filter(|x| !known.contains(*x) && is_filter_safe(x))
+        .cloned()
+        .collect();
+    let found: Vec<Option<IdcUser>> = stream::iter(lookups)
+        .map(|x| async move { client.find_user_by_external_id(&x).await })
+        .buffer_unordered(concurrency)
+        .try_collect()
+        .await?;
+    for u in found.into_iter().flatten() {
+        idc_users.insert(u.id.clone(), u);
+    }
+
+    // 5. The primary users' groups in Identity Center: their memberships are then known
+    //    exactly, so every group of theirs is compared for them.
+    let primary_ids: Vec<(String, String)> = idc_users
+        .values()
+        .filter_map(|u| {
+            let x = u.external_id.as_ref()?.to_ascii_uppercase();
+            selection.primary.contains(&x).then(|| (u.id.clone(), x))
+        })
+        .collect();
+    let mut known_members: HashSet<String> = selection.primary.iter().cloned().collect(); // objectSids
+    let mut member_of: HashMap<String, BTreeSet<String>> = HashMap::new(); // group id -> user ids
+    let groups_read: Vec<(String, String, Read<IdcGroup>)> = stream::iter(primary_ids)
+        .map(|(id, x)| async move {
+            let r = client.groups_of_user(&id).await;
+            (id, x, r)
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let by_id: HashSet<String> = idc_groups.values().map(|g| g.id.clone()).collect();
+    let mut extra_groups: Vec<IdcGroup> = Vec::new();
+    for (user_id, sid, result) in groups_read {
+        match result {
+            Ok((groups, skipped)) => {
+                read_errors.extend(skipped);
+                for g in groups {
+                    member_of
+                        .entry(g.id.clone())
+                        .or_default()
+                        .insert(user_id.clone());
+                    if by_id.contains(&g.id) {
+                        continue;
+                    }
+                    match g.external_id.as_deref().map(str::to_ascii_lowercase) {
+                        Some(x) if dir_group_by_guid.contains_key(&x) => extra_groups.push(g),
+                        Some(_) => {} // not a group in scope: the full pass decides on it
+                        None => notes.push(
+                            Finding::new(
+                                ReasonCode::MembersNotRead,
+                                format!(
+                                    "group {:?} ({}) holds a user this incremental pass \
+                                     synced, but Identity Center did not say whose group it \
+                                     is; its members are compared by the next full pass",
+                                    g.display_name, g.id
+                                ),
+                            )
+                            .about(g.id.as_str()),
+                        ),
+                    }
+                }
+            }
+            Err(e) if e.is_configuration_error() => return Err(e.into()),
+            Err(e) => {
+                known_members.remove(&sid);
+                read_errors.push(format!("could not read the groups of user {user_id}: {e}"));
+            }
+        }
+    }
+    for g in extra_groups {
+        if let Some(x) = g.external_id.clone().map(|x| x.to_ascii_lowercase()) {
+            idc_groups.entry(x).or_insert(IdcGroup {
+                member_ids: None,
+                ..g
+            });
+        }
+    }
+    // Every group holding a primary user in the directory (a joiner is added to it): those
+    // the users' own group reads did not name, by externalId.
+    let wanted: BTreeSet<String> = directory
+        .groups
+        .iter()
+        .filter(|g| {
+            g.member_sids
+                .iter()
+                .any(|m| selection.primary.contains(&m.to_ascii_uppercase()))
+        })
+        .map(|g| g.object_guid.to_ascii_lowercase())
+        .filter(|x| !idc_groups.contains_key(x))
+        .collect();
+    find_groups(client, concurrency, &wanted, &mut idc_groups).await?;
+    // A primary user Identity Center does not hold is a member of nothing there.
+
+    // 6. Cut both sides down. A group compared whole keeps every member; any other group
+    //    only the users whose memberships were read.
+    let known_ids: HashSet<String> = idc_users
+        .values()
+        .filter(|u| {
+            u.external_id
+                .as_ref()
+                .is_some_and(|x| known_members.contains(&x.to_ascii_uppercase()))
+        })
+        .map(|u| u.id.clone())
+        .collect();
+    let mut groups_out: Vec<DirectoryGroup> = Vec::new();
+    let mut idc_groups_out: Vec<IdcGroup> = Vec::new();
+    for (x, mut g) in idc_groups {
+        let Some(&i) = dir_group_by_guid.get(&x) else {
+            continue;
+        };
+        let dir_group = &directory.groups[i];
+        let whole = selection.whole_groups.contains(&dir_group.object_guid);
+        if whole {
+            match whole_members.get(&x) {
+                Some(m) => g.member_ids = Some(m.clone()),
+                None => g.member_ids = None, // the read failed: recorded above
+            }
+            groups_out.push(dir_group.clone());
+        } else {
+            let members: BTreeSet<Arc<str>> = member_of
+                .get(&g.id)
+                .map(|ids| {
+                    ids.iter()
+                        .filter(|id| known_ids.contains(*id))
+                        .map(|id| Arc::from(id.as_str()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            g.member_ids = Some(members);
+            let mut d = dir_group.clone();
+            d.member_sids
+                .retain(|m| known_members.contains(&m.to_ascii_uppercase()));
+            groups_out.push(d);
+        }
+        idc_groups_out.push(g);
+    }
+    // A whole group Identity Center does not hold yet is created with all its members.
+    for x in &selection.whole_groups {
+        if !idc_groups_out.iter().any(|g| {
+            g.external_id
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(x))
+        }) {
+            if let Some(&i) = dir_group_by_guid.get(&x.to_ascii_lowercase()) {
+                groups_out.push(directory.groups[i].clone());
+            }
+        }
+    }
+
+    let users_out = directory
+        .users
+        .iter()
+        .filter(|u| planned_sids.contains(&u.object_sid.to_ascii_uppercase()))
+        .cloned()
+        .collect();
+    let dir_sub = DirectorySnapshot {
+        users: users_out,
+        groups: groups_out,
+        skipped: directory.skipped.clone(),
+        domain_sids: directory.domain_sids.clone(),
+        read_at: directory.read_at,
+    };
+    let idc_sub = IdcSnapshot {
+        users: idc_users.into_values().collect(),
+        groups: idc_groups_out,
+        read_errors,
+    };
+    Ok((dir_sub, idc_sub, notes))
+}
+
+/// Looks up each group of `wanted` (objectGUIDs) by externalId into `into` (keyed lowercase).
+async fn find_groups(
+    client: &crate::pass::ScimClient,
+    concurrency: usize,
+    wanted: &BTreeSet<String>,
+    into: &mut BTreeMap<String, IdcGroup>,
+) -> Result<(), PassError> {
+    let found: Vec<(String, Option<IdcGroup>)> = stream::iter(
+        wanted
+            .iter()
+            .filter(|x| is_filter_safe(x))
+            .cloned()
+            .collect::<Vec<_>>(),
+    )
+    .map(|x| async move {
+        let found = client.find_group_by_external_id(&x).await;
+        found.map(|g| (x, g))
+    })
+    .buffer_unordered(concurrency)
+    .try_collect()
+    .await?;
+    for (x, g) in found {
+        if let Some(mut g) = g {
+            g.external_id = Some(x.clone());
+            g.member_ids = None;
+            into.insert(x.to_ascii_lowercase(), g);
+        }
+    }
+    Ok(())
+}

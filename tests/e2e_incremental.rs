@@ -1,0 +1,272 @@
+//! Incremental passes end to end against the Samba AD DC and the Identity Center emulator
+//! (issue 19): the first one falls back to a full pass and leaves a watermark; an idle one
+//! makes no SCIM request; a disable, a rename, a departure from a synced group (directly and
+//! through a nested group) and from the sync group each reach Identity Center through one
+//! incremental pass writing only what they need; a restored DC (invocationId changed in the
+//! stored watermark) gets a full pass. DC address 127.0.0.60 (see tests/support/samba.rs).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "support/pass_fixture.rs"]
+mod pass_fixture;
+#[path = "support/samba.rs"]
+mod samba;
+
+use idc_emulator::{Emulator, EmulatorConfig, RunningEmulator, StateDump};
+use pass_fixture::{ldap_settings, TOKEN};
+use scim_sync::model::settings::Scope;
+use scim_sync::model::{IncrementalSummary, ReasonCode, Summary};
+use scim_sync::pass::{PassError, PassOptions, Session};
+use scim_sync::state::WatermarkStore;
+
+const DC_ADDR: &str = "127.0.0.60";
+
+fn dn_of(sam: &str) -> String {
+    format!("CN={sam},OU=People,{}", samba::BASE_DN)
+}
+
+fn group_dn(cn: &str) -> String {
+    format!("CN={cn},{}", samba::GROUP_BASE)
+}
+
+struct Run {
+    summary: Summary,
+    reads: u64,
+    writes: u64,
+}
+
+impl Run {
+    fn info(&self) -> &IncrementalSummary {
+        self.summary
+            .incremental
+            .as_ref()
+            .expect("incremental summary")
+    }
+}
+
+async fn incremental(
+    session: &mut Session,
+    emulator: &RunningEmulator,
+    store: &WatermarkStore,
+) -> Run {
+    let before = emulator.counters();
+    let opts = PassOptions {
+        incremental: true,
+        watermarks: Some(store.clone()),
+        ..PassOptions::default()
+    };
+    let report = session.run(&opts).await.expect("incremental pass");
+    let after = emulator.counters();
+    assert!(
+        report.summary.failures.is_empty(),
+        "{:?}",
+        report.summary.failures
+    );
+    Run {
+        summary: report.summary,
+        reads: after.reads - before.reads,
+        writes: after.writes - before.writes,
+    }
+}
+
+fn member_names(dump: &StateDump, group: &str) -> Vec<String> {
+    let g = dump
+        .groups
+        .iter()
+        .find(|g| g.display_name == group)
+        .unwrap_or_else(|| panic!("no group {group}"));
+    let mut names: Vec<String> = g
+        .member_ids
+        .iter()
+        .filter_map(|id| dump.user_by_id(id).map(|u| u.user_name.clone()))
+        .collect();
+    names.sort();
+    names
+}
+
+fn upn(sam: &str) -> String {
+    format!("{sam}@example.test")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_changes_reach_identity_center_through_incremental_passes() {
+    let dc = tokio::task::spawn_blocking(|| samba::SambaDc::start(DC_ADDR))
+        .await
+        .unwrap();
+    let emulator = Emulator::start(EmulatorConfig::new(TOKEN)).await.unwrap();
+    let scope = Scope {
+        sync_group: samba::SYNC_GROUP.into(),
+        group_prefix: samba::GROUP_PREFIX.into(),
+        group_search_base: samba::GROUP_BASE.into(),
+        extra_domain_sids: Vec::new(),
+    };
+    let settings = ldap_settings(
+        &dc.ldaps_url(),
+        Some(dc.ca_pem()),
+        samba::BIND_DN,
+        samba::BIND_PASSWORD,
+        scope,
+        &emulator.base_url(),
+        TOKEN,
+    );
+    let state_dir = std::env::temp_dir().join(format!("scim-sync-e2e-incr-{}", std::process::id()));
+    std::fs::create_dir_all(&state_dir).unwrap();
+    let state_file = state_dir.join("state.json");
+    let _ = std::fs::remove_file(&state_file);
+    let store = WatermarkStore::File(state_file.clone());
+    let mut session = Session::new(settings, None).unwrap();
+
+    // 1. No watermark yet: a full pass, which converges and leaves one.
+    let first = incremental(&mut session, &emulator, &store).await;
+    assert_eq!(first.info().mode, "full");
+    let why = first.info().fallback.as_ref().unwrap();
+    assert_eq!(why.code, ReasonCode::NoWatermark, "{}", why.text);
+    assert!(first.info().saved, "the full pass saved its watermark");
+    assert_eq!(first.summary.users_created, 38, "{:?}", first.summary);
+    assert!(state_file.exists());
+
+    // 2. Nothing changed: no SCIM request at all, a few LDAP searches.
+    let idle = incremental(&mut session, &emulator, &store).await;
+    assert_eq!(idle.info().mode, "idle");
+    assert_eq!(
+        (idle.reads, idle.writes),
+        (0, 0),
+        "an idle pass sends nothing"
+    );
+    assert_eq!(idle.summary.scim_reads + idle.summary.scim_writes, 0);
+    assert!(idle.info().ldap_searches <= 3, "{:?}", idle.info());
+
+    // 3. A disable: one write, the deactivation.
+    dc.ldapmodify_as_admin(&format!(
+        "dn: {}\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: 546\n",
+        dn_of("p011")
+    ));
+    let disable = incremental(&mut session, &emulator, &store).await;
+    assert_eq!(disable.info().mode, "incremental", "{:?}", disable.info());
+    assert_eq!(disable.info().changed_users, 1);
+    assert_eq!(disable.summary.users_disabled, 1, "{:?}", disable.summary);
+    assert_eq!(disable.writes, 1);
+    assert!(
+        disable.reads <= 4,
+        "{} reads for one changed user",
+        disable.reads
+    );
+    assert!(!emulator.dump().user(&upn("p011")).unwrap().active);
+    assert!(disable.info().saved);
+
+    // 4. A rename: one write.
+    dc.ldapmodify_as_admin(&format!(
+        "dn: {}\nchangetype: modify\nreplace: displayName\ndisplayName: Twelve Renamed\n",
+        dn_of("p012")
+    ));
+    let rename = incremental(&mut session, &emulator, &store).await;
+    assert_eq!(rename.summary.users_updated, 1, "{:?}", rename.summary);
+    assert_eq!(rename.writes, 1);
+    let p012 = emulator.dump().user(&upn("p012")).cloned().unwrap();
+    assert_eq!(p012.display_name.as_deref(), Some("Twelve Renamed"));
+
+    // 5. A departure from a synced group, directly.
+    assert!(member_names(&emulator.dump(), "aws-admins").contains(&upn("p005")));
+    dc.ldapmodify_as_admin(&format!(
+        "dn: {}\nchangetype: modify\ndelete: member\nmember: {}\n",
+        group_dn("aws-admins"),
+        dn_of("p005")
+    ));
+    // aws-admins is nested in aws-all-staff, so p005 leaves both.
+    let direct = incremental(&mut session, &emulator, &store).await;
+    assert_eq!(direct.summary.members_removed, 2, "{:?}", direct.summary);
+    assert_eq!(direct.writes, 2, "one PATCH per group");
+    let dump = emulator.dump();
+    assert!(!member_names(&dump, "aws-admins").contains(&upn("p005")));
+    assert!(!member_names(&dump, "aws-all-staff").contains(&upn("p005")));
+    assert!(
+        dump.user(&upn("p005")).unwrap().active,
+        "p005 is still in scope"
+    );
+
+    // 6. A departure through a nested group: p016 leaves dev-team-a-core, so it leaves
+    //    aws-developers and aws-all-staff (dev-team-a-core → dev-team-a → aws-developers →
+    //    aws-all-staff) and stays in scope.
+    for g in ["aws-developers", "aws-all-staff"] {
+        assert!(
+            member_names(&emulator.dump(), g).contains(&upn("p016")),
+            "{g}"
+        );
+    }
+    dc.ldapmodify_as_admin(&format!(
+        "dn: CN=dev-team-a-core,OU=Teams,{}\nchangetype: modify\ndelete: member\nmember: {}\n",
+        samba::BASE_DN,
+        dn_of("p016")
+    ));
+    let nested = incremental(&mut session, &emulator, &store).await;
+    assert_eq!(nested.summary.members_removed, 2, "{:?}", nested.summary);
+    assert_eq!(nested.writes, 2, "one PATCH per group");
+    let dump = emulator.dump();
+    for g in ["aws-developers", "aws-all-staff"] {
+        assert!(!member_names(&dump, g).contains(&upn("p016")), "{g}");
+    }
+    assert!(dump.user(&upn("p016")).unwrap().active);
+
+    // 7. A departure from the sync group: p033 is a direct member and in no other group, so
+    //    it leaves the scope: disabled, and removed from the sync group's own group and from
+    //    aws-sync-all (which holds aws-sync-users).
+    dc.ldapmodify_as_admin(&format!(
+        "dn: {}\nchangetype: modify\ndelete: member\nmember: {}\n",
+        group_dn(samba::SYNC_GROUP),
+        dn_of("p033")
+    ));
+    let left = incremental(&mut session, &emulator, &store).await;
+    assert_eq!(left.info().left_scope, 1, "{:?}", left.info());
+    assert_eq!(left.summary.users_disabled, 1, "{:?}", left.summary);
+    assert_eq!(left.summary.members_removed, 2, "{:?}", left.summary);
+    assert_eq!(left.writes, 3);
+    let dump = emulator.dump();
+    assert!(!dump.user(&upn("p033")).unwrap().active);
+    for g in [samba::SYNC_GROUP, samba::SYNC_GROUP_ALL] {
+        assert!(!member_names(&dump, g).contains(&upn("p033")), "{g}");
+    }
+
+    // What the incremental passes left is what a full pass wants: it writes nothing.
+    let full = session.run(&PassOptions::default()).await.unwrap();
+    assert_eq!(full.summary.scim_writes, 0, "{:#?}", full.plan);
+
+    // 8. A restored DC: the stored invocationId no longer matches, so a full pass runs.
+    let text = std::fs::read_to_string(&state_file).unwrap();
+    let mut records: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for (_, w) in records.as_object_mut().unwrap() {
+        w["invocationId"] = serde_json::json!("00000000-0000-0000-0000-000000000001");
+    }
+    std::fs::write(&state_file, records.to_string()).unwrap();
+    let restored = incremental(&mut session, &emulator, &store).await;
+    assert_eq!(restored.info().mode, "full");
+    assert_eq!(
+        restored.info().fallback.as_ref().unwrap().code,
+        ReasonCode::DomainControllerRestored
+    );
+    assert_eq!(restored.writes, 0);
+    assert!(restored.reads > 10, "a full pass lists Identity Center");
+    // The full pass saved a watermark with the real invocationId: idle again.
+    let idle = incremental(&mut session, &emulator, &store).await;
+    assert_eq!(idle.info().mode, "idle", "{:?}", idle.info());
+    assert_eq!((idle.reads, idle.writes), (0, 0));
+
+    let _ = std::fs::remove_dir_all(&state_dir);
+}
+
+#[tokio::test]
+async fn an_ldif_source_refuses_incremental_mode() {
+    let dir = std::env::temp_dir().join(format!("scim-sync-e2e-incr-ldif-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ldif = dir.join("dir.ldif");
+    std::fs::write(&ldif, "").unwrap();
+    let settings = pass_fixture::ldif_settings(&ldif, "http://127.0.0.1:9/scim/v2/", TOKEN);
+    let mut session = Session::new(settings, None).unwrap();
+    let opts = PassOptions {
+        incremental: true,
+        watermarks: Some(WatermarkStore::File(dir.join("state.json"))),
+        ..PassOptions::default()
+    };
+    let err = session.run(&opts).await.unwrap_err();
+    assert!(matches!(err, PassError::Incremental(_)), "{err}");
+    assert!(err.to_string().contains("LDIF"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
