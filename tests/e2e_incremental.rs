@@ -98,6 +98,7 @@ async fn directory_changes_reach_identity_center_through_incremental_passes() {
         group_prefix: samba::GROUP_PREFIX.into(),
         group_search_base: samba::GROUP_BASE.into(),
         extra_domain_sids: Vec::new(),
+        rules: Default::default(),
     };
     let settings = ldap_settings(
         &dc.ldaps_url(),

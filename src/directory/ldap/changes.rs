@@ -29,7 +29,7 @@ use super::super::mapping::AttributeMap;
 use super::super::scope::{name_has_prefix, primary_group_sid};
 use super::super::sid::{guid_to_string, sid_to_string};
 use super::search::Reader;
-use super::{default_naming_context, open_reader, resolve_sync_group};
+use super::{default_naming_context, open_reader, resolve_group};
 
 /// AD's tombstone lifetime when the forest sets none (`tombstoneLifetime` absent).
 const DEFAULT_TOMBSTONE_DAYS: u64 = 60;
@@ -210,43 +210,57 @@ async fn read_changes(
         return Ok(DirectoryChanges::default());
     }
 
-    // The scope chain: the sync group and every group nested in it.
-    *searches += 2;
-    let sync_dn = resolve_sync_group(reader, &base, scope, map).await?;
-    let nested = reader
-        .search_paged(
-            "groups nested in the sync group",
-            &base,
-            LdapScope::Subtree,
-            &format!(
-                "(&{}({}:{}:={}))",
-                map.group_filter,
-                map.member_of,
-                map.in_chain_rule,
-                filter_value(&sync_dn)
-            ),
-            &[map.object_sid],
-        )
-        .await?;
-    *searches += 1;
-    let sync_sid = reader
-        .read_entry(
-            "read sync group",
-            &sync_dn,
-            map.group_filter,
-            &[map.object_sid],
-        )
-        .await?;
-    let mut chain: HashSet<String> = HashSet::from([dn_key(&sync_dn)]);
+    // The scope chain: every sync group and exclusion group, and every group nested in one
+    // (a change to any of them can move users into or out of the scope).
+    let mut chain: HashSet<String> = HashSet::new();
     let mut chain_sids: HashSet<String> = HashSet::new();
-    for e in sync_sid.iter().chain(&nested) {
-        chain.insert(dn_key(&e.dn));
-        if let Some(sid) = e
-            .values(map.object_sid)
-            .and_then(|v| v.first())
-            .and_then(|b| sid_to_string(b))
-        {
-            chain_sids.insert(sid.to_ascii_uppercase());
+    let heads: Vec<String> = scope
+        .sync_groups()
+        .chain(scope.rules.exclude_groups.iter().map(String::as_str))
+        .map(str::to_string)
+        .collect();
+    for head in heads {
+        *searches += 1;
+        let head_dn = match resolve_group(reader, &base, &head, map).await {
+            Ok(dn) => dn,
+            // The full read reports a missing group (and holds back what rests on it).
+            Err(DirectoryError::SyncGroupNotFound { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        *searches += 2;
+        let nested = reader
+            .search_paged(
+                "groups nested in a scope group",
+                &base,
+                LdapScope::Subtree,
+                &format!(
+                    "(&{}({}:{}:={}))",
+                    map.group_filter,
+                    map.member_of,
+                    map.in_chain_rule,
+                    filter_value(&head_dn)
+                ),
+                &[map.object_sid],
+            )
+            .await?;
+        let head_entry = reader
+            .read_entry(
+                "read a scope group",
+                &head_dn,
+                map.group_filter,
+                &[map.object_sid],
+            )
+            .await?;
+        chain.insert(dn_key(&head_dn));
+        for e in head_entry.iter().chain(&nested) {
+            chain.insert(dn_key(&e.dn));
+            if let Some(sid) = e
+                .values(map.object_sid)
+                .and_then(|v| v.first())
+                .and_then(|b| sid_to_string(b))
+            {
+                chain_sids.insert(sid.to_ascii_uppercase());
+            }
         }
     }
 
@@ -273,11 +287,17 @@ async fn read_changes(
         }
     }
 
-    let group_base = scope.group_search_base.trim();
-    let group_base_key = dn_key(group_base);
+    let group_bases: Vec<String> = scope
+        .group_search_bases()
+        .map(|b| b.trim().to_string())
+        .filter(|b| !b.is_empty())
+        .collect();
+    let base_keys: Vec<String> = group_bases.iter().map(|b| dn_key(b)).collect();
     let synced_here = |dn: &str, name: Option<&str>| {
         let key = dn_key(dn);
-        (key == group_base_key || key.ends_with(&format!(",{group_base_key}")))
+        base_keys
+            .iter()
+            .any(|b| key == *b || key.ends_with(&format!(",{b}")))
             && name.is_some_and(|n| name_has_prefix(n, &scope.group_prefix))
     };
     let prefix_filter = if scope.group_prefix.is_empty() {
@@ -305,22 +325,28 @@ async fn read_changes(
             synced.push(e.dn.clone());
         }
         // The groups in scope it is nested in, at any depth (AD's in-chain rule on `member`).
-        *searches += 1;
-        let above = reader
-            .search_paged(
-                "groups in scope a changed group is nested in",
-                group_base,
-                LdapScope::Subtree,
-                &format!(
-                    "(&{prefix_filter}({}:{}:={}))",
-                    map.member,
-                    map.in_chain_rule,
-                    filter_value(&e.dn)
-                ),
-                &["1.1"],
-            )
-            .await?;
-        synced.extend(above.into_iter().map(|a| a.dn));
+        for group_base in &group_bases {
+            *searches += 1;
+            let above = reader
+                .search_paged(
+                    "groups in scope a changed group is nested in",
+                    group_base,
+                    LdapScope::Subtree,
+                    &format!(
+                        "(&{prefix_filter}({}:{}:={}))",
+                        map.member,
+                        map.in_chain_rule,
+                        filter_value(&e.dn)
+                    ),
+                    &["1.1"],
+                )
+                .await?;
+            for a in above {
+                if !synced.iter().any(|s| dn_key(s) == dn_key(&a.dn)) {
+                    synced.push(a.dn);
+                }
+            }
+        }
         let in_scope_chain = chain.contains(&dn_key(&e.dn));
         if !synced.is_empty() || in_scope_chain {
             changed_groups.push(ChangedGroup {

@@ -578,7 +578,7 @@ pub(super) async fn resolve_sync_group(
 
 /// [`resolve_sync_group`] for any group named in the scope settings (a name or a DN); a
 /// group that is not there is [`DirectoryError::SyncGroupNotFound`].
-async fn resolve_group(
+pub(super) async fn resolve_group(
     reader: &mut Reader,
     base: &str,
     wanted: &str,
