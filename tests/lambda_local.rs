@@ -203,8 +203,11 @@ async fn the_lambda_runs_dry_runs_and_scheduled_passes_locally() {
     moto.create_secret("IAM-IDC/AD-RO-UserCreds", &creds.to_string())
         .await;
 
+    moto.create_table("lease-lambda-local", scim_sync::lease::KEY_ATTRIBUTE)
+        .await;
     let mut env = moto.standard_env();
     env.push(("RUST_LOG", "info".to_string()));
+    env.push(("SCIM_SYNC_LEASE_TABLE", "lease-lambda-local".to_string()));
     let watch = Watch::start(&env);
 
     // A dry run returns the plan and writes nothing.
@@ -232,6 +235,41 @@ async fn the_lambda_runs_dry_runs_and_scheduled_passes_locally() {
     let (ok, second) = watch.invoke("scheduled.json").await;
     assert!(ok, "{second}");
     assert_eq!(second["summary"]["scimWrites"], json!(0), "{second}");
+
+    // The full passes left a watermark in the lease table: an incremental pass over the
+    // unchanged directory makes no SCIM request at all.
+    let items = moto.table_items("lease-lambda-local").await;
+    assert!(
+        items
+            .iter()
+            .any(|i| i.get("lease").is_some_and(|k| k.starts_with("watermark|"))),
+        "{items:?}"
+    );
+    let requests_before = emulator.counters().total;
+    let (ok, idle) = watch.invoke("incremental.json").await;
+    assert!(ok, "{idle}\n{}", watch.log());
+    assert_eq!(
+        idle["summary"]["incremental"]["mode"],
+        json!("idle"),
+        "{idle}"
+    );
+    assert_eq!(emulator.counters().total, requests_before, "{idle}");
+
+    // A user disabled in AD is inactive after one incremental pass.
+    dc.ldapmodify_as_admin(&format!(
+        "dn: CN=p013,OU=People,{}\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: 546\n",
+        samba::BASE_DN
+    ));
+    let (ok, disabled) = watch.invoke("incremental.json").await;
+    assert!(ok, "{disabled}\n{}", watch.log());
+    assert_eq!(
+        disabled["summary"]["incremental"]["mode"],
+        json!("incremental"),
+        "{disabled}"
+    );
+    assert_eq!(disabled["summary"]["usersDisabled"], json!(1), "{disabled}");
+    assert_eq!(disabled["summary"]["scimWrites"], json!(1), "{disabled}");
+    assert!(!emulator.dump().user("p013@example.test").unwrap().active);
 
     // explain: one user, its chain of groups; nothing written.
     let writes_before = emulator.counters().writes;
