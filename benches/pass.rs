@@ -543,6 +543,7 @@ struct Measured {
 fn bench_settings(url: &str, ldif: PathBuf, rate_limit: u32, max_rate: u32) -> Settings {
     Settings {
         directory: DirectorySource::Ldif { path: ldif },
+        profile: Default::default(),
         scope: Scope {
             sync_group: "sync-all".into(),
             group_prefix: "aws-".into(),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs on a fresh Debian machine: Samba's AD DC and the LDAP
-# tools (apt, needs root), and the Python tools in cached virtual environments (moto for
+# Installs what the test suite needs on a fresh Debian machine: Samba's AD DC, OpenLDAP's slapd
+# and the LDAP tools (apt, needs root), and the Python tools in cached virtual environments (moto for
 # Secrets Manager/SSM/DynamoDB, cfn-lint/checkov/aws-sam-cli for the template, cargo-lambda +
 # zig), and the Rust target for the arm64 build.
 # Safe to run again: every step is skipped when its result is already there.
@@ -13,6 +13,9 @@ mkdir -p "$CACHE"
 need_apt=()
 command -v samba >/dev/null 2>&1 || need_apt+=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind krb5-user ldb-tools)
 command -v ldapsearch >/dev/null 2>&1 || need_apt+=(ldap-utils)
+# OpenLDAP's slapd for the openldap profile's tests (tests/support/slapd.rs); the package's
+# own instance is never started (policy-rc.d) nor used.
+command -v slapd >/dev/null 2>&1 || need_apt+=(slapd)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)

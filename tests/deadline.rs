@@ -101,6 +101,7 @@ fn ldif() -> String {
 fn settings(url: String, ldif: PathBuf) -> Settings {
     Settings {
         directory: DirectorySource::Ldif { path: ldif },
+        profile: Default::default(),
         scope: Scope {
             sync_group: "sync-all".into(),
             group_prefix: "aws-".into(),

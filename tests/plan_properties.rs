@@ -381,7 +381,7 @@ fn owned_group_ids(snap: &IdcSnapshot) -> HashSet<String> {
         .filter(|g| {
             g.external_id
                 .as_deref()
-                .is_some_and(is_owned_group_external_id)
+                .is_some_and(|e| is_owned_group_external_id(e, &[DOMAIN.to_string()]))
         })
         .map(|g| g.id.clone())
         .collect()

@@ -230,6 +230,7 @@ pub async fn load_from_aws(sdk: &SdkConfig, names: &AwsNames) -> Result<Settings
             operation_timeout: tuning.ldap.operation_timeout,
             range_window: Some(tuning.ldap.range_window),
         }),
+        profile: tuning.profile,
         scope,
         scim: tuning
             .scim

@@ -12,9 +12,12 @@ use super::error::ConfigError;
 use super::scope::{RawScopeRules, ScopeOptions};
 use super::settings::{defaults, RunConfig};
 use crate::model::settings::{
+    AnchorAttribute, DirectoryProfile, GuardSettings, OpenLdapProfile, ScimClientConfig,
+    ScimEndpoint,
+};
+use crate::model::settings::{
     AttributeMapping, EmailSource, OutOfScopeAction, Policy, UserAttribute, UserNameSource,
 };
-use crate::model::settings::{GuardSettings, ScimClientConfig, ScimEndpoint};
 use crate::secret::Secret;
 
 /// Every optional section; absent keys keep their defaults.
@@ -33,6 +36,8 @@ pub(crate) struct OptionalSettings {
     pub run: RunSection,
     #[serde(default)]
     pub scope: ScopeSection,
+    #[serde(default)]
+    pub directory: DirectorySection,
     /// Identity Center attribute → directory attribute (`""`: unmanaged); merged onto the
     /// defaults.
     #[serde(default)]
@@ -48,6 +53,26 @@ pub(crate) struct ScopeSection {
     pub user_filter: Option<String>,
     pub exclude_groups: Option<Vec<String>>,
     pub group_search_bases: Option<Vec<String>>,
+}
+
+/// Which kind of directory is read (`directory.profile` and the `openldap` profile's keys).
+/// In a `--config` file these keys sit in its `[directory]` table with the source's.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct DirectorySection {
+    pub profile: Option<ProfileName>,
+    pub anchor_attribute: Option<AnchorAttribute>,
+    pub directory_id: Option<String>,
+    pub max_nesting_depth: Option<u32>,
+}
+
+/// The values of `directory.profile`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub(crate) enum ProfileName {
+    #[serde(rename = "activeDirectory")]
+    ActiveDirectory,
+    #[serde(rename = "openldap")]
+    OpenLdap,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -151,6 +176,7 @@ pub(crate) struct Resolved {
     pub extra_domain_sids: Vec<String>,
     /// The optional scope rules; [`ScopeOptions::scope`] makes the `Scope`.
     pub scope: ScopeOptions,
+    pub profile: DirectoryProfile,
     pub policy: Policy,
     pub guard: GuardSettings,
     pub ldap: LdapTuning,
@@ -199,19 +225,27 @@ impl OptionalSettings {
             setting: setting.to_string(),
             reason,
         };
+        let profile = directory_profile(self.directory).map_err(|(key, r)| bad(&key, r))?;
+        let openldap = matches!(profile, DirectoryProfile::OpenLdap(_));
         let p = self.policy;
         let base = Policy::default();
+        check_profile_policy(openldap, &p).map_err(|(key, r)| bad(&key, r))?;
         let policy = Policy {
             out_of_scope_users: p.out_of_scope_users.unwrap_or(base.out_of_scope_users),
             adopt_groups_by_name: p.adopt_groups_by_name.unwrap_or(base.adopt_groups_by_name),
             delete_groups_out_of_scope: p
                 .delete_groups_out_of_scope
                 .unwrap_or(base.delete_groups_out_of_scope),
-            user_name_source: p.user_name_source.unwrap_or(base.user_name_source),
+            user_name_source: p.user_name_source.unwrap_or(if openldap {
+                UserNameSource::Uid
+            } else {
+                base.user_name_source
+            }),
             email_source: p.email_source.unwrap_or(base.email_source),
             exclude_sync_group: p.exclude_sync_group.unwrap_or(base.exclude_sync_group),
             lowercase_user_names: p.lowercase_user_names.unwrap_or(base.lowercase_user_names),
-            attributes: attribute_mapping(&self.attributes).map_err(|(key, r)| bad(&key, r))?,
+            attributes: attribute_mapping(&self.attributes, openldap)
+                .map_err(|(key, r)| bad(&key, r))?,
         };
 
         let g = self.guard;
@@ -327,9 +361,19 @@ impl OptionalSettings {
             }
         }
 
+        if openldap && !extra_domain_sids.is_empty() {
+            return Err(bad(
+                "scope.extraDomainSids",
+                "names Active Directory domains; the openldap profile's users are this \
+                 directory's by its identity (directory.directoryId)"
+                    .into(),
+            ));
+        }
+
         Ok(Resolved {
             extra_domain_sids,
             scope,
+            profile,
             policy,
             guard,
             ldap,
@@ -341,8 +385,15 @@ impl OptionalSettings {
 
 /// The `attributes` setting onto its defaults: every key must be an attribute scim-sync can
 /// manage, every value a directory attribute name (or `""` to leave it unmanaged).
-fn attribute_mapping(raw: &BTreeMap<String, String>) -> Result<AttributeMapping, (String, String)> {
-    let mut mapping = AttributeMapping::default();
+fn attribute_mapping(
+    raw: &BTreeMap<String, String>,
+    openldap: bool,
+) -> Result<AttributeMapping, (String, String)> {
+    let mut mapping = if openldap {
+        AttributeMapping::openldap_default()
+    } else {
+        AttributeMapping::default()
+    };
     for (key, source) in raw {
         let setting = format!("attributes.{key}");
         let Some(target) = UserAttribute::from_key(key.trim()) else {
@@ -367,6 +418,93 @@ fn attribute_mapping(raw: &BTreeMap<String, String>) -> Result<AttributeMapping,
         mapping.set(target, source);
     }
     Ok(mapping)
+}
+
+/// `directory.profile` and the keys that only the `openldap` profile takes.
+fn directory_profile(d: DirectorySection) -> Result<DirectoryProfile, (String, String)> {
+    let only_openldap = |key: &str| {
+        (
+            format!("directory.{key}"),
+            "is a setting of the openldap profile; set directory.profile = \"openldap\" or \
+             remove it"
+                .to_string(),
+        )
+    };
+    match d.profile.unwrap_or(ProfileName::ActiveDirectory) {
+        ProfileName::ActiveDirectory => {
+            if d.anchor_attribute.is_some() {
+                return Err(only_openldap("anchorAttribute"));
+            }
+            if d.directory_id.is_some() {
+                return Err(only_openldap("directoryId"));
+            }
+            if d.max_nesting_depth.is_some() {
+                return Err(only_openldap("maxNestingDepth"));
+            }
+            Ok(DirectoryProfile::ActiveDirectory)
+        }
+        ProfileName::OpenLdap => {
+            let base = OpenLdapProfile::default();
+            let directory_id = match d.directory_id {
+                None => None,
+                Some(raw) => {
+                    let id = raw.trim().to_ascii_lowercase();
+                    let ok = !id.is_empty()
+                        && id.len() <= 64
+                        && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+                    if !ok {
+                        return Err((
+                            "directory.directoryId".into(),
+                            format!(
+                                "{raw:?} is not an entryUUID or nsUniqueId (hexadecimal digits \
+                                 and dashes, at most 64): give the value of the naming context \
+                                 entry's anchor attribute"
+                            ),
+                        ));
+                    }
+                    Some(id)
+                }
+            };
+            let max_nesting_depth = in_range(d.max_nesting_depth, base.max_nesting_depth, 1, 1000)
+                .map_err(|r| ("directory.maxNestingDepth".to_string(), r))?;
+            Ok(DirectoryProfile::OpenLdap(OpenLdapProfile {
+                anchor: d.anchor_attribute.unwrap_or(base.anchor),
+                directory_id,
+                max_nesting_depth,
+            }))
+        }
+    }
+}
+
+/// The policy choices a profile cannot serve: Active Directory names no `uid`, the openldap
+/// profile reads no userPrincipalName or sAMAccountName.
+fn check_profile_policy(openldap: bool, p: &PolicySection) -> Result<(), (String, String)> {
+    match (openldap, p.user_name_source) {
+        (true, Some(UserNameSource::UserPrincipalName | UserNameSource::SamAccountName)) => {
+            return Err((
+                "policy.userNameSource".into(),
+                "the openldap profile reads no userPrincipalName or sAMAccountName; use uid (the \
+                 default there) or mail"
+                    .into(),
+            ))
+        }
+        (false, Some(UserNameSource::Uid)) => {
+            return Err((
+                "policy.userNameSource".into(),
+                "uid is the openldap profile's; with Active Directory use userPrincipalName, \
+                 mail or sAMAccountName"
+                    .into(),
+            ))
+        }
+        _ => {}
+    }
+    if openldap && p.email_source == Some(EmailSource::UserPrincipalName) {
+        return Err((
+            "policy.emailSource".into(),
+            "the openldap profile reads no userPrincipalName; use mail".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// An LDAP attribute description without options (RFC 4512 `descr`, or a numeric OID).

@@ -8,8 +8,8 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use serde::Deserialize;
 
 use super::document::{
-    toml_reason, GuardSection, LdapSection, LdapTuning, OptionalSettings, PolicySection,
-    RunSection, ScimSection, ScopeSection,
+    toml_reason, DirectorySection, GuardSection, LdapSection, LdapTuning, OptionalSettings,
+    PolicySection, ProfileName, RunSection, ScimSection, ScopeSection,
 };
 use super::error::ConfigError;
 use super::secrets::{parse_credentials, parse_token};
@@ -60,6 +60,11 @@ struct FileDirectory {
     ca_bundle_file: Option<PathBuf>,
     // source = "ldif"
     path: Option<PathBuf>,
+    // either source: the directory's kind (see `DirectorySection`)
+    profile: Option<ProfileName>,
+    anchor_attribute: Option<crate::model::settings::AnchorAttribute>,
+    directory_id: Option<String>,
+    max_nesting_depth: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -221,6 +226,12 @@ fn parse(
             exclude_groups: doc.scope.exclude_groups.clone(),
             group_search_bases: doc.scope.group_search_bases.clone(),
         },
+        directory: DirectorySection {
+            profile: doc.directory.profile,
+            anchor_attribute: doc.directory.anchor_attribute,
+            directory_id: doc.directory.directory_id.clone(),
+            max_nesting_depth: doc.directory.max_nesting_depth,
+        },
         attributes: doc.attributes,
     };
     let tuning = optional.resolve(origin)?;
@@ -256,6 +267,7 @@ fn parse(
     Ok(Pending {
         settings: Settings {
             directory,
+            profile: tuning.profile,
             scope,
             scim: tuning
                 .scim

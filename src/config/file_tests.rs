@@ -346,3 +346,97 @@ fn the_scope_rules_sit_in_the_file_s_scope_section() {
     let err = parse_err(&both, &[("SCIM_SYNC_TOKEN", "t")]);
     assert!(err.contains("scope.excludeGroups"), "{err}");
 }
+
+#[test]
+fn the_openldap_profile_is_chosen_in_the_directory_table_with_its_own_defaults() {
+    use crate::model::settings::{
+        AnchorAttribute, DirectoryProfile, OpenLdapProfile, UserAttribute, UserNameSource,
+    };
+    let env: &[(&str, &str)] = &[("SCIM_SYNC_TOKEN", "t")];
+    let s = parse_ok(LDIF_DEMO, env).settings;
+    assert_eq!(s.profile, DirectoryProfile::ActiveDirectory);
+    assert_eq!(s.policy.user_name_source, UserNameSource::UserPrincipalName);
+
+    let with = |extra: &str| {
+        LDIF_DEMO.replace("source = \"ldif\"", &format!("source = \"ldif\"\n{extra}"))
+    };
+    let s = parse_ok(&with("profile = \"openldap\""), env).settings;
+    assert_eq!(
+        s.profile,
+        DirectoryProfile::OpenLdap(OpenLdapProfile::default())
+    );
+    assert_eq!(s.policy.user_name_source, UserNameSource::Uid);
+    assert_eq!(
+        s.policy.attributes.source(UserAttribute::Department),
+        Some("departmentNumber")
+    );
+    assert_eq!(
+        s.policy.attributes.source(UserAttribute::Manager),
+        Some("manager")
+    );
+
+    let s = parse_ok(
+        &format!(
+            "{}\n[policy]\nuserNameSource = \"mail\"\n[attributes]\n\"enterprise.manager\" = \"\"\n",
+            with(
+                "profile = \"openldap\"\nanchorAttribute = \"nsUniqueId\"\ndirectoryId = \
+                 \"5E1A0000-00000000-00000000-00000001\"\nmaxNestingDepth = 5"
+            )
+        ),
+        env,
+    )
+    .settings;
+    assert_eq!(
+        s.profile,
+        DirectoryProfile::OpenLdap(OpenLdapProfile {
+            anchor: AnchorAttribute::NsUniqueId,
+            directory_id: Some("5e1a0000-00000000-00000000-00000001".into()),
+            max_nesting_depth: 5,
+        })
+    );
+    assert_eq!(s.policy.user_name_source, UserNameSource::Mail);
+    assert!(!s.policy.attributes.is_managed(UserAttribute::Manager));
+
+    for (extra, setting) in [
+        (
+            "profile = \"openLDAP\"",
+            "expected `activeDirectory` or `openldap`",
+        ),
+        (
+            "anchorAttribute = \"entryUUID\"",
+            "directory.anchorAttribute",
+        ),
+        (
+            "profile = \"openldap\"\ndirectoryId = \"not an id\"",
+            "directory.directoryId",
+        ),
+        (
+            "profile = \"openldap\"\nmaxNestingDepth = 0",
+            "directory.maxNestingDepth",
+        ),
+    ] {
+        let e = parse_err(&with(extra), env);
+        assert!(e.contains(setting), "{extra}: {e}");
+    }
+    let e = parse_err(
+        &format!(
+            "{}\n[policy]\nuserNameSource = \"userPrincipalName\"\n",
+            with("profile = \"openldap\"")
+        ),
+        env,
+    );
+    assert!(e.contains("policy.userNameSource"), "{e}");
+    let e = parse_err(
+        &format!("{LDIF_DEMO}\n[policy]\nuserNameSource = \"uid\"\n"),
+        env,
+    );
+    assert!(e.contains("policy.userNameSource"), "{e}");
+    let e = parse_err(
+        &with("profile = \"openldap\"").replace(
+            "groupSearchBase",
+            "extraDomainSids = [\"S-1-5-21-1-2-3\"]\ngroupSearchBase",
+        ),
+        env,
+    );
+    assert!(e.contains("scope.extraDomainSids"), "{e}");
+}

@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::model::settings::{GuardSettings, LdapSettings, Policy, ScimClientConfig, Scope};
+use crate::model::settings::{
+    DirectoryProfile, GuardSettings, LdapSettings, Policy, ScimClientConfig, Scope,
+};
 
 /// Everything one sync pass needs, whichever source (SSM + Secrets Manager, or a TOML file)
 /// it came from. Its parts are the layers' own settings types ([`crate::model::settings`]),
@@ -12,6 +14,8 @@ use crate::model::settings::{GuardSettings, LdapSettings, Policy, ScimClientConf
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     pub directory: DirectorySource,
+    /// Which kind of directory it is (`directory.profile`): what the readers look for.
+    pub profile: DirectoryProfile,
     pub scope: Scope,
     /// The SCIM endpoint (checked once, by [`crate::model::settings::ScimEndpoint::parse`]),
     /// the token and how hard to drive the endpoint: the client takes it as it is.

@@ -11,7 +11,9 @@
 //!
 //! Layout: `ldap/` (connect, paged search, ranged `member`), `ldif.rs` (parser + source),
 //! `scope.rs` (nesting), `entry.rs` (model conversion), `sid.rs` (SID/GUID), `dn.rs`,
-//! `filter_escape.rs` (RFC 4515/4514), `mapping.rs` (attribute names), `error.rs`.
+//! `filter_escape.rs` (RFC 4515/4514), `mapping.rs` (attribute names), `error.rs`, and
+//! `openldap/` (the `openldap` profile: RFC 4519 directories, entryUUID anchors, nesting
+//! expanded by the reader).
 
 pub mod chain;
 mod dn;
@@ -22,6 +24,7 @@ mod filter_match;
 mod ldap;
 mod ldif;
 pub mod mapping;
+mod openldap;
 mod scope;
 pub mod sid;
 
@@ -33,3 +36,7 @@ pub use ldif::{
     read_ldif, read_ldif_ancestry, read_ldif_file, read_ldif_file_with, read_ldif_with,
 };
 pub use mapping::AttributeMap;
+pub use openldap::{
+    read_openldap, read_openldap_ancestry, read_openldap_ldif, read_openldap_ldif_ancestry,
+    OpenLdapReading,
+};

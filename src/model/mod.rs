@@ -5,6 +5,7 @@
 //! Keeping these types free of LDAP and HTTP details is what lets the planner stay a pure,
 //! exhaustively testable function. [`Reason`] and [`Finding`] say why, for every layer.
 
+pub mod anchor;
 mod directory;
 mod identity_center;
 mod reason;

@@ -195,6 +195,17 @@ pub(super) async fn run(
                 .into(),
         ));
     };
+    if !matches!(
+        settings.profile,
+        crate::model::settings::DirectoryProfile::ActiveDirectory
+    ) {
+        return Err(PassError::Incremental(
+            "incremental passes follow Active Directory's update sequence numbers (USNs); the \
+             openldap profile runs full passes only (without --incremental or \
+             {\"incremental\": true})"
+                .into(),
+        ));
+    }
     if !opts.only.is_empty() {
         return Err(PassError::Incremental(
             "an incremental pass syncs what changed; --only names what to sync: use one or the other"

@@ -1,5 +1,9 @@
 use crate::config::{DirectorySource, Settings};
-use crate::directory::{read_ldap_with, read_ldif_file_with, AttributeMap, DirectoryError};
+use crate::directory::{
+    read_ldap_with, read_ldif_file_with, read_openldap, read_openldap_ancestry, read_openldap_ldif,
+    read_openldap_ldif_ancestry, AttributeMap, DirectoryError, OpenLdapReading,
+};
+use crate::model::settings::DirectoryProfile;
 use crate::model::DirectorySnapshot;
 
 /// Reads the configured directory source in full, or fails: never a partial snapshot.
@@ -45,8 +49,28 @@ pub async fn read_directory(settings: &Settings) -> Result<DirectorySnapshot, Di
     Ok(snapshot)
 }
 
+/// The settings of the `openldap` profile's readers, when that is the profile.
+fn openldap_reading(settings: &Settings) -> Option<OpenLdapReading> {
+    match &settings.profile {
+        DirectoryProfile::ActiveDirectory => None,
+        DirectoryProfile::OpenLdap(p) => Some(OpenLdapReading::new(
+            p.clone(),
+            settings.policy.attributes.directory_attributes(),
+        )),
+    }
+}
+
 async fn read_source(settings: &Settings) -> Result<DirectorySnapshot, DirectoryError> {
     let scope = settings.scope.clone();
+    if let Some(reading) = openldap_reading(settings) {
+        return match &settings.directory {
+            DirectorySource::Ldap(ldap) => read_openldap(ldap, &scope, &reading).await,
+            DirectorySource::Ldif { path } => {
+                let path = path.clone();
+                blocking(move || read_openldap_ldif(&path, &scope, &reading)).await
+            }
+        };
+    }
     // The mapped optional attributes are read with the rest of each user entry.
     let map = AttributeMap::active_directory()
         .with_user_attributes(settings.policy.attributes.directory_attributes());
@@ -54,15 +78,21 @@ async fn read_source(settings: &Settings) -> Result<DirectorySnapshot, Directory
         DirectorySource::Ldap(ldap) => read_ldap_with(ldap, &scope, &map).await,
         DirectorySource::Ldif { path } => {
             let path = path.clone();
-            // File reading and parsing are blocking; keep them off the async workers.
-            tokio::task::spawn_blocking(move || read_ldif_file_with(&path, &scope, &map))
-                .await
-                .map_err(|e| DirectoryError::Protocol {
-                    operation: "reading the LDIF export".to_string(),
-                    detail: e.to_string(),
-                })?
+            blocking(move || read_ldif_file_with(&path, &scope, &map)).await
         }
     }
+}
+
+/// File reading and parsing are blocking; keep them off the async workers.
+async fn blocking<T: Send + 'static>(
+    read: impl FnOnce() -> Result<T, DirectoryError> + Send + 'static,
+) -> Result<T, DirectoryError> {
+    tokio::task::spawn_blocking(read)
+        .await
+        .map_err(|e| DirectoryError::Protocol {
+            operation: "reading the LDIF export".to_string(),
+            detail: e.to_string(),
+        })?
 }
 
 /// The groups above one directory entry and the sync group's DN, from the configured source
@@ -72,6 +102,17 @@ pub async fn read_ancestry(
     target_dn: &str,
 ) -> Result<crate::directory::Ancestry, DirectoryError> {
     let scope = settings.scope.clone();
+    if let Some(reading) = openldap_reading(settings) {
+        return match &settings.directory {
+            DirectorySource::Ldap(ldap) => {
+                read_openldap_ancestry(ldap, &scope, &reading, target_dn).await
+            }
+            DirectorySource::Ldif { path } => {
+                let (path, dn) = (path.clone(), target_dn.to_string());
+                blocking(move || read_openldap_ldif_ancestry(&path, &scope, &reading, &dn)).await
+            }
+        };
+    }
     match &settings.directory {
         DirectorySource::Ldap(ldap) => {
             crate::directory::read_ldap_ancestry(ldap, &scope, target_dn).await

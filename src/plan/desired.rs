@@ -96,6 +96,8 @@ pub(super) fn desired_view<'a>(
         }
         UserNameSource::Mail => ("mail", user.mail.as_deref()),
         UserNameSource::SamAccountName => ("sAMAccountName", Some(user.sam_account_name.as_str())),
+        // The `openldap` profile reads `uid` into the account name.
+        UserNameSource::Uid => ("uid", Some(user.sam_account_name.as_str())),
     };
     let Some(user_name) = clean(source) else {
         return Err(Reason::new(

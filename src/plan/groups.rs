@@ -36,6 +36,8 @@ pub(super) struct GroupTarget<'a> {
 
 struct Candidate<'a> {
     dir: &'a DirectoryGroup,
+    /// The directory's identities (`DirectorySnapshot::domain_sids`): which anchors are ours.
+    domains: &'a [String],
     key: Cow<'a, str>,
     name: String,
     existing: Option<&'a IdcGroup>,
@@ -44,17 +46,18 @@ struct Candidate<'a> {
 pub(super) fn plan_groups<'a>(
     dir_groups: &'a [DirectoryGroup],
     idc_groups: &'a [IdcGroup],
+    domain_sids: &'a [String],
     unknown: &Unknown<'a>,
     policy: &Policy,
     out: &mut Plan,
 ) -> Vec<GroupTarget<'a>> {
-    let owned = index_owned(idc_groups, out);
+    let owned = index_owned(idc_groups, domain_sids, out);
     let mut untouchable: HashSet<Cow<'a, str>> = unknown.anchors.clone();
     let in_directory: HashSet<Cow<'a, str>> = dir_groups
         .iter()
         .map(|g| group_key(&g.object_guid))
         .collect();
-    let candidates = candidates(dir_groups, &owned, &mut untouchable, out);
+    let candidates = candidates(dir_groups, domain_sids, &owned, &mut untouchable, out);
 
     let out_of_scope: Vec<&IdcGroup> = {
         let mut v: Vec<&IdcGroup> = owned
@@ -133,6 +136,7 @@ pub(super) fn plan_groups<'a>(
 /// handled as for users: the lowest id is managed, the other left alone and reported.
 fn index_owned<'a>(
     idc_groups: &'a [IdcGroup],
+    domain_sids: &[String],
     out: &mut Plan,
 ) -> HashMap<Cow<'a, str>, &'a IdcGroup> {
     let mut owned: HashMap<Cow<'a, str>, &'a IdcGroup> = HashMap::with_capacity(idc_groups.len());
@@ -140,7 +144,7 @@ fn index_owned<'a>(
         let Some(ext) = g
             .external_id
             .as_deref()
-            .filter(|e| is_owned_group_external_id(e))
+            .filter(|e| is_owned_group_external_id(e, domain_sids))
         else {
             continue;
         };
@@ -165,6 +169,7 @@ fn index_owned<'a>(
 
 fn candidates<'a>(
     dir_groups: &'a [DirectoryGroup],
+    domains: &'a [String],
     owned: &HashMap<Cow<'a, str>, &'a IdcGroup>,
     untouchable: &mut HashSet<Cow<'a, str>>,
     out: &mut Plan,
@@ -185,6 +190,7 @@ fn candidates<'a>(
         match desired_group_name(dir) {
             Ok(name) => result.push(Candidate {
                 dir,
+                domains,
                 existing: owned.get(&key).copied(),
                 key,
                 name,
@@ -243,9 +249,11 @@ fn candidates<'a>(
 }
 
 /// The code of a conflict with `h`: ours (out of scope, keeping its name) or foreign.
-fn holder_code(h: &IdcGroup) -> ReasonCode {
+fn holder_code(h: &IdcGroup, domains: &[String]) -> ReasonCode {
     match h.external_id.as_deref() {
-        Some(ext) if is_owned_group_external_id(ext) => ReasonCode::NameKeptByManagedObject,
+        Some(ext) if is_owned_group_external_id(ext, domains) => {
+            ReasonCode::NameKeptByManagedObject
+        }
         _ => ReasonCode::NameTakenByForeignObject,
     }
 }
@@ -257,9 +265,9 @@ fn about_group(f: Finding, c: &Candidate<'_>) -> Finding {
         .about(c.name.as_str())
 }
 
-fn describe_holder(h: &IdcGroup) -> String {
+fn describe_holder(h: &IdcGroup, domains: &[String]) -> String {
     match h.external_id.as_deref() {
-        Some(ext) if is_owned_group_external_id(ext) => format!(
+        Some(ext) if is_owned_group_external_id(ext, domains) => format!(
             "scim-sync group {} (id {}, externalId {ext}), which is no longer in scope and keeps \
              its name: delete it in Identity Center, or enable deleteGroupsOutOfScope",
             h.display_name, h.id
@@ -299,11 +307,11 @@ fn plan_existing<'a>(
             Holder::Keeps(h) => {
                 out.conflicts.push(about_group(
                     Finding::new(
-                        holder_code(h),
+                        holder_code(h, c.domains),
                         format!(
                             "{who} not renamed to {}: the name is used by {}",
                             c.name,
-                            describe_holder(h)
+                            describe_holder(h, c.domains)
                         ),
                     )
                     .about(e.id.as_str()),
@@ -384,11 +392,11 @@ fn plan_new<'a>(
         Holder::Keeps(h) if h.external_id.is_none() => {
             out.conflicts.push(about_group(
                 Finding::new(
-                    holder_code(h),
+                    holder_code(h, c.domains),
                     format!(
                         "{who} not created: the name is used by {}, or set adoptGroupsByName to \
                          make scim-sync take that group over",
-                        describe_holder(h)
+                        describe_holder(h, c.domains)
                     ),
                 ),
                 c,
@@ -398,10 +406,10 @@ fn plan_new<'a>(
         Holder::Keeps(h) => {
             out.conflicts.push(about_group(
                 Finding::new(
-                    holder_code(h),
+                    holder_code(h, c.domains),
                     format!(
                         "{who} not created: the name is used by {}",
-                        describe_holder(h)
+                        describe_holder(h, c.domains)
                     ),
                 ),
                 c,

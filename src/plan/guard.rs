@@ -84,7 +84,7 @@ pub fn apply_guard(
         .filter(|g| {
             g.external_id
                 .as_deref()
-                .is_some_and(is_owned_group_external_id)
+                .is_some_and(|e| is_owned_group_external_id(e, &dir.domain_sids))
         })
         .collect();
     let owned_memberships: u64 = owned_groups

@@ -61,11 +61,16 @@ mod guard_tests;
 #[cfg(test)]
 mod planner_tests;
 
+pub use crate::model::anchor::{
+    directory_of_ldap_anchor, is_ldap_directory_identity, LDAP_ANCHOR_PREFIX,
+};
 pub use crate::model::settings::GuardSettings;
 pub use crate::model::settings::{EmailSource, OutOfScopeAction, Policy, UserNameSource};
 pub use crate::model::{Finding, Reason, ReasonCode};
 pub use desired::{desired_group_name, desired_user};
 pub use guard::{apply_guard, apply_guard_on, withhold_on_read_errors, GuardBase};
-pub use ownership::{domain_of_sid, is_owned_group_external_id, is_owned_user_external_id, is_sid};
+pub use ownership::{
+    domain_of_anchor, domain_of_sid, is_owned_group_external_id, is_owned_user_external_id, is_sid,
+};
 pub use planner::plan;
 pub use types::{GroupRef, Operation, Phase, Plan, UserAttributes, UserField, UserRef};

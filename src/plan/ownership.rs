@@ -8,6 +8,7 @@
 //! second deployment for another forest, a child domain's sync, another tool) and is as
 //! foreign as a user without an externalId. Everything that is not ours is never modified.
 
+use crate::model::anchor::{directory_of_ldap_anchor, is_ldap_directory_identity};
 use crate::model::{Finding, ReasonCode};
 use std::borrow::Cow;
 
@@ -44,13 +45,29 @@ pub fn domain_of_sid(sid: &str) -> Option<&str> {
 /// ASCII case, as SIDs are): the anchor scim-sync writes on every user it provisions from
 /// this directory, and the one the PowerShell original wrote, so its users stay recognised.
 pub fn is_owned_user_external_id(external_id: &str, domain_sids: &[String]) -> bool {
-    domain_of_sid(external_id)
+    domain_of_anchor(external_id)
         .is_some_and(|d| domain_sids.iter().any(|own| own.eq_ignore_ascii_case(d)))
 }
 
-/// True when `external_id` is a GUID in the 8-4-4-4-12 hex form: the `objectGUID` anchor
-/// scim-sync writes on every group it creates or adopts.
-pub fn is_owned_group_external_id(external_id: &str) -> bool {
+/// The "domain" an account anchor belongs to: a SID's domain SID, or an `openldap` profile
+/// anchor's directory part; what the snapshot's `domain_sids` list for this directory.
+pub fn domain_of_anchor(external_id: &str) -> Option<&str> {
+    domain_of_sid(external_id).or_else(|| directory_of_ldap_anchor(external_id))
+}
+
+/// True when `external_id` is the anchor of a group of this directory: for an `openldap`
+/// profile directory (its identity in `domain_sids`), an `ldap:` anchor of that directory;
+/// else a GUID in the 8-4-4-4-12 hex form, the `objectGUID` anchor scim-sync writes on every
+/// group it creates or adopts from Active Directory.
+pub fn is_owned_group_external_id(external_id: &str, domain_sids: &[String]) -> bool {
+    if let Some(dir) = directory_of_ldap_anchor(external_id) {
+        return domain_sids.iter().any(|own| own.eq_ignore_ascii_case(dir));
+    }
+    !domain_sids.iter().any(|d| is_ldap_directory_identity(d)) && is_guid(external_id)
+}
+
+/// True when `external_id` is a GUID in the 8-4-4-4-12 hex form.
+fn is_guid(external_id: &str) -> bool {
     let bytes = external_id.as_bytes();
     if bytes.len() != 36 {
         return false;
@@ -222,20 +239,66 @@ mod tests {
 
     #[test]
     fn guids_are_owned_group_anchors() {
-        assert!(is_owned_group_external_id(
-            "0b1f2c3d-0000-4000-8000-00000000000a"
-        ));
-        assert!(is_owned_group_external_id(
-            "0B1F2C3D-0000-4000-8000-00000000000A"
-        ));
+        let ad = ["S-1-5-21-1-2-3".to_string()];
+        for domains in [&ad[..], &[]] {
+            assert!(is_owned_group_external_id(
+                "0b1f2c3d-0000-4000-8000-00000000000a",
+                domains
+            ));
+            assert!(is_owned_group_external_id(
+                "0B1F2C3D-0000-4000-8000-00000000000A",
+                domains
+            ));
+            assert!(!is_owned_group_external_id(
+                "0b1f2c3d00004000800000000000000a",
+                domains
+            ));
+            assert!(!is_owned_group_external_id(
+                "0b1f2c3d-0000-4000-8000-00000000000g",
+                domains
+            ));
+            assert!(!is_owned_group_external_id("S-1-5-21-1-2-3", domains));
+            assert!(!is_owned_group_external_id("", domains));
+            assert!(
+                !is_owned_group_external_id("ldap:5d2a:0b1f2c3d", domains),
+                "an LDAP directory's group is not Active Directory's"
+            );
+        }
+    }
+
+    #[test]
+    fn ldap_anchors_are_owned_by_their_directory_only() {
+        let ours = vec!["ldap:5d2aa662-835a-1041-96e3-bde2299f603c".to_string()];
+        let user = "ldap:5d2aa662-835a-1041-96e3-bde2299f603c:5d2abaee-835a-1041-96fd-bde2299f603c";
+        assert_eq!(directory_of_ldap_anchor(user), Some(&ours[0][..]));
+        assert!(is_owned_user_external_id(user, &ours));
+        assert!(is_owned_user_external_id(&user.to_uppercase(), &ours));
+        assert!(is_owned_group_external_id(user, &ours));
+        let other =
+            "ldap:00000000-835a-1041-96e3-bde2299f603c:5d2abaee-835a-1041-96fd-bde2299f603c";
+        assert!(!is_owned_user_external_id(other, &ours));
+        assert!(!is_owned_group_external_id(other, &ours));
+        // An Active Directory deployment owns none of them, and they own no SID or GUID.
+        let ad = vec!["S-1-5-21-1-2-3".to_string()];
+        assert!(!is_owned_user_external_id(user, &ad));
+        assert!(!is_owned_group_external_id(user, &ad));
+        assert!(!is_owned_user_external_id("S-1-5-21-1-2-3-1001", &ours));
         assert!(!is_owned_group_external_id(
-            "0b1f2c3d00004000800000000000000a"
+            "0b1f2c3d-0000-4000-8000-00000000000a",
+            &ours
         ));
-        assert!(!is_owned_group_external_id(
-            "0b1f2c3d-0000-4000-8000-00000000000g"
-        ));
-        assert!(!is_owned_group_external_id("S-1-5-21-1-2-3"));
-        assert!(!is_owned_group_external_id(""));
+        // Malformed: no value, no id, a colon too many, the identity itself.
+        for bad in [
+            "ldap:5d2a:",
+            "ldap::5d2a",
+            "ldap:",
+            "ldap:5d2a",
+            "ldap:a:b:c",
+            "ldapx:a:b",
+        ] {
+            assert_eq!(directory_of_ldap_anchor(bad), None, "{bad}");
+        }
+        assert!(!is_owned_user_external_id(&ours[0], &ours));
     }
 
     #[test]

@@ -41,7 +41,14 @@ pub fn plan(dir: &DirectorySnapshot, idc: &IdcSnapshot, policy: &Policy) -> Plan
         policy,
         &mut out,
     );
-    let targets = plan_groups(&dir.groups, &idc.groups, &skipped_groups, policy, &mut out);
+    let targets = plan_groups(
+        &dir.groups,
+        &idc.groups,
+        &dir.domain_sids,
+        &skipped_groups,
+        policy,
+        &mut out,
+    );
     plan_members(&targets, &users, &mut out);
 
     out.operations

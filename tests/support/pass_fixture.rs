@@ -65,6 +65,7 @@ pub fn ldif_settings(ldif: &Path, scim_url: &str, token: &str) -> Settings {
         directory: DirectorySource::Ldif {
             path: ldif.to_path_buf(),
         },
+        profile: Default::default(),
         scope: scope(),
         scim: scim_config(scim_url, token),
         policy: Policy::default(),
@@ -98,6 +99,7 @@ pub fn ldap_settings(
             operation_timeout: Duration::from_secs(20),
             range_window: Some(1500),
         }),
+        profile: Default::default(),
         scope,
         scim: scim_config(scim_url, token),
         policy: Policy::default(),

@@ -28,7 +28,7 @@ use super::mapping::AttributeMap;
 use super::scope::{assemble, primary_group_sid, validate_scope, GroupCandidate, MembershipGraph};
 use super::sid::sid_to_string;
 
-use search::Reader;
+pub(crate) use search::Reader;
 
 pub use chain::read_ldap_ancestry;
 pub use changes::{open_change_reader, ChangeReader};
@@ -54,8 +54,9 @@ pub async fn read_ldap_with(
 }
 
 /// Checks the scope, connects and binds: a reader ready for searches (the snapshot read and
-/// `explain`'s walk up the directory open it the same way).
-pub(super) async fn open_reader(
+/// `explain`'s walk up the directory open it the same way, and so does the `openldap`
+/// profile's reader).
+pub(crate) async fn open_reader(
     settings: &LdapSettings,
     scope: &Scope,
 ) -> Result<Reader, DirectoryError> {

@@ -65,17 +65,18 @@ pub fn read_ldif_with(
     read_export(&Export::Text(text), scope, map)
 }
 
-/// Where an export is read from; it can be opened more than once.
-enum Export<'a> {
+/// Where an export is read from; it can be opened more than once (the `openldap` profile's
+/// export reader reads it the same way).
+pub(crate) enum Export<'a> {
     Text(&'a str),
     File(&'a Path),
 }
 
 /// What identifies one version of a file: a rewrite between the two reads changes it.
-type Version = Option<(u64, Option<SystemTime>)>;
+pub(crate) type Version = Option<(u64, Option<SystemTime>)>;
 
 impl<'a> Export<'a> {
-    fn records(&self) -> Result<Records<Box<dyn BufRead + 'a>>, DirectoryError> {
+    pub(crate) fn records(&self) -> Result<Records<Box<dyn BufRead + 'a>>, DirectoryError> {
         let reader: Box<dyn BufRead + 'a> = match self {
             Export::Text(text) => Box::new(text.as_bytes()),
             Export::File(path) => {
@@ -86,7 +87,7 @@ impl<'a> Export<'a> {
         Ok(Records::new(reader))
     }
 
-    fn version(&self) -> Result<Version, DirectoryError> {
+    pub(crate) fn version(&self) -> Result<Version, DirectoryError> {
         match self {
             Export::Text(_) => Ok(None),
             Export::File(path) => {
@@ -96,7 +97,7 @@ impl<'a> Export<'a> {
         }
     }
 
-    fn io(&self, source: std::io::Error) -> DirectoryError {
+    pub(crate) fn io(&self, source: std::io::Error) -> DirectoryError {
         DirectoryError::LdifFile {
             path: match self {
                 Export::Text(_) => "(text)".into(),
@@ -106,7 +107,7 @@ impl<'a> Export<'a> {
         }
     }
 
-    fn fail(&self, e: RecordError) -> DirectoryError {
+    pub(crate) fn fail(&self, e: RecordError) -> DirectoryError {
         match e {
             RecordError::Syntax { line, reason } => DirectoryError::LdifSyntax { line, reason },
             RecordError::Io(source) => self.io(source),

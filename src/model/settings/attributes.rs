@@ -148,6 +148,16 @@ impl Default for AttributeMapping {
 }
 
 impl AttributeMapping {
+    /// The `openldap` profile's default (`defaults::OPENLDAP_ATTRIBUTES`).
+    pub fn openldap_default() -> Self {
+        Self(
+            super::defaults::OPENLDAP_ATTRIBUTES
+                .iter()
+                .map(|(a, d)| (*a, (*d).to_string()))
+                .collect(),
+        )
+    }
+
     /// No attribute managed.
     pub fn none() -> Self {
         Self(BTreeMap::new())

@@ -7,6 +7,8 @@ pub const LDAP_PAGE_SIZE: u32 = 1000;
 pub const LDAP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const LDAP_OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
 pub const LDAP_RANGE_WINDOW: u32 = 1500;
+/// Levels of nested groups the `openldap` profile follows below a synced group.
+pub const OPENLDAP_MAX_NESTING_DEPTH: u32 = 32;
 pub const LDAPS_PORT: u16 = 636;
 pub const LDAP_PORT: u16 = 389;
 /// SCIM requests in flight at once.
@@ -43,4 +45,15 @@ pub const ATTRIBUTES: [(super::UserAttribute, &str); 3] = [
     (super::UserAttribute::Title, "title"),
     (super::UserAttribute::Department, "department"),
     (super::UserAttribute::Organization, "company"),
+];
+
+/// The `attributes` setting's default under the `openldap` profile: the inetOrgPerson
+/// attributes for the same Identity Center attributes, and the ones inetOrgPerson adds.
+pub const OPENLDAP_ATTRIBUTES: [(super::UserAttribute, &str); 6] = [
+    (super::UserAttribute::Title, "title"),
+    (super::UserAttribute::Department, "departmentNumber"),
+    (super::UserAttribute::Organization, "o"),
+    (super::UserAttribute::Division, "ou"),
+    (super::UserAttribute::EmployeeNumber, "employeeNumber"),
+    (super::UserAttribute::Manager, "manager"),
 ];

@@ -14,6 +14,7 @@ pub mod defaults;
 mod ldap_filter;
 mod ldap_url;
 mod policy;
+mod profile;
 mod scim;
 
 use std::time::Duration;
@@ -25,6 +26,7 @@ pub use ca_bundle::CaBundle;
 pub use ldap_filter::{FilterNode, LdapFilter};
 pub use ldap_url::LdapUrl;
 pub use policy::{EmailSource, OutOfScopeAction, Policy, UserNameSource};
+pub use profile::{AnchorAttribute, DirectoryProfile, OpenLdapProfile};
 pub use scim::{ScimClientConfig, ScimEndpoint};
 
 /// How to reach and read a live directory.

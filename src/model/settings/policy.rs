@@ -26,6 +26,8 @@ pub enum UserNameSource {
     Mail,
     /// `sAMAccountName`.
     SamAccountName,
+    /// `uid` (the `openldap` profile's default; the account name there).
+    Uid,
 }
 
 /// Which directory attribute becomes the Identity Center email (one, primary, type work).
