@@ -40,6 +40,9 @@ syncGroup = "{sync}"
 groupPrefix = "aws-*"
 groupSearchBase = "{base}"
 
+[policy]
+deleteGroupsOutOfScope = true
+
 [scim]
 url = "{scim_url}"
 token = "{TOKEN}"
@@ -96,6 +99,36 @@ async fn a_pass_against_slapd_creates_converges_disables_and_keeps_identity_over
         .await
         .unwrap();
     let emu = Emulator::start(EmulatorConfig::new(TOKEN)).await.unwrap();
+    // Another directory's user and group (same form, another directory id), and an Active
+    // Directory deployment's: none of them is this directory's, whatever the passes do.
+    let other = "ldap:00000000-1111-2222-3333-444444444444";
+    let foreign_users = [
+        (
+            "other-dir-user",
+            format!("{other}:5d2abaee-835a-1041-96fd-bde2299f603c"),
+        ),
+        ("ad-user", "S-1-5-21-1-2-3-1001".to_string()),
+    ];
+    for (name, ext) in &foreign_users {
+        emu.insert_user(&serde_json::json!({
+            "userName": name, "externalId": ext, "active": true, "displayName": name,
+            "name": {"givenName": "Foreign", "familyName": "User"}
+        }))
+        .unwrap();
+    }
+    let foreign_groups = [
+        (
+            "aws-other-dir",
+            format!("{other}:5d2abaee-835a-1041-96fd-000000000001"),
+        ),
+        (
+            "aws-ad-group",
+            "0b1f2c3d-0000-4000-8000-00000000000a".to_string(),
+        ),
+    ];
+    for (name, ext) in &foreign_groups {
+        emu.insert_group(name, Some(ext)).unwrap();
+    }
     let dir = tempfile::tempdir().unwrap();
     let ldap = format!(
         "source = \"ldap\"\nurl = \"{}\"\nbindDn = \"{}\"\npassword = \"{}\"\ncaBundleFile = \"ca.pem\"",
@@ -159,7 +192,12 @@ async fn a_pass_against_slapd_creates_converges_disables_and_keeps_identity_over
     assert_eq!(members(&d, "aws-platform"), strs(&["carol", "dave"]));
     assert_eq!(members(&d, "aws-audit"), strs(&["zoe"]));
     assert!(d.group("staff").is_none());
-    for g in &d.groups {
+    let foreign: Vec<&str> = foreign_groups.iter().map(|(n, _)| *n).collect();
+    for g in d
+        .groups
+        .iter()
+        .filter(|g| !foreign.contains(&&*g.display_name))
+    {
         let ext = g.external_id.as_deref().unwrap();
         assert!(ext.starts_with(&format!("ldap:{suffix}:")), "{ext}");
     }
@@ -193,6 +231,17 @@ async fn a_pass_against_slapd_creates_converges_disables_and_keeps_identity_over
             "pwdAccountLockedTime"
         )
         .is_some());
+    let r = pass(&live, false).await;
+    assert_eq!(r.summary.users_disabled, 1);
+    assert!(!users(&emu.dump())["peggy"].0);
+    // An administrator's unlock enables her again; the permanent lock disables her again.
+    let peggy = format!("dn: uid=peggy,{}\nchangetype: modify\n", slapd::PEOPLE);
+    s.modify(&format!("{peggy}delete: pwdAccountLockedTime\n"));
+    pass(&live, false).await;
+    assert!(users(&emu.dump())["peggy"].0);
+    s.modify(&format!(
+        "{peggy}add: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n"
+    ));
     let r = pass(&live, false).await;
     assert_eq!(r.summary.users_disabled, 1);
     assert!(!users(&emu.dump())["peggy"].0);
@@ -250,4 +299,17 @@ async fn a_pass_against_slapd_creates_converges_disables_and_keeps_identity_over
     let r = pass(&ldif, true).await;
     assert!(r.plan.operations.is_empty(), "{:?}", r.plan.operations);
     assert!(r.summary.failures.is_empty());
+
+    // The foreign objects went through every pass (deleteGroupsOutOfScope on) untouched.
+    let d = emu.dump();
+    for (name, ext) in &foreign_users {
+        assert_eq!(users(&d)[*name], (true, ext.clone()), "{name}");
+    }
+    for (name, ext) in &foreign_groups {
+        assert_eq!(
+            d.group(name).unwrap().external_id.as_ref(),
+            Some(ext),
+            "{name}"
+        );
+    }
 }
