@@ -281,6 +281,7 @@ impl Dataset {
             skipped: Vec::new(),
             domain_sids: vec![DOMAIN_SID.to_string()],
             read_at: None,
+            excluded: Vec::new(),
         }
     }
 }

@@ -19,6 +19,7 @@ mod samba;
 
 use idc_emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use scim_sync::config::{self, AwsNames};
+use scim_sync::explain::explain;
 use scim_sync::model::ReasonCode;
 use scim_sync::pass::{PassOptions, PassReport, Session};
 use scim_sync::plan::Operation;
@@ -186,8 +187,43 @@ async fn two_sync_groups_a_user_filter_and_an_exclusion_group_give_the_expected_
         .filter(|op| matches!(op, Operation::DisableUser { .. }))
         .collect();
     assert_eq!(disabled.len(), 1, "{:#?}", third.plan.operations);
+    let Operation::DisableUser { reason, .. } = disabled[0] else {
+        unreachable!()
+    };
+    assert_eq!(reason.code, ReasonCode::InExclusionGroup);
+    assert!(reason.text.contains("\"dev-team-a\""), "{reason:?}");
     let (_, inactive) = world.users();
     assert_eq!(inactive, ["p012"]);
+
+    // explain names the rule that decided, and the chain it decided through.
+    let excluded = json!(explain(&session, "p012").await.unwrap());
+    assert_eq!(excluded["scope"]["inScope"], false, "{excluded:#}");
+    assert_eq!(excluded["scope"]["reason"]["code"], "inExclusionGroup");
+    assert_eq!(
+        excluded["scope"]["excludedBy"]["chain"]["text"], "dev-team-a → p012",
+        "{excluded:#}"
+    );
+    assert_eq!(
+        excluded["scope"]["chain"]["text"], "aws-developers → p012",
+        "brought in by a sync group all the same: {excluded:#}"
+    );
+    assert_eq!(
+        excluded["match"]["byAnchor"][0]["active"], false,
+        "{excluded:#}"
+    );
+    let member = json!(explain(&session, "p011").await.unwrap());
+    assert_eq!(member["scope"]["inScope"], true);
+    assert_eq!(member["scope"]["chain"]["text"], "aws-developers → p011");
+    assert_eq!(
+        member["scope"]["syncGroups"].as_array().map(Vec::len),
+        Some(2)
+    );
+    let contractor = json!(explain(&session, "p003").await.unwrap());
+    assert_eq!(
+        contractor["scope"]["reason"]["code"], "failsUserFilter",
+        "{contractor:#}"
+    );
+    assert_eq!(contractor["scope"]["chain"]["text"], "aws-admins → p003");
     let fourth = pass(&mut session).await;
     assert_eq!(fourth.summary.scim_writes, 0, "{:#?}", fourth.plan);
 

@@ -53,6 +53,9 @@ pub fn explanation_text(e: &Explanation) -> String {
     if let Some(chain) = e.scope["chain"]["text"].as_str() {
         let _ = writeln!(out, "   chain: {chain}");
     }
+    if let Some(chain) = e.scope["excludedBy"]["chain"]["text"].as_str() {
+        let _ = writeln!(out, "   excluded through: {chain}");
+    }
     for g in e.scope["syncedGroups"].as_array().into_iter().flatten() {
         let path = g["path"]["text"].as_str().unwrap_or("(path not found)");
         let _ = writeln!(out, "   synced group {}: {path}", s(&g["name"]));

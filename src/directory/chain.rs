@@ -19,6 +19,10 @@ pub struct Ancestry {
     nodes: HashMap<String, (String, Vec<String>)>,
     /// The sync group's DN, as resolved by the scope rules.
     pub sync_group_dn: String,
+    /// Every sync group found (`scope.syncGroups`; the first is `sync_group_dn`).
+    pub sync_group_dns: Vec<String>,
+    /// Every exclusion group found (`scope.excludeGroups`).
+    pub exclude_group_dns: Vec<String>,
 }
 
 impl Ancestry {
@@ -30,6 +34,8 @@ impl Ancestry {
             target,
             nodes,
             sync_group_dn: String::new(),
+            sync_group_dns: Vec::new(),
+            exclude_group_dns: Vec::new(),
         }
     }
 
@@ -88,6 +94,13 @@ impl Ancestry {
             }
         }
         None
+    }
+
+    /// The first of `groups` the entry is below, and the chain from it.
+    pub fn first_path_from(&self, groups: &[String]) -> Option<(String, Vec<String>)> {
+        groups
+            .iter()
+            .find_map(|g| self.path_from(g).map(|p| (g.clone(), p)))
     }
 
     fn display(&self, key: &str) -> String {

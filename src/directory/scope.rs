@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use crate::model::settings::Scope;
 use crate::model::{
-    DirectoryGroup, DirectorySnapshot, DirectoryUser, EntryKind, ReasonCode, SkippedEntry,
+    DirectoryGroup, DirectorySnapshot, DirectoryUser, EntryKind, ExcludedUser, ReasonCode,
+    SkippedEntry,
 };
 
 use super::dn::{dn_key, parse_dn};
@@ -184,6 +185,7 @@ pub(crate) fn assemble(
         // Set by the source, which knows where the domain head is.
         domain_sids: Vec::new(),
         read_at: None,
+        excluded: Vec::new(),
     }
 }
 
@@ -214,6 +216,45 @@ pub(crate) fn missing_sync_group(name: &str, base: &str) -> SkippedEntry {
         ),
         kind: EntryKind::User,
         user_names: Vec::new(),
+    }
+}
+
+/// The users scope rules left out, once each (an exclusion group before the filter), in a
+/// stable order, so both sources give equal snapshots.
+pub(crate) fn sorted_exclusions(mut excluded: Vec<ExcludedUser>) -> Vec<ExcludedUser> {
+    excluded.sort_by(|a, b| {
+        (a.sam_account_name.to_lowercase(), &a.object_sid, a.code).cmp(&(
+            b.sam_account_name.to_lowercase(),
+            &b.object_sid,
+            b.code,
+        ))
+    });
+    excluded.dedup_by(|a, b| a.object_sid == b.object_sid);
+    excluded
+}
+
+/// The record of a user an exclusion group leaves out.
+pub(crate) fn in_exclusion_group(u: &DirectoryUser, group: &str) -> ExcludedUser {
+    ExcludedUser {
+        object_sid: u.object_sid.clone(),
+        dn: u.dn.clone(),
+        sam_account_name: u.sam_account_name.clone(),
+        code: ReasonCode::InExclusionGroup,
+        reason: format!(
+            "out of scope: a direct or nested member of the exclusion group {group:?} \
+             (scope.excludeGroups)"
+        ),
+    }
+}
+
+/// The record of a user `scope.userFilter` leaves out.
+pub(crate) fn fails_user_filter(u: &DirectoryUser, filter: &str) -> ExcludedUser {
+    ExcludedUser {
+        object_sid: u.object_sid.clone(),
+        dn: u.dn.clone(),
+        sam_account_name: u.sam_account_name.clone(),
+        code: ReasonCode::FailsUserFilter,
+        reason: format!("out of scope: does not match the user filter {filter} (scope.userFilter)"),
     }
 }
 

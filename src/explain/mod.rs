@@ -10,7 +10,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::directory::{chain_text, Ancestry};
-use crate::model::{DirectoryGroup, DirectoryUser, Finding, IdcGroup, IdcUser, Reason, ReasonCode};
+use crate::model::{
+    DirectoryGroup, DirectoryUser, ExcludedUser, Finding, IdcGroup, IdcUser, Reason, ReasonCode,
+};
 use crate::pass::select::{self, Target, TargetKind};
 use crate::pass::{read_ancestry, Inspection, PassError, PassOptions, Session};
 use crate::plan::{desired_group_name, desired_user, Operation, Policy};
@@ -41,11 +43,13 @@ pub struct Explanation {
 pub async fn explain(session: &Session, who: &str) -> Result<Explanation, PassError> {
     let inspection = session.inspect(&PassOptions::default()).await?;
     let target = select::find(who, &inspection.directory, &inspection.current)
+        .or_else(|| excluded_target(who, &inspection))
         .ok_or_else(|| PassError::NotFound(who.trim().to_string()))?;
     let dn = target
         .dir_user
         .map(|u| u.dn.as_str())
-        .or(target.dir_group.map(|g| g.dn.as_str()));
+        .or(target.dir_group.map(|g| g.dn.as_str()))
+        .or(excluded_entry(&target, &inspection).map(|e| e.dn.as_str()));
     let ancestry = match dn {
         Some(dn) => Some(read_ancestry(session.settings(), dn).await?),
         None => None,
@@ -67,6 +71,48 @@ pub async fn explain(session: &Session, who: &str) -> Result<Explanation, PassEr
         &member_paths,
         &session.settings().policy,
     ))
+}
+
+/// A user a scope rule leaves out, by sAMAccountName, DN or objectSid, when nothing else
+/// answers to the name (it was never synced, so Identity Center does not know it either).
+fn excluded_target<'a>(who: &str, inspection: &'a Inspection) -> Option<Target<'a>> {
+    let want = who.trim();
+    let e = inspection.directory.excluded.iter().find(|e| {
+        e.sam_account_name.eq_ignore_ascii_case(want)
+            || e.object_sid.eq_ignore_ascii_case(want)
+            || e.dn.eq_ignore_ascii_case(want)
+    })?;
+    Some(Target {
+        who: want.to_string(),
+        kind: TargetKind::User,
+        anchor: Some(e.object_sid.clone()),
+        dir_user: None,
+        dir_group: None,
+        idc_users: inspection
+            .current
+            .users
+            .iter()
+            .filter(|u| {
+                u.external_id
+                    .as_deref()
+                    .is_some_and(|x| x.eq_ignore_ascii_case(&e.object_sid))
+            })
+            .collect(),
+        idc_groups: Vec::new(),
+    })
+}
+
+/// The scope rule that leaves the target out, if one does.
+fn excluded_entry<'a>(target: &Target<'_>, inspection: &'a Inspection) -> Option<&'a ExcludedUser> {
+    if target.kind != TargetKind::User || target.dir_user.is_some() {
+        return None;
+    }
+    let anchor = target.anchor.as_deref()?;
+    inspection
+        .directory
+        .excluded
+        .iter()
+        .find(|e| e.object_sid.eq_ignore_ascii_case(anchor))
 }
 
 /// The explanation from what was read (pure; [`explain`] does the reading).
@@ -155,10 +201,27 @@ fn user(
         } else { None },
     });
 
-    let sync_dn = ancestry
-        .map(|a| a.sync_group_dn.clone())
-        .unwrap_or_default();
-    let chain = ancestry.and_then(|a| a.path_from(&sync_dn));
+    // The sync group whose chain brings the user in (the first of scope.syncGroups that does).
+    let (sync_dn, chain) = match ancestry.and_then(|a| a.first_path_from(&a.sync_group_dns)) {
+        Some((dn, path)) => (dn, Some(path)),
+        None => {
+            let dn = ancestry
+                .map(|a| a.sync_group_dn.clone())
+                .unwrap_or_default();
+            let path = ancestry.and_then(|a| a.path_from(&dn));
+            (dn, path)
+        }
+    };
+    let excluded = excluded_entry(target, inspection);
+    let excluded_by = excluded.map(|e| {
+        let path = ancestry.and_then(|a| a.first_path_from(&a.exclude_group_dns));
+        json!({
+            "code": e.code,
+            "reason": e.reason,
+            "group": path.as_ref().map(|(dn, _)| dn.clone()),
+            "chain": chain_json(path.map(|(_, p)| p)),
+        })
+    });
     let groups: Vec<Value> = match (dir, ancestry) {
         (Some(u), Some(a)) => inspection
             .directory
@@ -176,13 +239,15 @@ fn user(
     let in_scope = dir.is_some();
     let scope = json!({
         "inScope": in_scope,
-        "reason": if in_scope {
-            Reason::new(ReasonCode::NewInScope, "a direct or nested member of the sync group")
-        } else {
-            Reason::new(ReasonCode::LeftSyncGroup, "not a direct or nested member of the sync group")
+        "reason": match (in_scope, excluded) {
+            (true, _) => Reason::new(ReasonCode::NewInScope, "a direct or nested member of the sync group"),
+            (false, Some(e)) => Reason::new(e.code, e.reason.clone()),
+            (false, None) => Reason::new(ReasonCode::LeftSyncGroup, "not a direct or nested member of the sync group"),
         },
         "syncGroup": sync_dn,
+        "syncGroups": ancestry.map(|a| a.sync_group_dns.clone()).unwrap_or_default(),
         "chain": chain_json(chain),
+        "excludedBy": excluded_by,
         "syncedGroups": groups,
     });
 

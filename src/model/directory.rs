@@ -136,4 +136,22 @@ pub struct DirectorySnapshot {
     /// equal); `None` only for a snapshot built by hand, and then no expiry is evaluated.
     #[serde(default)]
     pub read_at: Option<i64>,
+    /// Users a sync group brings in that a scope rule leaves out (`scope.excludeGroups`,
+    /// `scope.userFilter`): not in scope, so treated as any user out of scope, but named, so
+    /// the plan and `explain` say which rule decided.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<ExcludedUser>,
+}
+
+/// A user left out of scope by a scope rule, and which rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExcludedUser {
+    pub object_sid: String,
+    pub dn: String,
+    pub sam_account_name: String,
+    /// [`ReasonCode::InExclusionGroup`] or [`ReasonCode::FailsUserFilter`].
+    pub code: ReasonCode,
+    /// Names the exclusion group or the filter.
+    pub reason: String,
 }

@@ -13,7 +13,9 @@ pub mod settings;
 mod summary;
 mod watermark;
 
-pub use directory::{DirectoryGroup, DirectorySnapshot, DirectoryUser, EntryKind, SkippedEntry};
+pub use directory::{
+    DirectoryGroup, DirectorySnapshot, DirectoryUser, EntryKind, ExcludedUser, SkippedEntry,
+};
 pub use identity_center::{IdcGroup, IdcSnapshot, IdcUser, UserAttributes, UserField};
 pub use reason::{Finding, Reason, ReasonCode};
 pub use summary::{Failure, Summary};

@@ -28,6 +28,10 @@ pub enum ReasonCode {
     AccountExpired,
     /// The user is no longer a direct or nested member of the sync group.
     LeftSyncGroup,
+    /// The user is a direct or nested member of an exclusion group (`scope.excludeGroups`).
+    InExclusionGroup,
+    /// The user does not match `scope.userFilter`.
+    FailsUserFilter,
     /// The group's name changed in the directory.
     GroupRenamed,
     /// A same-named group without externalId is taken over (`adoptGroupsByName`).
@@ -123,6 +127,8 @@ impl ReasonCode {
             DisabledInDirectory => "disabledInDirectory",
             AccountExpired => "accountExpired",
             LeftSyncGroup => "leftSyncGroup",
+            InExclusionGroup => "inExclusionGroup",
+            FailsUserFilter => "failsUserFilter",
             GroupRenamed => "groupRenamed",
             AdoptedByName => "adoptedByName",
             GroupLeftScope => "groupLeftScope",

@@ -15,6 +15,7 @@ fn dir(users: Vec<DirectoryUser>) -> DirectorySnapshot {
         skipped: vec![],
         domain_sids: vec![DOMAIN.into()],
         read_at: None,
+        excluded: Vec::new(),
     }
 }
 

@@ -132,6 +132,7 @@ fn member_removals_are_measured_against_owned_memberships() {
         skipped: vec![],
         domain_sids: vec![DOMAIN.into()],
         read_at: None,
+        excluded: Vec::new(),
     };
     let idc = IdcSnapshot {
         users: members.iter().map(|n| idc_user(*n)).collect(),

@@ -49,6 +49,7 @@ mod holders;
 mod members;
 mod ownership;
 mod planner;
+mod scope_rules;
 mod types;
 mod unknown;
 mod users;

@@ -3,6 +3,7 @@
 use super::groups::plan_groups;
 use super::members::plan_members;
 use super::ownership::{group_key, user_key};
+use super::scope_rules::name_the_rules;
 use super::types::Plan;
 use super::unknown::{protect_by_name, unanchored, Unknown};
 use super::users::plan_users;
@@ -41,6 +42,7 @@ pub fn plan(dir: &DirectorySnapshot, idc: &IdcSnapshot, policy: &Policy) -> Plan
         policy,
         &mut out,
     );
+    name_the_rules(&dir.excluded, &mut out);
     let targets = plan_groups(
         &dir.groups,
         &idc.groups,

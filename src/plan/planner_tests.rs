@@ -126,6 +126,7 @@ fn dir(users: Vec<DirectoryUser>, groups: Vec<DirectoryGroup>) -> DirectorySnaps
         skipped: vec![],
         domain_sids: vec![DOMAIN.into()],
         read_at: None,
+        excluded: Vec::new(),
     }
 }
 

@@ -8,7 +8,7 @@ use super::super::chain::{Ancestry, MAX_ANCESTORS};
 use super::super::error::DirectoryError;
 use super::super::filter_escape::filter_value;
 use super::super::mapping::AttributeMap;
-use super::{default_naming_context, open_reader, resolve_sync_group, Reader};
+use super::{default_naming_context, open_reader, resolve_group, resolve_sync_group, Reader};
 use crate::model::settings::{LdapSettings, Scope};
 
 /// The groups above `target_dn` (direct and nested) and the sync group's DN.
@@ -37,6 +37,28 @@ async fn walk_up(
     };
     let mut ancestry = Ancestry::new(target_dn);
     ancestry.sync_group_dn = resolve_sync_group(reader, &base, scope, map).await?;
+    for (names, dns) in [
+        (
+            scope.sync_groups().collect::<Vec<_>>(),
+            &mut ancestry.sync_group_dns,
+        ),
+        (
+            scope
+                .rules
+                .exclude_groups
+                .iter()
+                .map(String::as_str)
+                .collect(),
+            &mut ancestry.exclude_group_dns,
+        ),
+    ] {
+        for name in names {
+            // A group the pass could not find either is simply not shown.
+            if let Ok(dn) = resolve_group(reader, &base, name, map).await {
+                dns.push(dn);
+            }
+        }
+    }
     let mut pending = vec![target_dn.to_string()];
     while let Some(dn) = pending.pop() {
         if ancestry.len() > MAX_ANCESTORS {

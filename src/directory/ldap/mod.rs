@@ -95,7 +95,9 @@ async fn read_all(
         &mut group_dn_by_sid,
     )
     .await?;
-    rules::drop_excluded(reader, &base, scope, map, &mut users, &mut primary).await?;
+    let mut excluded =
+        rules::drop_excluded(reader, &base, scope, map, &mut users, &mut primary).await?;
+    excluded.extend(rules::filtered_out(reader, &base, &sync_dns, scope, map).await?);
 
     let member_request = range::first_request(map.member, settings.range_window);
     let group_filter = if scope.group_prefix.is_empty() {
@@ -185,6 +187,7 @@ async fn read_all(
     let domain_sids = read_domain_sids(reader, &bases, map).await?;
     let mut snapshot = assemble(users, groups, &graph, skipped, &nested.unreadable);
     snapshot.domain_sids = domain_sids;
+    snapshot.excluded = super::scope::sorted_exclusions(excluded);
     Ok(snapshot)
 }
 

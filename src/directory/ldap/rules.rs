@@ -5,12 +5,12 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::model::settings::Scope;
-use crate::model::{DirectoryUser, SkippedEntry};
+use crate::model::{DirectoryUser, ExcludedUser, SkippedEntry};
 
 use super::super::dn::dn_key;
 use super::super::error::DirectoryError;
 use super::super::mapping::AttributeMap;
-use super::super::scope::missing_sync_group;
+use super::super::scope::{fails_user_filter, in_exclusion_group, missing_sync_group};
 use super::{read_users, resolve_group, Reader};
 
 /// The DNs of the sync groups that exist. One that is not there, when others are, leaves its
@@ -56,9 +56,9 @@ pub(super) async fn resolve_sync_groups(
 }
 
 /// Drops from `users` (and their primary-group links) the direct and nested members of the
-/// exclusion groups, read with the same in-chain rules as the sync groups. An exclusion group
-/// that is not there fails the read: going on would sync exactly the users it was meant to
-/// keep out.
+/// exclusion groups, read with the same in-chain rules as the sync groups, and returns them
+/// (with the group that excluded each). An exclusion group that is not there fails the read:
+/// going on would sync exactly the users it was meant to keep out.
 pub(super) async fn drop_excluded(
     reader: &mut Reader,
     base: &str,
@@ -66,8 +66,8 @@ pub(super) async fn drop_excluded(
     map: &AttributeMap,
     users: &mut Vec<DirectoryUser>,
     primary: &mut Vec<(String, String)>,
-) -> Result<(), DirectoryError> {
-    let mut excluded: HashSet<String> = HashSet::new();
+) -> Result<Vec<ExcludedUser>, DirectoryError> {
+    let mut excluded: HashMap<String, ExcludedUser> = HashMap::new();
     for name in &scope.rules.exclude_groups {
         let dn = match resolve_group(reader, base, name, map).await {
             Ok(dn) => dn,
@@ -91,16 +91,53 @@ pub(super) async fn drop_excluded(
             &mut sids,
         )
         .await?;
-        let mut count = 0usize;
+        tracing::debug!(group = %dn, users = members.len(), "exclusion group read");
         for m in members {
-            count += 1;
-            excluded.insert(dn_key(&m.dn));
+            excluded
+                .entry(dn_key(&m.dn))
+                .or_insert_with(|| in_exclusion_group(&m, name));
         }
-        tracing::debug!(group = %dn, users = count, "exclusion group read");
     }
-    if !excluded.is_empty() {
-        users.retain(|u| !excluded.contains(&dn_key(&u.dn)));
-        primary.retain(|(dn, _)| !excluded.contains(&dn_key(dn)));
+    if excluded.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(())
+    let in_scope: HashSet<String> = users.iter().map(|u| dn_key(&u.dn)).collect();
+    users.retain(|u| !excluded.contains_key(&dn_key(&u.dn)));
+    primary.retain(|(dn, _)| !excluded.contains_key(&dn_key(dn)));
+    // Only the users a sync group brought in were excluded from anything.
+    Ok(excluded
+        .into_iter()
+        .filter(|(key, _)| in_scope.contains(key))
+        .map(|(_, e)| e)
+        .collect())
+}
+
+/// The users a sync group brings in that `scope.userFilter` leaves out: the same read with the
+/// filter negated (only when there is a filter), so the plan can say why they left.
+pub(super) async fn filtered_out(
+    reader: &mut Reader,
+    base: &str,
+    sync_dns: &[String],
+    scope: &Scope,
+    map: &AttributeMap,
+) -> Result<Vec<ExcludedUser>, DirectoryError> {
+    let Some(filter) = &scope.rules.user_filter else {
+        return Ok(Vec::new());
+    };
+    let (mut skipped, mut sids) = (Vec::new(), HashMap::new());
+    let negated = format!("(!{})", filter.as_str());
+    let (users, _) = read_users(
+        reader,
+        base,
+        sync_dns,
+        Some(&negated),
+        map,
+        &mut skipped,
+        &mut sids,
+    )
+    .await?;
+    Ok(users
+        .iter()
+        .map(|u| fails_user_filter(u, filter.as_str()))
+        .collect())
 }

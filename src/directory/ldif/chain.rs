@@ -32,6 +32,15 @@ pub fn read_ldif_ancestry(
     if let Some((dn, _)) = links.sync.first() {
         ancestry.sync_group_dn = dn.clone();
     }
+    let sync_count = scope.sync_groups().count();
+    for (i, named) in links.named.iter().enumerate() {
+        let dns = if i < sync_count {
+            &mut ancestry.sync_group_dns
+        } else {
+            &mut ancestry.exclude_group_dns
+        };
+        dns.extend(named.first().map(|(dn, _)| dn.clone()));
+    }
     let mut pending: Vec<u32> = links
         .graph
         .id_of_key(&dn_key(target_dn))

@@ -25,8 +25,8 @@ use super::error::DirectoryError;
 use super::filter_match::{check_evaluable, matches as filter_matches};
 use super::mapping::AttributeMap;
 use super::scope::{
-    assemble, missing_sync_group, name_has_prefix, primary_group_sid, validate_scope,
-    GroupCandidate, MembershipGraph,
+    assemble, fails_user_filter, in_exclusion_group, missing_sync_group, name_has_prefix,
+    primary_group_sid, sorted_exclusions, validate_scope, GroupCandidate, MembershipGraph,
 };
 use super::sid::sid_to_string;
 use crate::model::settings::Scope;
@@ -302,7 +302,8 @@ fn wanted_groups(scope: &Scope) -> impl Iterator<Item = &str> {
 /// group, and the sync groups that are not in the export.
 struct InScope<'s> {
     reachable: HashSet<u32>,
-    excluded: HashSet<u32>,
+    /// Everything below an exclusion group, with the (first) group's name as configured.
+    excluded: HashMap<u32, &'s str>,
     /// The exclusion groups and everything below them (for their unreadable parts).
     excluded_reach: HashSet<u32>,
     missing_sync_groups: Vec<&'s str>,
@@ -314,7 +315,7 @@ struct InScope<'s> {
 fn resolve_scope<'s>(scope: &'s Scope, links: &Links) -> Result<InScope<'s>, DirectoryError> {
     let mut found = InScope {
         reachable: HashSet::new(),
-        excluded: HashSet::new(),
+        excluded: HashMap::new(),
         excluded_reach: HashSet::new(),
         missing_sync_groups: Vec::new(),
     };
@@ -353,7 +354,9 @@ fn resolve_scope<'s>(scope: &'s Scope, links: &Links) -> Result<InScope<'s>, Dir
             }
             [(_, id)] => {
                 let below = links.graph.transitive_members(*id);
-                found.excluded.extend(below.iter().copied());
+                for m in &below {
+                    found.excluded.entry(*m).or_insert(name.as_str());
+                }
                 found.excluded_reach.extend(below);
                 found.excluded_reach.insert(*id);
             }
@@ -374,7 +377,7 @@ fn read_in_scope(
 ) -> Result<DirectorySnapshot, DirectoryError> {
     let map = classes.map;
     let reachable = &in_scope.reachable;
-    let user_filter = scope.rules.user_filter.as_ref().map(|f| f.root());
+    let mut excluded = Vec::new();
     let base_keys: Vec<String> = scope.group_search_bases().map(dn_key).collect();
     let mut users = Vec::new();
     let mut groups = Vec::new();
@@ -394,13 +397,20 @@ fn read_in_scope(
             domain_entries.push(sid);
         }
         let id = links.graph.id_of_key(&key);
-        let wanted_user = id
-            .is_some_and(|id| reachable.contains(&id) && !in_scope.excluded.contains(&id))
-            && user_filter.is_none_or(|f| filter_matches(f, &e));
-        if classes.is_user(&e) && wanted_user {
-            match decode_user(&e, map) {
-                Ok(u) => users.push(u),
-                Err(s) => skipped.push(s),
+        if classes.is_user(&e) && id.is_some_and(|id| reachable.contains(&id)) {
+            let exclusion = id.and_then(|id| in_scope.excluded.get(&id));
+            let fails_filter = scope
+                .rules
+                .user_filter
+                .as_ref()
+                .filter(|f| !filter_matches(f.root(), &e));
+            match (decode_user(&e, map), exclusion, fails_filter) {
+                (Ok(u), Some(group), _) => excluded.push(in_exclusion_group(&u, group)),
+                (Ok(u), None, Some(f)) => excluded.push(fails_user_filter(&u, f.as_str())),
+                (Ok(u), None, None) => users.push(u),
+                (Err(s), None, None) => skipped.push(s),
+                // Out of scope all the same, with nothing to name it by.
+                (Err(_), _, _) => {}
             }
         }
         if !classes.is_group(&e) || !base_keys.iter().any(|b| key_is_under(&key, b)) {
@@ -476,6 +486,7 @@ fn read_in_scope(
         });
     }
     let mut snapshot = assemble(users, groups, &links.graph, skipped, &links.unreadable);
+    snapshot.excluded = sorted_exclusions(excluded);
     snapshot.domain_sids = match (head_sid, domain_entries.as_slice()) {
         (Some(sid), _) => vec![sid],
         (None, [only]) => vec![only.clone()],

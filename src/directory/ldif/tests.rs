@@ -345,6 +345,22 @@ fn sync_groups_user_filter_exclusions_and_search_bases_decide_the_scope() {
         .collect();
     assert_eq!(groups, [("aws-all", 2), ("aws-teams", 1)]);
     assert!(snap.skipped.is_empty(), "{:?}", snap.skipped);
+    let why: Vec<(&str, ReasonCode)> = snap
+        .excluded
+        .iter()
+        .map(|e| (e.sam_account_name.as_str(), e.code))
+        .collect();
+    assert_eq!(
+        why,
+        [
+            ("u2003", ReasonCode::FailsUserFilter),
+            ("u2004", ReasonCode::InExclusionGroup),
+            ("u2005", ReasonCode::InExclusionGroup)
+        ],
+        "nobody (in no sync group) is not listed"
+    );
+    assert!(snap.excluded[1].reason.contains("\"no-aws\""));
+    assert!(snap.excluded[0].reason.contains("(employeeType=Staff)"));
 
     // Each rule on its own.
     let mut sc = rules_scope();
