@@ -699,6 +699,7 @@ async fn read_affected(
         skipped: directory.skipped.clone(),
         domain_sids: directory.domain_sids.clone(),
         read_at: directory.read_at,
+        excluded: directory.excluded.clone(),
     };
     let idc_sub = IdcSnapshot {
         users: idc_users.into_values().collect(),
