@@ -26,13 +26,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::error::PassError;
-use super::select::dn_form;
 use super::session::{Inspection, PassOptions, PassReport, Session};
 use super::sources::read_directory;
 use crate::audit::AuditSink;
@@ -40,9 +38,10 @@ use crate::config::{DirectorySource, Settings};
 use crate::directory::{open_change_reader, AttributeMap};
 use crate::identity_center::filter::is_filter_safe;
 use crate::model::{
-    DcState, DirectoryChanges, DirectoryGroup, DirectorySnapshot, EntryKind, Finding, IdcGroup,
-    IdcSnapshot, IdcUser, IncrementalSummary, ReasonCode, ScopeSet, Summary, Watermark,
+    DcState, DirectorySnapshot, Finding, IdcGroup, IdcSnapshot, IdcUser, IncrementalSummary,
+    ReasonCode, Summary, Watermark,
 };
+use crate::plan::incremental::{self, Affected, IdcView};
 use crate::plan::GuardBase;
 use crate::state::{record_key, WatermarkStore};
 
@@ -76,19 +75,6 @@ pub(crate) fn settings_fingerprint(settings: &Settings) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     text.hash(&mut h);
     format!("{:016x}", h.finish())
-}
-
-/// The users a snapshot holds in scope, unreadable ones included (unknown is not gone: an
-/// entry skipped this pass did not leave the scope).
-fn scope_of(directory: &DirectorySnapshot) -> ScopeSet {
-    let sids = directory.users.iter().map(|u| u.object_sid.as_str()).chain(
-        directory
-            .skipped
-            .iter()
-            .filter(|s| s.kind == EntryKind::User)
-            .filter_map(|s| s.anchor.as_deref()),
-    );
-    ScopeSet::from_sids(sids)
 }
 
 /// A pass left nothing behind: the watermark may move past what it read.
@@ -150,7 +136,7 @@ pub(super) async fn save_after_full_pass(
         usn: dc.highest_committed_usn,
         taken_at: now_secs(),
         settings_fingerprint: settings_fingerprint(session.settings()),
-        scope: scope_of(&inspection.directory),
+        scope: incremental::scope_of(&inspection.directory),
     };
     let saved = save(session, store, &mark).await;
     if let Some(info) = report.summary.incremental.as_mut() {
@@ -304,16 +290,11 @@ pub(super) async fn run(
 
     info.mode = "incremental".into();
     let directory = read_directory(settings).await?;
-    let now_scope = scope_of(&directory);
-    let now_sids: HashSet<String> = now_scope.sids().unwrap_or_default().into_iter().collect();
-    let before: HashSet<String> = previous_scope.into_iter().collect();
-    let joined: Vec<String> = now_sids.difference(&before).cloned().collect();
-    let left: Vec<String> = before.difference(&now_sids).cloned().collect();
-    info.joined_scope = joined.len() as u64;
-    info.left_scope = left.len() as u64;
-
-    let selection = select_affected(&directory, &changes, &joined, &left);
-    let (dir_sub, idc_sub, notes) = read_affected(session, &directory, &selection).await?;
+    let now_scope = incremental::scope_of(&directory);
+    let affected = incremental::affected(&directory, &changes, &previous_scope);
+    info.joined_scope = affected.joined as u64;
+    info.left_scope = affected.left as u64;
+    let (dir_sub, idc_sub, notes) = read_affected(session, &directory, &affected).await?;
     info.affected_users = dir_sub.users.len().max(idc_sub.users.len()) as u64;
     info.affected_groups = dir_sub.groups.len() as u64;
 
@@ -383,93 +364,34 @@ async fn full_fallback(
     Ok(report)
 }
 
-/// What the directory says is affected, before Identity Center is read.
-#[derive(Debug, Default)]
-struct Selection {
-    /// Users whose memberships must be compared in every group (uppercase objectSids): the
-    /// changed users in scope and those who joined or left the scope.
-    primary: BTreeSet<String>,
-    /// Groups in scope (objectGUIDs) whose whole membership is compared: a changed group in
-    /// scope, or one a changed group is nested in.
-    whole_groups: BTreeSet<String>,
-}
-
-fn select_affected(
-    directory: &DirectorySnapshot,
-    changes: &DirectoryChanges,
-    joined: &[String],
-    left: &[String],
-) -> Selection {
-    let mut s = Selection::default();
-    s.primary.extend(
-        changes
-            .users
-            .iter()
-            .map(|u| u.object_sid.to_ascii_uppercase()),
-    );
-    s.primary
-        .extend(joined.iter().map(|x| x.to_ascii_uppercase()));
-    s.primary
-        .extend(left.iter().map(|x| x.to_ascii_uppercase()));
-    let by_dn: HashMap<String, &DirectoryGroup> = directory
-        .groups
-        .iter()
-        .map(|g| (dn_form(&g.dn), g))
-        .collect();
-    for c in &changes.groups {
-        for dn in &c.synced {
-            if let Some(g) = by_dn.get(&dn_form(dn)) {
-                s.whole_groups.insert(g.object_guid.clone());
-            }
-        }
-    }
-    s
-}
-
 /// A read of several objects: those decoded, and descriptions of those that were not.
 type Read<T> = Result<(Vec<T>, Vec<String>), crate::identity_center::ScimError>;
 
-/// Reads from Identity Center what the selection needs and cuts both sides down to it.
-/// Returns the directory's part, Identity Center's part, and notes for the plan.
+/// Reads from Identity Center what `affected` needs (`plan::incremental` says what, in this
+/// order) and cuts both sides down to it. Returns the directory's part, Identity Center's
+/// part, and notes for the plan.
 async fn read_affected(
     session: &Session,
     directory: &DirectorySnapshot,
-    selection: &Selection,
+    affected: &Affected,
 ) -> Result<(DirectorySnapshot, IdcSnapshot, Vec<Finding>), PassError> {
     let client = session.client();
     let concurrency = session.settings().scim.concurrency.max(1);
-    let mut read_errors: Vec<String> = Vec::new();
-    let mut notes: Vec<Finding> = Vec::new();
-    let dir_user_by_sid: HashMap<String, usize> = directory
-        .users
-        .iter()
-        .enumerate()
-        .map(|(i, u)| (u.object_sid.to_ascii_uppercase(), i))
-        .collect();
-    let dir_group_by_guid: HashMap<String, usize> = directory
-        .groups
-        .iter()
-        .enumerate()
-        .map(|(i, g)| (g.object_guid.to_ascii_lowercase(), i))
-        .collect();
+    let mut view = IdcView::default();
 
-    // 1. The groups compared whole, by externalId (their members are read next).
-    let mut idc_groups: BTreeMap<String, IdcGroup> = BTreeMap::new(); // by objectGUID
+    // 1. The groups compared whole, by externalId, and their members (who left a group is
+    //    known only to Identity Center).
     find_groups(
         client,
         concurrency,
-        &selection.whole_groups,
-        &mut idc_groups,
+        &affected.whole_groups,
+        &mut view.groups,
     )
     .await?;
-
-    // 2. The whole groups' members, as users (who left a group is known only here).
-    let mut idc_users: BTreeMap<String, IdcUser> = BTreeMap::new(); // by id
-    let mut whole_members: HashMap<String, BTreeSet<Arc<str>>> = HashMap::new();
-    let whole: Vec<(String, String)> = selection
+    let whole: Vec<(String, String)> = affected
         .whole_groups
         .iter()
-        .filter_map(|x| idc_groups.get(x).map(|g| (x.clone(), g.id.clone())))
+        .filter_map(|x| view.groups.get(x).map(|g| (x.clone(), g.id.clone())))
         .collect();
     let members: Vec<(String, Read<IdcUser>)> = stream::iter(whole)
         .map(|(x, id)| async move { (x, client.users_in_group(&id).await) })
@@ -479,63 +401,25 @@ async fn read_affected(
     for (x, result) in members {
         match result {
             Ok((users, skipped)) => {
-                read_errors.extend(skipped);
-                whole_members.insert(x, users.iter().map(|u| Arc::from(u.id.as_str())).collect());
-                for u in users {
-                    idc_users.insert(u.id.clone(), u);
-                }
+                view.read_errors.extend(skipped);
+                view.whole_members.insert(x, users);
             }
             Err(e) if e.is_configuration_error() => return Err(e.into()),
-            Err(e) => read_errors.push(format!("could not read the members of group {x}: {e}")),
+            Err(e) => view
+                .read_errors
+                .push(format!("could not read the members of group {x}: {e}")),
         }
     }
 
-    // 3. The users to plan: primary users, the directory members of whole groups, and the
-    //    directory users among the whole groups' Identity Center members; then their
-    //    managers (and theirs), so no manager reads as "not synced".
-    let mut planned_sids: BTreeSet<String> = selection.primary.clone();
-    for x in &selection.whole_groups {
-        if let Some(&i) = dir_group_by_guid.get(&x.to_ascii_lowercase()) {
-            planned_sids.extend(
-                directory.groups[i]
-                    .member_sids
-                    .iter()
-                    .map(|m| m.to_ascii_uppercase()),
-            );
-        }
-    }
-    for u in idc_users.values() {
-        if let Some(x) = &u.external_id {
-            if dir_user_by_sid.contains_key(&x.to_ascii_uppercase()) {
-                planned_sids.insert(x.to_ascii_uppercase());
-            }
-        }
-    }
-    let dn_to_sid: HashMap<String, String> = directory
-        .users
-        .iter()
-        .map(|u| (dn_form(&u.dn), u.object_sid.to_ascii_uppercase()))
-        .collect();
-    let mut queue: Vec<String> = planned_sids.iter().cloned().collect();
-    while let Some(sid) = queue.pop() {
-        let Some(&i) = dir_user_by_sid.get(&sid) else {
-            continue;
-        };
-        for value in directory.users[i].attributes.values().flatten() {
-            if let Some(m) = dn_to_sid.get(&dn_form(value)) {
-                if planned_sids.insert(m.clone()) {
-                    queue.push(m.clone());
-                }
-            }
-        }
-    }
-
-    // 4. Those users by externalId (unless a group read already returned them).
-    let known: HashSet<String> = idc_users
+    // 2. The users to plan, by externalId (unless a group read already returned them).
+    let planned = incremental::users_to_plan(directory, affected, &view);
+    let known: HashSet<String> = view
+        .whole_members
         .values()
+        .flatten()
         .filter_map(|u| u.external_id.as_ref().map(|x| x.to_ascii_uppercase()))
         .collect();
-    let lookups: Vec<String> = planned_sids
+    let lookups: Vec<String> = planned
         .iter()
         .filter(|x| !known.contains(*x) && is_filter_safe(x))
         .cloned()
@@ -545,168 +429,48 @@ async fn read_affected(
         .buffer_unordered(concurrency)
         .try_collect()
         .await?;
-    for u in found.into_iter().flatten() {
-        idc_users.insert(u.id.clone(), u);
-    }
+    view.users.extend(found.into_iter().flatten());
 
-    // 5. The primary users' groups in Identity Center: their memberships are then known
-    //    exactly, so every group of theirs is compared for them.
-    let primary_ids: Vec<(String, String)> = idc_users
-        .values()
-        .filter_map(|u| {
-            let x = u.external_id.as_ref()?.to_ascii_uppercase();
-            selection.primary.contains(&x).then(|| (u.id.clone(), x))
+    // 3. The primary users' groups (`members.value eq`): their memberships are then known.
+    let primary_ids: Vec<String> = view
+        .users
+        .iter()
+        .chain(view.whole_members.values().flatten())
+        .filter(|u| {
+            u.external_id
+                .as_ref()
+                .is_some_and(|x| affected.primary.contains(&x.to_ascii_uppercase()))
         })
+        .map(|u| u.id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
         .collect();
-    let mut known_members: HashSet<String> = selection.primary.iter().cloned().collect(); // objectSids
-    let mut member_of: HashMap<String, BTreeSet<String>> = HashMap::new(); // group id -> user ids
-    let groups_read: Vec<(String, String, Read<IdcGroup>)> = stream::iter(primary_ids)
-        .map(|(id, x)| async move {
+    let groups_read: Vec<(String, Read<IdcGroup>)> = stream::iter(primary_ids)
+        .map(|id| async move {
             let r = client.groups_of_user(&id).await;
-            (id, x, r)
+            (id, r)
         })
         .buffer_unordered(concurrency)
         .collect()
         .await;
-    let by_id: HashSet<String> = idc_groups.values().map(|g| g.id.clone()).collect();
-    let mut extra_groups: Vec<IdcGroup> = Vec::new();
-    for (user_id, sid, result) in groups_read {
+    for (user_id, result) in groups_read {
         match result {
             Ok((groups, skipped)) => {
-                read_errors.extend(skipped);
-                for g in groups {
-                    member_of
-                        .entry(g.id.clone())
-                        .or_default()
-                        .insert(user_id.clone());
-                    if by_id.contains(&g.id) {
-                        continue;
-                    }
-                    match g.external_id.as_deref().map(str::to_ascii_lowercase) {
-                        Some(x) if dir_group_by_guid.contains_key(&x) => extra_groups.push(g),
-                        Some(_) => {} // not a group in scope: the full pass decides on it
-                        None => notes.push(
-                            Finding::new(
-                                ReasonCode::MembersNotRead,
-                                format!(
-                                    "group {:?} ({}) holds a user this incremental pass \
-                                     synced, but Identity Center did not say whose group it \
-                                     is; its members are compared by the next full pass",
-                                    g.display_name, g.id
-                                ),
-                            )
-                            .about(g.id.as_str()),
-                        ),
-                    }
-                }
+                view.read_errors.extend(skipped);
+                view.user_groups.insert(user_id, groups);
             }
             Err(e) if e.is_configuration_error() => return Err(e.into()),
-            Err(e) => {
-                known_members.remove(&sid);
-                read_errors.push(format!("could not read the groups of user {user_id}: {e}"));
-            }
-        }
-    }
-    for g in extra_groups {
-        if let Some(x) = g.external_id.clone().map(|x| x.to_ascii_lowercase()) {
-            idc_groups.entry(x).or_insert(IdcGroup {
-                member_ids: None,
-                ..g
-            });
-        }
-    }
-    // Every group holding a primary user in the directory (a joiner is added to it): those
-    // the users' own group reads did not name, by externalId.
-    let wanted: BTreeSet<String> = directory
-        .groups
-        .iter()
-        .filter(|g| {
-            g.member_sids
-                .iter()
-                .any(|m| selection.primary.contains(&m.to_ascii_uppercase()))
-        })
-        .map(|g| g.object_guid.to_ascii_lowercase())
-        .filter(|x| !idc_groups.contains_key(x))
-        .collect();
-    find_groups(client, concurrency, &wanted, &mut idc_groups).await?;
-    // A primary user Identity Center does not hold is a member of nothing there.
-
-    // 6. Cut both sides down. A group compared whole keeps every member; any other group
-    //    only the users whose memberships were read.
-    let known_ids: HashSet<String> = idc_users
-        .values()
-        .filter(|u| {
-            u.external_id
-                .as_ref()
-                .is_some_and(|x| known_members.contains(&x.to_ascii_uppercase()))
-        })
-        .map(|u| u.id.clone())
-        .collect();
-    let mut groups_out: Vec<DirectoryGroup> = Vec::new();
-    let mut idc_groups_out: Vec<IdcGroup> = Vec::new();
-    for (x, mut g) in idc_groups {
-        let Some(&i) = dir_group_by_guid.get(&x) else {
-            continue;
-        };
-        let dir_group = &directory.groups[i];
-        let whole = selection.whole_groups.contains(&dir_group.object_guid);
-        if whole {
-            match whole_members.get(&x) {
-                Some(m) => g.member_ids = Some(m.clone()),
-                None => g.member_ids = None, // the read failed: recorded above
-            }
-            groups_out.push(dir_group.clone());
-        } else {
-            let members: BTreeSet<Arc<str>> = member_of
-                .get(&g.id)
-                .map(|ids| {
-                    ids.iter()
-                        .filter(|id| known_ids.contains(*id))
-                        .map(|id| Arc::from(id.as_str()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            g.member_ids = Some(members);
-            let mut d = dir_group.clone();
-            d.member_sids
-                .retain(|m| known_members.contains(&m.to_ascii_uppercase()));
-            groups_out.push(d);
-        }
-        idc_groups_out.push(g);
-    }
-    // A whole group Identity Center does not hold yet is created with all its members.
-    for x in &selection.whole_groups {
-        if !idc_groups_out.iter().any(|g| {
-            g.external_id
-                .as_deref()
-                .is_some_and(|e| e.eq_ignore_ascii_case(x))
-        }) {
-            if let Some(&i) = dir_group_by_guid.get(&x.to_ascii_lowercase()) {
-                groups_out.push(directory.groups[i].clone());
-            }
+            Err(e) => view
+                .read_errors
+                .push(format!("could not read the groups of user {user_id}: {e}")),
         }
     }
 
-    let users_out = directory
-        .users
-        .iter()
-        .filter(|u| planned_sids.contains(&u.object_sid.to_ascii_uppercase()))
-        .cloned()
-        .collect();
-    let dir_sub = DirectorySnapshot {
-        users: users_out,
-        groups: groups_out,
-        skipped: directory.skipped.clone(),
-        domain_sids: directory.domain_sids.clone(),
-        read_at: directory.read_at,
-        excluded: directory.excluded.clone(),
-    };
-    let idc_sub = IdcSnapshot {
-        users: idc_users.into_values().collect(),
-        groups: idc_groups_out,
-        read_errors,
-    };
-    Ok((dir_sub, idc_sub, notes))
+    // 4. The groups holding a primary user that no read named yet, by externalId.
+    let wanted = incremental::groups_to_look_up(directory, affected, &view);
+    find_groups(client, concurrency, &wanted, &mut view.groups).await?;
+
+    Ok(incremental::cut_down(directory, affected, &planned, &view))
 }
 
 /// Looks up each group of `wanted` (objectGUIDs) by externalId into `into` (keyed lowercase).

@@ -46,6 +46,7 @@ mod field_names;
 mod groups;
 mod guard;
 mod holders;
+pub mod incremental;
 mod members;
 mod ownership;
 mod planner;

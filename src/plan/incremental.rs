@@ -1,0 +1,330 @@
+//! What an incremental pass plans: the objects a directory change touched, and both sides
+//! cut down to them so that the ordinary planner, given only those, plans what a full pass
+//! would plan for them and nothing else.
+//!
+//! Pure: the directory side comes from a full directory read and the change detector, the
+//! Identity Center side from a few lookups by anchor ([`IdcView`], filled by the pass). The
+//! rule that keeps it safe: a group's memberships are compared only for the users whose
+//! Identity Center memberships were read (every member of a group read whole; the primary
+//! users, whose groups were read), so nothing unread is taken for absent.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use super::ownership::fold;
+use crate::model::{
+    DirectoryChanges, DirectoryGroup, DirectorySnapshot, EntryKind, Finding, IdcGroup, IdcSnapshot,
+    IdcUser, ReasonCode, ScopeSet,
+};
+
+/// The users a snapshot holds in scope, unreadable ones included (unknown is not gone: an
+/// entry skipped this pass did not leave the scope).
+pub fn scope_of(directory: &DirectorySnapshot) -> ScopeSet {
+    let sids = directory.users.iter().map(|u| u.object_sid.as_str()).chain(
+        directory
+            .skipped
+            .iter()
+            .filter(|s| s.kind == EntryKind::User)
+            .filter_map(|s| s.anchor.as_deref()),
+    );
+    ScopeSet::from_sids(sids)
+}
+
+/// What the directory says is affected, before Identity Center is read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Affected {
+    /// Users whose memberships are compared in every group (uppercase objectSids): the
+    /// changed users in scope and those who joined or left the scope.
+    pub primary: BTreeSet<String>,
+    /// Groups in scope (lowercase objectGUIDs) whose whole membership is compared: a changed
+    /// group in scope, or one a changed group is nested in.
+    pub whole_groups: BTreeSet<String>,
+    /// How many users joined and left the scope since the watermark.
+    pub joined: usize,
+    pub left: usize,
+}
+
+/// The affected objects, from the changes and the scope then (`previous_scope`, objectSids)
+/// against the scope now (`directory`).
+pub fn affected(
+    directory: &DirectorySnapshot,
+    changes: &DirectoryChanges,
+    previous_scope: &[String],
+) -> Affected {
+    let now: HashSet<String> = scope_of(directory)
+        .sids()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let before: HashSet<String> = previous_scope
+        .iter()
+        .map(|s| s.to_ascii_uppercase())
+        .collect();
+    let mut a = Affected::default();
+    for joined in now.difference(&before) {
+        a.primary.insert(joined.clone());
+        a.joined += 1;
+    }
+    for left in before.difference(&now) {
+        a.primary.insert(left.clone());
+        a.left += 1;
+    }
+    a.primary.extend(
+        changes
+            .users
+            .iter()
+            .map(|u| u.object_sid.to_ascii_uppercase()),
+    );
+    let by_dn: HashMap<String, &DirectoryGroup> = directory
+        .groups
+        .iter()
+        .map(|g| (fold(&g.dn).into_owned(), g))
+        .collect();
+    for c in &changes.groups {
+        for dn in &c.synced {
+            if let Some(g) = by_dn.get(fold(dn).as_ref()) {
+                a.whole_groups.insert(g.object_guid.to_ascii_lowercase());
+            }
+        }
+    }
+    a
+}
+
+/// What the lookups found in Identity Center.
+#[derive(Debug, Clone, Default)]
+pub struct IdcView {
+    /// Groups found by `externalId eq`, by lowercase objectGUID.
+    pub groups: BTreeMap<String, IdcGroup>,
+    /// The members of each whole group that could be read, by lowercase objectGUID.
+    pub whole_members: BTreeMap<String, Vec<IdcUser>>,
+    /// Users found by `externalId eq`.
+    pub users: Vec<IdcUser>,
+    /// The groups of each primary user whose groups could be read, by user id.
+    pub user_groups: BTreeMap<String, Vec<IdcGroup>>,
+    /// Reads that failed or returned something undecodable (these hold destructive changes
+    /// back, as in a full pass).
+    pub read_errors: Vec<String>,
+}
+
+impl IdcView {
+    /// Every user read, once.
+    fn all_users(&self) -> BTreeMap<String, IdcUser> {
+        let mut all: BTreeMap<String, IdcUser> = BTreeMap::new();
+        for u in self.whole_members.values().flatten().chain(&self.users) {
+            all.entry(u.id.clone()).or_insert_with(|| u.clone());
+        }
+        all
+    }
+
+    fn user_ids_by_sid(&self) -> HashMap<String, String> {
+        self.all_users()
+            .into_values()
+            .filter_map(|u| Some((u.external_id?.to_ascii_uppercase(), u.id)))
+            .collect()
+    }
+}
+
+/// The users to plan (uppercase objectSids): the primary users, the directory members of the
+/// whole groups, the directory users among the whole groups' Identity Center members, and
+/// the managers of all of them, at any depth (a manager left out would read as "not
+/// synced" and be emptied). Called after the whole groups' members were read.
+pub fn users_to_plan(
+    directory: &DirectorySnapshot,
+    affected: &Affected,
+    view: &IdcView,
+) -> BTreeSet<String> {
+    let in_scope: HashMap<String, usize> = directory
+        .users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.object_sid.to_ascii_uppercase(), i))
+        .collect();
+    let mut sids = affected.primary.clone();
+    for g in &directory.groups {
+        if affected
+            .whole_groups
+            .contains(&g.object_guid.to_ascii_lowercase())
+        {
+            sids.extend(g.member_sids.iter().map(|m| m.to_ascii_uppercase()));
+        }
+    }
+    for u in view.whole_members.values().flatten() {
+        if let Some(x) = &u.external_id {
+            if in_scope.contains_key(&x.to_ascii_uppercase()) {
+                sids.insert(x.to_ascii_uppercase());
+            }
+        }
+    }
+    let by_dn: HashMap<String, String> = directory
+        .users
+        .iter()
+        .map(|u| (fold(&u.dn).into_owned(), u.object_sid.to_ascii_uppercase()))
+        .collect();
+    let mut queue: Vec<String> = sids.iter().cloned().collect();
+    while let Some(sid) = queue.pop() {
+        let Some(&i) = in_scope.get(&sid) else {
+            continue;
+        };
+        for value in directory.users[i].attributes.values().flatten() {
+            if let Some(m) = by_dn.get(fold(value).as_ref()) {
+                if sids.insert(m.clone()) {
+                    queue.push(m.clone());
+                }
+            }
+        }
+    }
+    sids
+}
+
+/// The groups still to look up by externalId once the primary users' groups were read: every
+/// directory group holding a primary user (a joiner is added to it) that no read named yet.
+pub fn groups_to_look_up(
+    directory: &DirectorySnapshot,
+    affected: &Affected,
+    view: &IdcView,
+) -> BTreeSet<String> {
+    let echoed: HashSet<String> = view
+        .user_groups
+        .values()
+        .flatten()
+        .filter_map(|g| g.external_id.as_ref().map(|x| x.to_ascii_lowercase()))
+        .collect();
+    directory
+        .groups
+        .iter()
+        .filter(|g| {
+            g.member_sids
+                .iter()
+                .any(|m| affected.primary.contains(&m.to_ascii_uppercase()))
+        })
+        .map(|g| g.object_guid.to_ascii_lowercase())
+        .filter(|x| !view.groups.contains_key(x) && !echoed.contains(x))
+        .collect()
+}
+
+/// Both sides cut down to the affected objects, and notes for the plan.
+pub fn cut_down(
+    directory: &DirectorySnapshot,
+    affected: &Affected,
+    planned_sids: &BTreeSet<String>,
+    view: &IdcView,
+) -> (DirectorySnapshot, IdcSnapshot, Vec<Finding>) {
+    let mut notes = Vec::new();
+    let dir_groups: HashMap<String, &DirectoryGroup> = directory
+        .groups
+        .iter()
+        .map(|g| (g.object_guid.to_ascii_lowercase(), g))
+        .collect();
+    let users = view.all_users();
+    let ids_by_sid = view.user_ids_by_sid();
+
+    // Identity Center groups: those found by externalId, and those a primary user's group
+    // read returned with the externalId of a group in scope.
+    let mut idc_groups: BTreeMap<String, IdcGroup> = view.groups.clone();
+    let found_ids: HashSet<String> = idc_groups.values().map(|g| g.id.clone()).collect();
+    let mut member_of: HashMap<String, BTreeSet<String>> = HashMap::new(); // group id -> user ids
+    for (user_id, groups) in &view.user_groups {
+        for g in groups {
+            member_of
+                .entry(g.id.clone())
+                .or_default()
+                .insert(user_id.clone());
+            if found_ids.contains(&g.id) {
+                continue;
+            }
+            match g.external_id.as_deref().map(str::to_ascii_lowercase) {
+                Some(x) if dir_groups.contains_key(&x) => {
+                    idc_groups.entry(x).or_insert_with(|| g.clone());
+                }
+                Some(_) => {} // not a group in scope: the full pass decides on it
+                None => notes.push(
+                    Finding::new(
+                        ReasonCode::MembersNotRead,
+                        format!(
+                            "group {:?} ({}) holds a user this incremental pass synced, but \
+                             Identity Center did not say whose group it is; its members are \
+                             compared by the next full pass",
+                            g.display_name, g.id
+                        ),
+                    )
+                    .about(g.id.as_str()),
+                ),
+            }
+        }
+    }
+
+    // Users whose memberships are known exactly: primary users whose groups were read, and
+    // primary users Identity Center does not hold (members of nothing there).
+    let known_sids: HashSet<String> = affected
+        .primary
+        .iter()
+        .filter(|x| match ids_by_sid.get(*x) {
+            Some(id) => view.user_groups.contains_key(id),
+            None => true,
+        })
+        .cloned()
+        .collect();
+    let known_ids: HashSet<&str> = known_sids
+        .iter()
+        .filter_map(|x| ids_by_sid.get(x).map(String::as_str))
+        .collect();
+
+    let mut groups_out: Vec<DirectoryGroup> = Vec::new();
+    let mut idc_groups_out: Vec<IdcGroup> = Vec::new();
+    for (x, mut g) in idc_groups {
+        let Some(dir_group) = dir_groups.get(&x) else {
+            continue;
+        };
+        if affected.whole_groups.contains(&x) {
+            g.member_ids = view
+                .whole_members
+                .get(&x)
+                .map(|m| m.iter().map(|u| Arc::from(u.id.as_str())).collect());
+            groups_out.push((*dir_group).clone());
+        } else {
+            g.member_ids = Some(
+                member_of
+                    .get(&g.id)
+                    .into_iter()
+                    .flatten()
+                    .filter(|id| known_ids.contains(id.as_str()))
+                    .map(|id| Arc::from(id.as_str()))
+                    .collect(),
+            );
+            let mut d = (*dir_group).clone();
+            d.member_sids
+                .retain(|m| known_sids.contains(&m.to_ascii_uppercase()));
+            groups_out.push(d);
+        }
+        g.external_id = Some(x);
+        idc_groups_out.push(g);
+    }
+    // A whole group Identity Center does not hold yet is created with all its members.
+    for x in &affected.whole_groups {
+        if !view.groups.contains_key(x) {
+            if let Some(d) = dir_groups.get(x) {
+                groups_out.push((*d).clone());
+            }
+        }
+    }
+
+    let dir_sub = DirectorySnapshot {
+        users: directory
+            .users
+            .iter()
+            .filter(|u| planned_sids.contains(&u.object_sid.to_ascii_uppercase()))
+            .cloned()
+            .collect(),
+        groups: groups_out,
+        skipped: directory.skipped.clone(),
+        domain_sids: directory.domain_sids.clone(),
+        read_at: directory.read_at,
+        excluded: directory.excluded.clone(),
+    };
+    let idc_sub = IdcSnapshot {
+        users: users.into_values().collect(),
+        groups: idc_groups_out,
+        read_errors: view.read_errors.clone(),
+    };
+    (dir_sub, idc_sub, notes)
+}
