@@ -320,3 +320,31 @@ async fn apply_only_writes_one_users_changes_with_an_audit_trail_and_explain_ans
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn apply_incremental_needs_an_ldap_source_and_a_state_file() {
+    let emulator = Emulator::start(EmulatorConfig::new(TOKEN)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // An LDIF source is refused with a reason, with or without a state file; nothing sent.
+    let config = write_config(dir.path(), &emulator);
+    let out = scim_sync(&config, TOKEN, &["apply", "--incremental"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("LDIF"), "{}", text(&out.stderr));
+    let config = write_config_with(dir.path(), &emulator, "[run]\nstateFile = \"state.json\"\n");
+    let out = scim_sync(&config, TOKEN, &["apply", "--incremental"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("LDIF export has no update sequence numbers"),
+        "{err}"
+    );
+    assert!(!dir.path().join("state.json").exists());
+    // --incremental and --only do not go together.
+    let out = scim_sync(
+        &config,
+        TOKEN,
+        &["apply", "--incremental", "--only", "jdoe"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(emulator.counters().total, 0);
+}

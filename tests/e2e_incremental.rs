@@ -116,6 +116,22 @@ async fn directory_changes_reach_identity_center_through_incremental_passes() {
     let store = WatermarkStore::File(state_file.clone());
     let mut session = Session::new(settings, None).unwrap();
 
+    // 0. Without a store the pass is refused before anything is read.
+    let refused = session
+        .run(&PassOptions {
+            incremental: true,
+            ..PassOptions::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("somewhere to keep its watermark"),
+        "{refused}"
+    );
+    assert_eq!(emulator.counters().total, 0);
+
     // 1. No watermark yet: a full pass, which converges and leaves one.
     let first = incremental(&mut session, &emulator, &store).await;
     assert_eq!(first.info().mode, "full");

@@ -179,6 +179,29 @@ pub fn summary_text(s: &Summary) -> String {
         "  SCIM requests: {} reads, {} writes",
         s.scim_reads, s.scim_writes
     );
+    if let Some(i) = &s.incremental {
+        let saved = if i.saved { "saved" } else { "not saved" };
+        let _ = writeln!(
+            out,
+            "  incremental: {} on {} (USN {} → {}, watermark {saved}); changed: {} users, {} \
+             groups; scope: {} joined, {} left; planned: {} users, {} groups; {} LDAP searches",
+            i.mode,
+            i.dc,
+            i.from_usn
+                .map_or_else(|| "-".to_string(), |u| u.to_string()),
+            i.to_usn,
+            i.changed_users,
+            i.changed_groups,
+            i.joined_scope,
+            i.left_scope,
+            i.affected_users,
+            i.affected_groups,
+            i.ldap_searches
+        );
+        if let Some(f) = &i.fallback {
+            let _ = writeln!(out, "  ran as a full pass [{}]: {}", f.code, f.text);
+        }
+    }
     if s.token_rejected {
         out.push_str(
             "  The SCIM token was rejected: rotate it (see the README, \"Rotate the token\").\n",

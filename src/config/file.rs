@@ -13,7 +13,7 @@ use super::document::{
 };
 use super::error::ConfigError;
 use super::secrets::{parse_credentials, parse_token};
-use super::settings::{DirectorySource, Settings};
+use super::settings::{DirectorySource, RunConfig, Settings};
 use super::validate;
 use crate::model::settings::{CaBundle, LdapSettings, LdapUrl};
 use crate::secret::Secret;
@@ -118,8 +118,7 @@ pub async fn load_from_file(path: &Path, sdk: Option<&SdkConfig>) -> Result<Sett
     })?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let env = |key: &str| std::env::var(key).ok();
-    let mut plan = parse(&text, &origin, &base_dir, &env)?;
-    plan.settings.run.state_file = plan.settings.run.state_file.map(|p| base_dir.join(p));
+    let plan = parse(&text, &origin, &base_dir, &env)?;
     plan.finish(&origin, sdk).await
 }
 
@@ -274,7 +273,11 @@ fn parse(
                 .into_settings(url, token.token, None, token.origin),
             policy: tuning.policy,
             guard: tuning.guard,
-            run: tuning.run,
+            run: RunConfig {
+                // Relative to the file, as every path in it.
+                state_file: tuning.run.state_file.map(|p| base_dir.join(p)),
+                ..tuning.run
+            },
         },
         token_secret_id: token.secret_id,
         credentials_secret_id,

@@ -439,4 +439,25 @@ fn the_openldap_profile_is_chosen_in_the_directory_table_with_its_own_defaults()
         env,
     );
     assert!(e.contains("scope.extraDomainSids"), "{e}");
+
+fn the_state_file_is_relative_to_the_configuration_file() {
+    let text = format!("{LDIF_DEMO}\n[run]\nstateFile = \"state/watermarks.json\"\n");
+    let p = parse_ok(&text, &[("SCIM_SYNC_TOKEN", "t")]);
+    assert_eq!(
+        p.settings.run.state_file.as_deref(),
+        Some(Path::new("/etc/scim-sync/state/watermarks.json"))
+    );
+    let text = format!("{LDIF_DEMO}\n[run]\nstateFile = \"/var/lib/scim-sync/state.json\"\n");
+    let p = parse_ok(&text, &[("SCIM_SYNC_TOKEN", "t")]);
+    assert_eq!(
+        p.settings.run.state_file.as_deref(),
+        Some(Path::new("/var/lib/scim-sync/state.json"))
+    );
+    assert!(parse_ok(LDIF_DEMO, &[("SCIM_SYNC_TOKEN", "t")])
+        .settings
+        .run
+        .state_file
+        .is_none());
+    let text = format!("{LDIF_DEMO}\n[run]\nstateFile = \" \"\n");
+    assert!(parse_err(&text, &[("SCIM_SYNC_TOKEN", "t")]).contains("run.stateFile"));
 }

@@ -6,8 +6,8 @@
 //!    back, an age beyond the tombstone lifetime, a changed scope setting, a damaged record)
 //!    makes this a full pass, with the reason in `summary.incremental.fallback`.
 //! 2. No USN committed since: done, no other LDAP search and no SCIM request. USNs committed
-//!    but nothing in scope changed (out-of-scope objects, logon timestamps): done after two
-//!    `(uSNChanged>=N)` searches and the scope chain; still no SCIM request.
+//!    but nothing in scope changed (out-of-scope objects): done after two `(uSNChanged>=N)`
+//!    searches and the scope chain; still no SCIM request, and the watermark stays.
 //! 3. Otherwise the directory is read in full (the scope and nesting exactly as a full pass
 //!    sees them) and compared with the watermark's scope: who joined or left it. The affected
 //!    objects are the changed users in scope, the users who joined or left the scope, the
@@ -236,19 +236,12 @@ pub(super) async fn run(
         ),
         Ok(Some(w)) => w.unusable_for(&dc, &fingerprint, now_secs()),
     };
-    let previous_scope = match &stored {
-        Ok(Some(w)) => w.scope.sids(),
-        _ => None,
-    };
-    let (Ok(Some(mark)), None, Some(previous_scope)) = (stored, &unusable, previous_scope) else {
+    let (Ok(Some(mark)), None) = (stored, &unusable) else {
         reader.close().await;
         let reason = unusable.unwrap_or_else(|| {
             Finding::new(
                 ReasonCode::WatermarkUnreadable,
-                format!(
-                    "the scope stored with the watermark in the {} is damaged",
-                    store.describe()
-                ),
+                "the watermark could not be read",
             )
         });
         return full_fallback(session, opts, sink, dc, reason).await;
@@ -272,22 +265,24 @@ pub(super) async fn run(
     info.changed_users = changes.users.len() as u64;
     info.changed_groups = changes.groups.len() as u64;
     if changes.is_empty() {
-        // Nothing in scope moved: the watermark moves on, the scope and its date stay.
-        let dry_run = opts.dry_run || settings.run.dry_run;
-        if !dry_run {
-            info.saved = save(
-                session,
-                store,
-                &Watermark {
-                    usn: dc.highest_committed_usn,
-                    ..mark
-                },
-            )
-            .await;
-        }
+        // Nothing in scope moved. The watermark stays: saving it would rewrite the scope (up
+        // to ~270 kB) every minute on a busy directory, while searching from the older USN
+        // again costs two searches whose results are ignored the same way.
         return Ok(idle_report(opts, info, started));
     }
 
+    // The scope then is decoded only now: at 100k users it is ~270 kB.
+    let Some(previous_scope) = mark.scope.sids() else {
+        let reason = Finding::new(
+            ReasonCode::WatermarkUnreadable,
+            format!(
+                "the scope stored with the watermark in the {} is damaged",
+                store.describe()
+            ),
+        )
+        .about(dc.dns_host_name.as_str());
+        return full_fallback(session, opts, sink, dc, reason).await;
+    };
     info.mode = "incremental".into();
     let directory = read_directory(settings).await?;
     let now_scope = incremental::scope_of(&directory);
