@@ -41,6 +41,7 @@ fn settings(dc: &samba::SambaDc, sync_group: &str, scim_url: &str) -> Settings {
     ldap.ca_bundle = Some(CaBundle::from_pem(&dc.ca_pem()).unwrap());
     Settings {
         directory: DirectorySource::Ldap(ldap),
+        profile: Default::default(),
         scope: Scope {
             sync_group: sync_group.into(),
             group_prefix: samba::GROUP_PREFIX.into(),

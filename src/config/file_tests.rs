@@ -439,7 +439,9 @@ fn the_openldap_profile_is_chosen_in_the_directory_table_with_its_own_defaults()
         env,
     );
     assert!(e.contains("scope.extraDomainSids"), "{e}");
+}
 
+#[test]
 fn the_state_file_is_relative_to_the_configuration_file() {
     let text = format!("{LDIF_DEMO}\n[run]\nstateFile = \"state/watermarks.json\"\n");
     let p = parse_ok(&text, &[("SCIM_SYNC_TOKEN", "t")]);

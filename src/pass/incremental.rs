@@ -67,8 +67,9 @@ pub(crate) fn settings_fingerprint(settings: &Settings) -> String {
         DirectorySource::Ldif { path } => path.display().to_string(),
     };
     let text = format!(
-        "{:?}|{:?}|{base}|{}",
+        "{:?}|{:?}|{:?}|{base}|{}",
         settings.scope,
+        settings.profile,
         settings.policy,
         settings.scim.base_url.as_str()
     );
@@ -94,6 +95,12 @@ pub(super) async fn dc_before_full_pass(session: &Session) -> Option<DcState> {
     let DirectorySource::Ldap(ldap) = &settings.directory else {
         return None;
     };
+    if !matches!(
+        settings.profile,
+        crate::model::settings::DirectoryProfile::ActiveDirectory
+    ) {
+        return None; // no USNs to keep a watermark with
+    }
     let read = async {
         let mut reader =
             open_change_reader(ldap, &settings.scope, &attribute_map(settings)).await?;
