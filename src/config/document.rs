@@ -654,6 +654,39 @@ mod tests {
     }
 
     #[test]
+    fn the_directory_profile_reads_the_same_in_toml_and_json() {
+        let a =
+            resolve_toml("[directory]\nprofile = \"openldap\"\nanchorAttribute = \"nsUniqueId\"\n")
+                .unwrap();
+        let b = resolve_toml(
+            r#"{"directory": {"profile": "openldap", "anchorAttribute": "nsUniqueId"}}"#,
+        )
+        .unwrap();
+        assert_eq!(a, b);
+        assert_eq!(
+            a.profile,
+            DirectoryProfile::OpenLdap(OpenLdapProfile {
+                anchor: AnchorAttribute::NsUniqueId,
+                ..OpenLdapProfile::default()
+            })
+        );
+        assert_eq!(a.policy.user_name_source, UserNameSource::Uid);
+        let ad = resolve_toml("").unwrap();
+        assert_eq!(ad.profile, DirectoryProfile::ActiveDirectory);
+        assert_eq!(ad.policy.attributes, AttributeMapping::default());
+        let err = resolve_toml(
+            "[directory]\nprofile = \"openldap\"\n[policy]\nemailSource = \"userPrincipalName\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("policy.emailSource"), "{err}");
+        let err = resolve_toml("[directory]\nmaxNestingDepth = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("directory.maxNestingDepth"), "{err}");
+    }
+
+    #[test]
     fn a_misspelt_key_is_an_error_naming_it() {
         let err = resolve_toml("[guard]\nmaxDestructiveShares = 0.5\n")
             .unwrap_err()

@@ -332,4 +332,40 @@ mod tests {
         };
         assert_eq!(g.sync_group(&scope, "dc=x").unwrap(), "cn=a,ou=g,dc=x");
     }
+
+    #[test]
+    fn a_synced_group_with_unreadable_members_is_skipped_and_the_groups_above_are_partial() {
+        let mut g = GroupGraph::default();
+        group(&mut g, "sync", 1, &["cn=top,ou=G,dc=x", "uid=u1,dc=x"]);
+        group(&mut g, "top", 2, &["cn=hidden,ou=G,dc=x", "uid=u1,dc=x"]);
+        group(&mut g, "hidden", 3, &[]);
+        let scope = Scope {
+            sync_group: "sync".into(),
+            group_prefix: String::new(),
+            group_search_base: "ou=G,dc=x".into(),
+            extra_domain_sids: vec![],
+            rules: Default::default(),
+        };
+        let (reach, missing) = g.scope_reach(&scope, "dc=x", 32).unwrap();
+        assert!(missing.is_empty());
+        assert_eq!(reach.partial.len(), 1, "{:?}", reach.partial);
+        let snap = g.snapshot(&scope, &reach, vec![], vec![], 32, ID.into());
+        let names: Vec<&str> = snap.groups.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["sync", "top"], "hidden is skipped");
+        assert!(snap.groups.iter().all(|g| g.members_partial.is_some()));
+        let hidden = snap
+            .skipped
+            .iter()
+            .find(|s| s.kind == EntryKind::Group)
+            .unwrap();
+        assert_eq!(hidden.code, ReasonCode::UnreadableMembers);
+        assert!(hidden.anchor.as_deref().is_some_and(|a| a.starts_with(ID)));
+        assert!(
+            snap.skipped
+                .iter()
+                .any(|s| s.kind == EntryKind::User && s.anchor.is_none()),
+            "the scope is unknown too: {:?}",
+            snap.skipped
+        );
+    }
 }
