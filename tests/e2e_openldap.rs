@@ -13,6 +13,8 @@
     clippy::unreachable
 )]
 
+#[path = "support/moto.rs"]
+mod moto;
 #[path = "support/slapd.rs"]
 mod slapd;
 
@@ -20,12 +22,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use idc_emulator::{Emulator, EmulatorConfig, StateDump};
-use scim_sync::config::{load_from_file, Settings};
+use scim_sync::config::{load_from_aws, load_from_file, AwsNames, Settings};
 use scim_sync::model::ReasonCode;
 use scim_sync::pass::{PassOptions, PassReport, Session};
 use slapd::Slapd;
 
 const ADDR: &str = "127.0.0.71";
+/// The second test's own server (it runs beside the first).
+const SSM_ADDR: &str = "127.0.0.72";
 const TOKEN: &str = "openldap-e2e-token-3b9d";
 
 fn config_text(s: &Slapd, scim_url: &str, source: &str) -> String {
@@ -312,4 +316,51 @@ async fn a_pass_against_slapd_creates_converges_disables_and_keeps_identity_over
             "{name}"
         );
     }
+}
+
+/// The Lambda's way in: the PowerShell sample's parameters and secrets in SSM and Secrets
+/// Manager (moto), with `{"directory": {"profile": "openldap"}}` in Sync-Settings, drive the
+/// same pass to the same result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_from_ssm_and_secrets_manager_drive_the_same_pass() {
+    let s = tokio::task::spawn_blocking(|| Slapd::start(SSM_ADDR))
+        .await
+        .unwrap();
+    let moto = moto::Moto::start().await;
+    let emu = Emulator::start(EmulatorConfig::new(TOKEN)).await.unwrap();
+    let n = AwsNames {
+        parameter_path: "/t-openldap/IAM-IDC/".into(),
+        token_secret_id: "t-openldap/SCIM-API-Token".into(),
+        ldap_secret_id: "t-openldap/AD-RO-UserCreds".into(),
+    };
+    for (leaf, value) in [
+        ("AD-Group-Name", slapd::SYNC_GROUP.to_string()),
+        ("AD-Group-Prefix", "aws-*".to_string()),
+        ("AD-Search-Base", slapd::GROUP_BASE.to_string()),
+        ("SCIM-URI", emu.base_url()),
+        ("Domain-Controller", s.ldaps_url()),
+        ("AD-CA-Bundle", s.ca_pem()),
+        (
+            "Sync-Settings",
+            r#"{"directory": {"profile": "openldap"}}"#.to_string(),
+        ),
+    ] {
+        moto.put_parameter(&n.parameter(leaf), &value).await;
+    }
+    moto.create_secret(&n.token_secret_id, TOKEN).await;
+    let creds = serde_json::json!({"username": slapd::BIND_DN, "password": slapd::BIND_PASSWORD});
+    moto.create_secret(&n.ldap_secret_id, &creds.to_string())
+        .await;
+    let settings = load_from_aws(moto.sdk(), &n).await.unwrap();
+    let mut session = Session::new(settings, Some(moto.sdk().clone())).unwrap();
+    let r = session.run(&PassOptions::default()).await.unwrap();
+    assert!(r.summary.failures.is_empty(), "{:?}", r.summary.failures);
+    assert_eq!((r.summary.users_created, r.summary.groups_created), (8, 5));
+    let d = emu.dump();
+    assert_eq!(members(&d, "aws-engineering"), strs(&["carol", "dave"]));
+    let suffix = s.read_attr(slapd::SUFFIX, "entryUUID").unwrap();
+    assert!(users(&d)["alice"].1.starts_with(&format!("ldap:{suffix}:")));
+    session.run(&PassOptions::default()).await.unwrap(); // the managers
+    let r = session.run(&PassOptions::default()).await.unwrap();
+    assert_eq!(r.summary.scim_writes, 0, "{:?}", r.plan.operations);
 }

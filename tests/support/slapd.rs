@@ -18,8 +18,9 @@
 //! | address     | user                          |
 //! |-------------|-------------------------------|
 //! | 127.0.0.70  | tests/directory_openldap.rs   |
-//! | 127.0.0.71  | tests/e2e_openldap.rs         |
-//! | 127.0.0.72-74 | free                        |
+//! | 127.0.0.71  | tests/e2e_openldap.rs (the walk through changes) |
+//! | 127.0.0.72  | tests/e2e_openldap.rs (settings from SSM) |
+//! | 127.0.0.73-74 | free                        |
 //!
 //! Include with `#[path = "support/slapd.rs"] mod slapd;`. Needs root (ports 389/636) and
 //! `slapd` (scripts/setup.sh installs it).
