@@ -463,3 +463,14 @@ fn the_state_file_is_relative_to_the_configuration_file() {
     let text = format!("{LDIF_DEMO}\n[run]\nstateFile = \" \"\n");
     assert!(parse_err(&text, &[("SCIM_SYNC_TOKEN", "t")]).contains("run.stateFile"));
 }
+
+#[test]
+fn the_openldap_example_file_parses() {
+    use crate::model::settings::DirectoryProfile;
+    let text = include_str!("../../examples/openldap.toml");
+    let env: &[(&str, &str)] = &[("SCIM_SYNC_TOKEN", "t"), ("SCIM_SYNC_LDAP_PASSWORD", "p")];
+    // The CA file is read when the file is; here it is not beside the text.
+    let text = text.replace("caBundleFile = \"ldap-ca.pem\"", "");
+    let s = parse_ok(&text, env).settings;
+    assert!(matches!(s.profile, DirectoryProfile::OpenLdap(_)));
+}
