@@ -2,7 +2,8 @@
 //!
 //! Run it through `scripts/bench.sh` (which also starts the Samba fixture for the LDAP part,
 //! runs `benches/plan.rs` and builds with the `perf` profile), or alone:
-//! `cargo bench --profile perf --bench pass` (env: `BENCH_SIZES=1k,10k,100k`, `BENCH_FULL=1`).
+//! `cargo bench --profile perf --bench pass` (env: `BENCH_SIZES=1k,10k,100k`, `BENCH_FULL=1`,
+//! `BENCH_ONLY=no-op:api40/25,no-op:coll20` to run only some rows of that plan).
 //!
 //! What it does, per directory size (users U, U/10 groups of 50-150 members, ~10U memberships):
 //! - generates the directory as an AD-style LDIF export (and a "small change" variant: 0.5 %
@@ -121,6 +122,20 @@ fn sam(n: usize) -> String {
     format!("u{n:06}")
 }
 
+/// Every user carries the three attributes the default mapping syncs (title, department,
+/// company), as a real directory's users do, so the memory and request figures include them.
+const COMPANY: &str = "Example Bench Corporation";
+
+/// One of 40 job titles, as a directory of this size repeats them.
+fn title(n: usize) -> String {
+    format!("Job Title {:02}", n % 40)
+}
+
+/// One of 25 departments.
+fn department(n: usize) -> String {
+    format!("Department {:02}", n % 25)
+}
+
 fn user_dn(n: usize) -> String {
     format!("CN={},OU=Users,DC=bench,DC=test", sam(n))
 }
@@ -200,8 +215,11 @@ impl Dataset {
                  sAMAccountName: {s}\nuserPrincipalName: {s}@bench.example.test\n\
                  givenName: Given{n}\nsn: Family{n}\ndisplayName: {display}\n\
                  mail: {s}@bench.example.test\nuserAccountControl: 512\n\
+                 title: {}\ndepartment: {}\ncompany: {COMPANY}\n\
                  objectSid:: {}\nobjectGUID:: {}\n\n",
                 user_dn(*n),
+                title(*n),
+                department(*n),
                 b64(sid_from_string(&sid(*n)).expect("valid SID")),
                 b64(guid_from_string(&user_guid(*n)).expect("valid GUID")),
             );
@@ -256,7 +274,11 @@ impl Dataset {
                     display_name: self.display.get(n).cloned(),
                     enabled: true,
                     account_expires: None,
-                    attributes: Default::default(),
+                    attributes: BTreeMap::from([
+                        ("title".to_string(), Some(title(*n))),
+                        ("department".to_string(), Some(department(*n))),
+                        ("company".to_string(), Some(COMPANY.to_string())),
+                    ]),
                 }
             })
             .collect();
@@ -812,6 +834,18 @@ struct Bench {
     emulator: RunningEmulator,
     rows: Vec<Row>,
     notes: Vec<String>,
+    /// `BENCH_ONLY`: the `pass:profile` pairs to run (e.g. `no-op:api40/25,initial:none`);
+    /// empty runs every pass. Seeding passes run regardless, so a selected pass always
+    /// starts from the state it is defined on.
+    only: Vec<(String, String)>,
+}
+
+/// Parses `BENCH_ONLY` (`pass:profile,...`; a pass name may contain spaces: `small change:coll20`).
+fn parse_only(spec: &str) -> Vec<(String, String)> {
+    spec.split(',')
+        .filter_map(|item| item.trim().rsplit_once(':'))
+        .map(|(pass, profile)| (pass.trim().to_string(), profile.trim().to_string()))
+        .collect()
 }
 
 impl Bench {
@@ -824,6 +858,9 @@ impl Bench {
         min: &Minimum,
         record: bool,
     ) -> bool {
+        if record && !self.selected(pass, profile) {
+            return false;
+        }
         self.emulator.set_faults(profile.faults());
         self.emulator.reset_counters();
         let job = Job {
@@ -866,6 +903,14 @@ impl Bench {
     }
 
     /// Empties Identity Center and loads `base` without faults (not measured).
+    fn selected(&self, pass: &str, profile: Profile) -> bool {
+        self.only.is_empty()
+            || self
+                .only
+                .iter()
+                .any(|(p, prof)| p == pass && prof == profile.name)
+    }
+
     async fn reseed(&mut self, size: &str, base: &Path, min: &Minimum) {
         self.emulator.reset();
         self.pass(size, "reseed", NO_FAULTS, (Some(base), None), min, false)
@@ -916,7 +961,11 @@ impl Bench {
             }
             (i, s)
         };
+        let mut seeded = false;
         for p in &initial {
+            if !self.selected("initial", *p) {
+                continue;
+            }
             self.emulator.reset();
             self.pass(
                 label,
@@ -927,11 +976,20 @@ impl Bench {
                 true,
             )
             .await;
+            seeded = true;
         }
-        for (i, p) in steady.iter().enumerate() {
-            if i > 0 {
+        // Whether Identity Center holds the changed dataset (after a small change) or the base.
+        let mut on_changed = false;
+        for p in &steady {
+            if !self.selected("no-op", *p) && !self.selected("small change", *p) {
+                continue;
+            }
+            if seeded {
+                seeded = false;
+            } else {
                 self.reseed(label, &base_path, &initial_min).await;
             }
+            on_changed = false;
             self.pass(
                 label,
                 "no-op",
@@ -941,24 +999,36 @@ impl Bench {
                 true,
             )
             .await;
-            self.pass(
-                label,
-                "small change",
-                *p,
-                (Some(&changed_path), None),
-                &small_min,
-                true,
-            )
-            .await;
+            if self.selected("small change", *p) {
+                self.pass(
+                    label,
+                    "small change",
+                    *p,
+                    (Some(&changed_path), None),
+                    &small_min,
+                    true,
+                )
+                .await;
+                on_changed = true;
+            }
         }
+        if !seeded && !on_changed && steady.iter().all(|p| !self.selected("no-op", *p)) {
+            self.reseed(label, &base_path, &initial_min).await;
+        }
+        // The converged no-op runs on whichever dataset Identity Center now holds.
+        let (now_path, now_min, now_variant) = if on_changed {
+            (&changed_path, &converged_min, Variant::Changed)
+        } else {
+            (&base_path, &noop_min, Variant::Base)
+        };
         // Converged after the small change: the real reader, then the in-memory snapshot
         // (the difference in peak RSS is what reading the LDIF export costs).
         self.pass(
             label,
             "no-op",
             NO_FAULTS,
-            (Some(&changed_path), None),
-            &converged_min,
+            (Some(now_path), None),
+            now_min,
             true,
         )
         .await;
@@ -966,8 +1036,8 @@ impl Bench {
             label,
             "no-op (mem)",
             NO_FAULTS,
-            (None, Some((users, Variant::Changed))),
-            &converged_min,
+            (None, Some((users, now_variant))),
+            now_min,
             true,
         )
         .await;
@@ -1279,6 +1349,7 @@ async fn main() {
         emulator,
         rows: Vec::new(),
         notes: Vec::new(),
+        only: parse_only(&std::env::var("BENCH_ONLY").unwrap_or_default()),
     };
     if parts.contains("passes") {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -1330,6 +1401,7 @@ async fn main() {
         emulator,
         rows,
         notes,
+        ..
     } = bench;
     emulator.shutdown().await;
 

@@ -18,6 +18,8 @@
 #   BENCH_SIZES=1k,10k,100k       in-process pass sizes
 #   BENCH_FULL=1                  also the long runs (throttled initial load at 10k: ~11 min;
 #                                 100k initial load with latency; throttled passes at 100k)
+#   BENCH_ONLY=PASS:PROFILE,...   only these rows of the pass plan, e.g.
+#                                 'no-op:api40/25,no-op:coll20,no-op:none' (seeding still runs)
 #   BENCH_LDAP_SIZES=1k:1000,10k:10000   LABEL:USERS loaded into Samba; empty to skip LDAP
 #                                 (10k loads in ~110 s on 2 cores; 100k is left out of the
 #                                 default: ~20 min of loading before a single read)
