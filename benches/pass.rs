@@ -682,7 +682,22 @@ fn vm_hwm_kb() -> u64 {
 
 async fn run_child(job: &Job) -> Measured {
     let exe = std::env::current_exe().expect("own executable");
-    let out = tokio::process::Command::new(exe)
+    // `BENCH_CHILD_PREFIX="heaptrack -o /tmp/pass"` runs each measured pass under a profiler
+    // (its peak RSS is then the profiler's too: for finding where memory goes, not the figure).
+    let prefix: Vec<String> = std::env::var("BENCH_CHILD_PREFIX")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let mut command = match prefix.split_first() {
+        Some((program, args)) => {
+            let mut c = tokio::process::Command::new(program);
+            c.args(args).arg(exe);
+            c
+        }
+        None => tokio::process::Command::new(exe),
+    };
+    let out = command
         .arg("--child")
         .arg(serde_json::to_string(job).expect("job encodes"))
         .stdin(Stdio::null())
