@@ -56,7 +56,7 @@ use scim_sync::directory::sid::{guid_from_string, sid_from_string};
 use scim_sync::directory::{read_ldap, LdapSettings, Scope};
 use scim_sync::identity_center::{read_state, ScimClient, ScimClientConfig};
 use scim_sync::model::settings::{CaBundle, LdapUrl};
-use scim_sync::model::{DirectoryGroup, DirectorySnapshot, DirectoryUser, Summary};
+use scim_sync::model::{DirectoryAttributes, DirectoryGroup, DirectorySnapshot, DirectoryUser, Summary};
 use scim_sync::pass::read_directory;
 use scim_sync::plan::{self, GuardSettings, Policy};
 use scim_sync::secret::Secret;
@@ -274,7 +274,7 @@ impl Dataset {
                     display_name: self.display.get(n).cloned(),
                     enabled: true,
                     account_expires: None,
-                    attributes: BTreeMap::from([
+                    attributes: DirectoryAttributes::from_iter([
                         ("title".to_string(), Some(title(*n))),
                         ("department".to_string(), Some(department(*n))),
                         ("company".to_string(), Some(COMPANY.to_string())),

@@ -2,7 +2,9 @@
 //! conversion into the shared model. Decoding lives here once, so a malformed entry is
 //! skipped for the same reason whether it came over LDAP or from an export.
 
-use crate::model::{DirectoryGroup, DirectoryUser, EntryKind, ReasonCode, SkippedEntry};
+use crate::model::{
+    DirectoryAttributes, DirectoryGroup, DirectoryUser, EntryKind, ReasonCode, SkippedEntry,
+};
 
 use super::dn::first_rdn_value;
 use super::mapping::AttributeMap;
@@ -164,19 +166,16 @@ pub(crate) fn decode_user(e: &RawEntry, map: &AttributeMap) -> Result<DirectoryU
         mail: text(map.mail)?,
         enabled: bits & map.disabled_mask == 0,
         account_expires,
-        attributes: mapped_attributes(e, map),
+        attributes: mapped_attributes(e, &map.extra_user_attributes),
     })
 }
 
 /// The first value of every mapped optional attribute, keyed in lowercase. A value that is
 /// not UTF-8 is kept as `None` (present but unreadable), so the planner leaves its Identity
-/// Center attribute as it is instead of removing it.
-fn mapped_attributes(
-    e: &RawEntry,
-    map: &AttributeMap,
-) -> std::collections::BTreeMap<String, Option<String>> {
-    let mut out = std::collections::BTreeMap::new();
-    for name in &map.extra_user_attributes {
+/// Center attribute as it is instead of removing it. Both profiles read them this way.
+pub(crate) fn mapped_attributes(e: &RawEntry, names: &[String]) -> DirectoryAttributes {
+    let mut out = DirectoryAttributes::with_capacity(names.len());
+    for name in names {
         match e.text(name) {
             Ok(Some(v)) => {
                 out.insert(name.to_ascii_lowercase(), Some(v));

@@ -6,12 +6,13 @@
 //! single element, `type: "work"`, `primary: true`. The address parts travel together: a
 //! change of one part replaces the whole element (with the other parts as they are).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::model::settings::UserAttribute;
+use crate::model::AttributeValues;
 
 /// The enterprise extension's schema URN, also its attribute name in a user.
 pub const ENTERPRISE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -79,7 +80,7 @@ fn phone_element(value: &str) -> Value {
 
 /// The one work address element from every address part in `attrs`; `None` when no part has
 /// a value (the address is then removed, not sent empty).
-fn address_element(attrs: &BTreeMap<UserAttribute, String>) -> Option<Value> {
+fn address_element(attrs: &AttributeValues) -> Option<Value> {
     let mut element = Map::new();
     for (a, v) in attrs {
         if let Place::Address(key) = place(*a) {
@@ -96,7 +97,7 @@ fn address_element(attrs: &BTreeMap<UserAttribute, String>) -> Option<Value> {
 
 /// The attributes of a create body besides the core ones, and whether the enterprise schema
 /// must be listed.
-pub fn create_fields(attrs: &BTreeMap<UserAttribute, String>) -> (Map<String, Value>, bool) {
+pub fn create_fields(attrs: &AttributeValues) -> (Map<String, Value>, bool) {
     let mut out = Map::new();
     let mut enterprise = Map::new();
     for (a, v) in attrs {
@@ -151,7 +152,7 @@ impl Change {
 /// `replace` with the value in `attrs`, or `remove` when it has none.
 pub fn patch_operations(
     changed: &BTreeSet<UserAttribute>,
-    attrs: &BTreeMap<UserAttribute, String>,
+    attrs: &AttributeValues,
 ) -> Vec<Change> {
     let mut ops = Vec::new();
     let mut address_changed = false;
@@ -220,8 +221,8 @@ fn single(list: Option<&Value>) -> Option<&Map<String, Value>> {
 }
 
 impl WireOptional {
-    pub fn into_map(self) -> BTreeMap<UserAttribute, String> {
-        let mut out = BTreeMap::new();
+    pub fn into_map(self) -> AttributeValues {
+        let mut out = AttributeValues::new();
         let phone = single(self.phone_numbers.as_ref()).and_then(|p| text(p.get("value")));
         let address = single(self.addresses.as_ref());
         let enterprise = self.enterprise.as_ref().and_then(Value::as_object);
@@ -256,7 +257,7 @@ mod tests {
     use super::*;
     use UserAttribute as A;
 
-    fn attrs(pairs: &[(UserAttribute, &str)]) -> BTreeMap<UserAttribute, String> {
+    fn attrs(pairs: &[(UserAttribute, &str)]) -> AttributeValues {
         pairs.iter().map(|(a, v)| (*a, v.to_string())).collect()
     }
 
@@ -307,7 +308,7 @@ mod tests {
                        "value": [{"locality": "Berlin", "type": "work", "primary": true}]}),
             ]
         );
-        let none = patch_operations(&[A::Locality].into_iter().collect(), &BTreeMap::new());
+        let none = patch_operations(&[A::Locality].into_iter().collect(), &AttributeValues::new());
         assert_eq!(
             none,
             vec![Change {

@@ -1,8 +1,8 @@
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::attribute_values::DirectoryAttributes;
 use super::reason::{Finding, ReasonCode};
 
 /// A user as the directory describes it, already decoded from LDAP's wire forms.
@@ -37,7 +37,7 @@ pub struct DirectoryUser {
     /// the directory attribute name in lowercase; an attribute the entry lacks is absent, one
     /// whose value could not be decoded (not UTF-8) is `None`.
     #[serde(default)]
-    pub attributes: BTreeMap<String, Option<String>>,
+    pub attributes: DirectoryAttributes,
 }
 
 /// A group in scope, with its effective membership already flattened.

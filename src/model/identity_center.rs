@@ -1,8 +1,9 @@
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::attribute_values::AttributeValues;
 use super::settings::UserAttribute;
 
 /// A user as Identity Center holds it, reduced to the attributes the sync manages.
@@ -22,7 +23,7 @@ pub struct IdcUser {
     /// The optional attributes scim-sync can manage, as Identity Center returns them
     /// (`manager` is the manager's user id); an attribute the user lacks is absent.
     #[serde(default)]
-    pub attributes: BTreeMap<UserAttribute, String>,
+    pub attributes: AttributeValues,
 }
 
 /// A group as Identity Center holds it.
@@ -66,8 +67,8 @@ pub struct UserAttributes {
     /// The optional attributes (the `attributes` setting) with a value to hold; `manager` is
     /// the manager's Identity Center user id. A managed attribute that is absent here is
     /// removed when it is among an update's `changed`; an unmanaged one is never sent.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub attributes: BTreeMap<UserAttribute, String>,
+    #[serde(default, skip_serializing_if = "AttributeValues::is_empty")]
+    pub attributes: AttributeValues,
 }
 
 /// One attribute of [`UserAttributes`], so an update can say exactly what changed.

@@ -6,6 +6,7 @@
 //! exhaustively testable function. [`Reason`] and [`Finding`] say why, for every layer.
 
 pub mod anchor;
+mod attribute_values;
 mod directory;
 mod identity_center;
 mod reason;
@@ -13,6 +14,7 @@ pub mod settings;
 mod summary;
 mod watermark;
 
+pub use attribute_values::{AttributeValues, DirectoryAttributes};
 pub use directory::{
     DirectoryGroup, DirectorySnapshot, DirectoryUser, EntryKind, ExcludedUser, SkippedEntry,
 };

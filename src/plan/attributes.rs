@@ -5,19 +5,20 @@
 //! whitespace) is wanted empty, so Identity Center's is removed; a value Identity Center
 //! would reject is *held*: left as it is this pass, with a note, and the user still synced.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use super::ownership::fold;
 use super::validate;
 use crate::model::settings::{AttributeMapping, UserAttribute};
-use crate::model::{DirectoryUser, Finding, ReasonCode};
+use crate::model::{AttributeValues, DirectoryUser, Finding, ReasonCode};
+use litemap::LiteMap;
 
 /// What the managed optional attributes of one user should be.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct WantedAttributes<'a> {
     /// Managed attributes with a value to hold (besides `manager`); a managed attribute not
     /// here and not in `held` is wanted empty.
-    pub values: BTreeMap<UserAttribute, &'a str>,
+    pub values: LiteMap<UserAttribute, &'a str>,
     /// The manager's DN as the directory names it (when `manager` is mapped and set).
     pub manager_dn: Option<&'a str>,
     /// The manager's Identity Center user id, once resolved.
@@ -89,8 +90,8 @@ pub(super) fn wanted<'a>(
 
 impl WantedAttributes<'_> {
     /// The values to send, `manager` as its resolved id.
-    pub fn to_map(&self) -> BTreeMap<UserAttribute, String> {
-        let mut out: BTreeMap<UserAttribute, String> = self
+    pub fn to_map(&self) -> AttributeValues {
+        let mut out: AttributeValues = self
             .values
             .iter()
             .map(|(a, v)| (*a, (*v).to_string()))
@@ -114,7 +115,7 @@ impl WantedAttributes<'_> {
     pub fn changed(
         &self,
         mapping: &AttributeMapping,
-        current: &BTreeMap<UserAttribute, String>,
+        current: &AttributeValues,
     ) -> Vec<UserAttribute> {
         mapping
             .iter()
@@ -130,8 +131,8 @@ impl WantedAttributes<'_> {
     pub fn after_update(
         &self,
         mapping: &AttributeMapping,
-        current: &BTreeMap<UserAttribute, String>,
-    ) -> BTreeMap<UserAttribute, String> {
+        current: &AttributeValues,
+    ) -> AttributeValues {
         let mut out = current.clone();
         for (a, _) in mapping.iter() {
             if self.held.contains(&a) {
@@ -238,7 +239,7 @@ mod tests {
             ("employeeid", None),
         ]);
         let w = wanted(&u, &m);
-        assert_eq!(w.values, BTreeMap::from([(A::Title, "Engineer")]));
+        assert_eq!(w.values, LiteMap::from_iter([(A::Title, "Engineer")]));
         assert_eq!(
             w.held,
             vec![A::WorkPhone, A::EmployeeNumber, A::Organization]
@@ -252,7 +253,7 @@ mod tests {
         );
 
         // Department is managed and empty: removed; held ones are not compared.
-        let current = BTreeMap::from([
+        let current = LiteMap::from_iter([
             (A::Department, "Sales".to_string()),
             (A::Organization, "Old".to_string()),
             (A::Title, "Engineer".to_string()),
@@ -274,7 +275,7 @@ mod tests {
         let u = user(&[("title", Some("Engineer"))]);
         let w = wanted(&u, &m);
         assert!(w.values.is_empty());
-        let current = BTreeMap::from([(A::Title, "Boss".to_string())]);
+        let current = LiteMap::from_iter([(A::Title, "Boss".to_string())]);
         assert!(w.changed(&m, &current).is_empty());
     }
 
@@ -293,7 +294,7 @@ mod tests {
             w.to_map().get(&A::Manager).map(String::as_str),
             Some("id-boss")
         );
-        assert!(w.changed(&m, &BTreeMap::new()) == vec![A::Manager]);
+        assert!(w.changed(&m, &AttributeValues::new()) == vec![A::Manager]);
 
         let u = user(&[("manager", Some("CN=New,DC=corp"))]);
         let mut w = wanted(&u, &m);
@@ -305,7 +306,7 @@ mod tests {
         let mut w = wanted(&u, &m);
         resolve_manager(&mut w, "jane", &by_dn);
         assert!(w.held.is_empty() && w.manager_id.is_none());
-        let current = BTreeMap::from([(A::Manager, "id-old".to_string())]);
+        let current = LiteMap::from_iter([(A::Manager, "id-old".to_string())]);
         assert_eq!(w.changed(&m, &current), vec![A::Manager]);
     }
 }

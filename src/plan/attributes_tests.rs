@@ -2,7 +2,6 @@
 //! bad values held, unmapped attributes left alone, managers.
 
 use super::planner_tests::{dir_user, idc_user, DOMAIN};
-use std::collections::BTreeMap;
 
 use super::*;
 use crate::model::settings::{AttributeMapping, UserAttribute as A};
@@ -58,7 +57,7 @@ fn the_originals_three_attributes_are_created_by_default() {
     let Operation::CreateUser { user, .. } = &plan.operations[0] else {
         panic!("{plan:#?}")
     };
-    let expected: BTreeMap<UserAttribute, String> = [
+    let expected: crate::model::AttributeValues = [
         (A::Title, "Engineer"),
         (A::Organization, "Corp"),
         (A::Department, "R&D"),

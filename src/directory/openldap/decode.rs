@@ -1,11 +1,10 @@
 //! Entries of an RFC 4519 directory into the shared model, for LDAP and LDIF alike.
 
-use std::collections::BTreeMap;
 
 use crate::model::{DirectoryGroup, DirectoryUser, EntryKind, ReasonCode, SkippedEntry};
 
 use super::super::dn::first_rdn_value;
-use super::super::entry::RawEntry;
+use super::super::entry::{mapped_attributes, RawEntry};
 use super::mapping::{
     anchor, is_anchor_value, OpenLdapReading, CN, DESCRIPTION, DISPLAY_NAME, GIVEN_NAME,
     GROUP_CLASSES, MAIL, MEMBER, NS_ACCOUNT_LOCK, OBJECT_CLASS, PWD_ACCOUNT_LOCKED_TIME,
@@ -116,7 +115,7 @@ pub(crate) fn decode_user(
         mail: text(MAIL)?,
         enabled: !locked && !inactivated,
         account_expires,
-        attributes: mapped_attributes(e, reading),
+        attributes: mapped_attributes(e, &reading.extra_user_attributes),
     })
 }
 
@@ -129,24 +128,6 @@ fn shadow_expiry(raw: &str) -> Option<Option<i64>> {
         return Some(None);
     }
     Some(days.checked_mul(DAY_SECONDS))
-}
-
-/// The first value of every mapped optional attribute, keyed in lowercase; a value that is
-/// not UTF-8 is `None` (present but unreadable: Identity Center's value is left alone).
-fn mapped_attributes(e: &RawEntry, reading: &OpenLdapReading) -> BTreeMap<String, Option<String>> {
-    let mut out = BTreeMap::new();
-    for name in &reading.extra_user_attributes {
-        match e.text(name) {
-            Ok(Some(v)) => {
-                out.insert(name.to_ascii_lowercase(), Some(v));
-            }
-            Ok(None) => {}
-            Err(_) => {
-                out.insert(name.to_ascii_lowercase(), None);
-            }
-        }
-    }
-    out
 }
 
 /// Turns a group entry into a [`DirectoryGroup`] with no members yet, or says why not.
