@@ -56,7 +56,9 @@ use scim_sync::directory::sid::{guid_from_string, sid_from_string};
 use scim_sync::directory::{read_ldap, LdapSettings, Scope};
 use scim_sync::identity_center::{read_state, ScimClient, ScimClientConfig};
 use scim_sync::model::settings::{CaBundle, LdapUrl};
-use scim_sync::model::{DirectoryAttributes, DirectoryGroup, DirectorySnapshot, DirectoryUser, Summary};
+use scim_sync::model::{
+    DirectoryAttributes, DirectoryGroup, DirectorySnapshot, DirectoryUser, Summary,
+};
 use scim_sync::pass::read_directory;
 use scim_sync::plan::{self, GuardSettings, Policy};
 use scim_sync::secret::Secret;

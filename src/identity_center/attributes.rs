@@ -150,10 +150,7 @@ impl Change {
 
 /// One change per changed attribute (all address parts in one), each with an explicit path:
 /// `replace` with the value in `attrs`, or `remove` when it has none.
-pub fn patch_operations(
-    changed: &BTreeSet<UserAttribute>,
-    attrs: &AttributeValues,
-) -> Vec<Change> {
+pub fn patch_operations(changed: &BTreeSet<UserAttribute>, attrs: &AttributeValues) -> Vec<Change> {
     let mut ops = Vec::new();
     let mut address_changed = false;
     for a in changed {
@@ -308,7 +305,10 @@ mod tests {
                        "value": [{"locality": "Berlin", "type": "work", "primary": true}]}),
             ]
         );
-        let none = patch_operations(&[A::Locality].into_iter().collect(), &AttributeValues::new());
+        let none = patch_operations(
+            &[A::Locality].into_iter().collect(),
+            &AttributeValues::new(),
+        );
         assert_eq!(
             none,
             vec![Change {

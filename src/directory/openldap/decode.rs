@@ -1,6 +1,5 @@
 //! Entries of an RFC 4519 directory into the shared model, for LDAP and LDIF alike.
 
-
 use crate::model::{DirectoryGroup, DirectoryUser, EntryKind, ReasonCode, SkippedEntry};
 
 use super::super::dn::first_rdn_value;
