@@ -425,6 +425,20 @@ async fn the_scope_rules_apply_to_the_profile_live_and_in_an_export() {
         "{:?}",
         live.skipped
     );
+    // Who the rules left out is named with the rule that decided.
+    let left_out: Vec<(&str, ReasonCode)> = live
+        .excluded
+        .iter()
+        .map(|x| (x.sam_account_name.as_str(), x.code))
+        .collect();
+    assert_eq!(
+        left_out,
+        [
+            ("alice", ReasonCode::InExclusionGroup),
+            ("bob", ReasonCode::InExclusionGroup),
+            ("zoe", ReasonCode::FailsUserFilter)
+        ]
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("slapcat.ldif");
@@ -438,6 +452,7 @@ async fn the_scope_rules_apply_to_the_profile_live_and_in_an_export() {
             .collect::<Vec<_>>(),
         live.users.iter().map(|u| &u.object_sid).collect::<Vec<_>>()
     );
+    assert_eq!(export.excluded, live.excluded);
 
     sc.rules.exclude_groups = vec!["no-such-group".into()];
     let err = read_openldap(&settings(&s), &sc, &r).await.unwrap_err();

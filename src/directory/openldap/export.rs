@@ -13,9 +13,9 @@ use super::super::dn::{dn_key, key_is_under, parse_dn};
 use super::super::error::DirectoryError;
 use super::super::filter_match::{check_evaluable, matches as filter_matches};
 use super::super::ldif::Export;
-use super::super::scope::validate_scope;
+use super::super::scope::{fails_user_filter, in_exclusion_group, validate_scope};
 use super::decode::{decode_user, is_group, is_user};
-use super::flatten::GroupGraph;
+use super::flatten::{GroupGraph, UsersFound};
 use super::live::walk_up;
 use super::mapping::{identity, is_anchor_value, OpenLdapReading};
 
@@ -40,15 +40,24 @@ pub fn read_openldap_ldif(
     let depth = reading.profile.max_nesting_depth;
     let (sync, mut skipped) = groups.scope_reach(scope, "the LDIF export", depth)?;
     let mut users = Vec::new();
+    let mut excluded = Vec::new();
     for record in export.records()? {
         let e = record.map_err(|x| export.fail(x))?;
-        if is_user(&e)
-            && sync.members.contains(&dn_key(&e.dn))
-            && user_filter.is_none_or(|f| filter_matches(f, &e))
-        {
-            match decode_user(&e, reading, &id) {
-                Ok(u) => users.push(u),
-                Err(s) => skipped.push(s),
+        let key = dn_key(&e.dn);
+        if !is_user(&e) {
+            continue;
+        }
+        let fails = user_filter.filter(|f| !filter_matches(f, &e));
+        if let Some(group) = sync.excluded.get(&key) {
+            if let Ok(u) = decode_user(&e, reading, &id) {
+                excluded.push(in_exclusion_group(&u, group));
+            }
+        } else if sync.members.contains(&key) {
+            match (decode_user(&e, reading, &id), fails) {
+                (Ok(u), Some(_)) => excluded.push(fails_user_filter(&u, f_text(scope))),
+                (Ok(u), None) => users.push(u),
+                (Err(s), None) => skipped.push(s),
+                (Err(_), Some(_)) => {}
             }
         }
     }
@@ -57,7 +66,17 @@ pub fn read_openldap_ldif(
             "the file changed while it was read; run the pass again once the export is complete",
         )));
     }
-    Ok(groups.snapshot(scope, &sync, users, skipped, depth, id))
+    Ok(groups.snapshot(
+        scope,
+        &sync,
+        UsersFound {
+            users,
+            excluded,
+            skipped,
+        },
+        depth,
+        id,
+    ))
 }
 
 /// The groups above `target_dn` in the export and the sync group's DN, for `explain`.

@@ -10,14 +10,16 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::model::settings::Scope;
 use crate::model::{
-    DirectoryGroup, DirectorySnapshot, DirectoryUser, EntryKind, ReasonCode, SkippedEntry,
+    DirectoryGroup, DirectorySnapshot, DirectoryUser, EntryKind, ExcludedUser, ReasonCode,
+    SkippedEntry,
 };
 
 use super::super::dn::{dn_key, key_is_under, looks_like_dn};
 use super::super::entry::RawEntry;
 use super::super::error::DirectoryError;
 use super::super::scope::{
-    assemble, missing_sync_group, name_has_prefix, GroupCandidate, MembershipGraph,
+    assemble, missing_sync_group, name_has_prefix, sorted_exclusions, GroupCandidate,
+    MembershipGraph,
 };
 use super::decode::{decode_group, group_members};
 use super::mapping::{OpenLdapReading, CN};
@@ -30,6 +32,14 @@ struct GroupNode {
     decoded: Result<DirectoryGroup, SkippedEntry>,
     /// `cn` (or the RDN value), for the sync group's lookup by name.
     name: Option<String>,
+}
+
+/// The users a read decoded: in scope, left out by a scope rule, and skipped.
+#[derive(Default)]
+pub(crate) struct UsersFound {
+    pub users: Vec<DirectoryUser>,
+    pub excluded: Vec<ExcludedUser>,
+    pub skipped: Vec<SkippedEntry>,
 }
 
 /// Every group of the directory, by DN key.
@@ -45,6 +55,9 @@ pub(crate) struct Reach {
     pub members: HashSet<String>,
     /// Why the walk is incomplete ("DN: reason"), sorted; empty when it is complete.
     pub partial: Vec<String>,
+    /// Members a sync group reaches that an exclusion group takes out: DN key → the
+    /// exclusion group's name as configured.
+    pub excluded: HashMap<String, String>,
 }
 
 impl GroupGraph {
@@ -138,7 +151,9 @@ impl GroupGraph {
                 });
             };
             for m in self.reach(&key, max_depth).members {
-                reach.members.remove(&m);
+                if reach.members.remove(&m) {
+                    reach.excluded.insert(m, name.trim().to_string());
+                }
             }
         }
         reach.partial.sort();
@@ -190,11 +205,15 @@ impl GroupGraph {
         &self,
         scope: &Scope,
         sync: &Reach,
-        users: Vec<DirectoryUser>,
-        mut skipped: Vec<SkippedEntry>,
+        found: UsersFound,
         max_depth: u32,
         identity: String,
     ) -> DirectorySnapshot {
+        let UsersFound {
+            users,
+            excluded,
+            mut skipped,
+        } = found;
         let base_keys: Vec<String> = scope.group_search_bases().map(dn_key).collect();
         let mut graph = MembershipGraph::default();
         let mut unreadable: HashMap<u32, String> = HashMap::new();
@@ -258,6 +277,7 @@ impl GroupGraph {
             });
         }
         let mut snapshot = assemble(users, candidates, &graph, skipped, &unreadable);
+        snapshot.excluded = sorted_exclusions(excluded);
         snapshot.domain_sids = vec![identity];
         snapshot
     }
@@ -349,7 +369,7 @@ mod tests {
         let (reach, missing) = g.scope_reach(&scope, "dc=x", 32).unwrap();
         assert!(missing.is_empty());
         assert_eq!(reach.partial.len(), 1, "{:?}", reach.partial);
-        let snap = g.snapshot(&scope, &reach, vec![], vec![], 32, ID.into());
+        let snap = g.snapshot(&scope, &reach, UsersFound::default(), 32, ID.into());
         let names: Vec<&str> = snap.groups.iter().map(|g| g.name.as_str()).collect();
         assert_eq!(names, ["sync", "top"], "hidden is skipped");
         assert!(snap.groups.iter().all(|g| g.members_partial.is_some()));

@@ -19,8 +19,9 @@ use super::super::chain::{Ancestry, MAX_ANCESTORS};
 use super::super::dn::{dn_key, key_is_under};
 use super::super::error::DirectoryError;
 use super::super::ldap::{open_reader, Reader};
+use super::super::scope::{fails_user_filter, in_exclusion_group};
 use super::decode::{decode_user, is_user};
-use super::flatten::GroupGraph;
+use super::flatten::{GroupGraph, UsersFound};
 use super::mapping::{
     identity, is_anchor_value, OpenLdapReading, GROUP_FILTER, NAMING_CONTEXTS, USER_FILTER,
 };
@@ -85,6 +86,7 @@ async fn read_all(
     let depth = reading.profile.max_nesting_depth;
     let (sync, mut skipped) = groups.scope_reach(scope, &base, depth)?;
     let mut users = Vec::new();
+    let mut excluded = Vec::new();
     let filter = match &scope.rules.user_filter {
         Some(f) => format!("(&{USER_FILTER}{})", f.as_str()),
         None => USER_FILTER.to_string(),
@@ -97,7 +99,15 @@ async fn read_all(
             &filter,
             &reading.user_attributes(),
             |e| {
-                if is_user(&e) && sync.members.contains(&dn_key(&e.dn)) {
+                let key = dn_key(&e.dn);
+                if !is_user(&e) {
+                    return Ok(());
+                }
+                if let Some(group) = sync.excluded.get(&key) {
+                    if let Ok(u) = decode_user(&e, reading, &id) {
+                        excluded.push(in_exclusion_group(&u, group));
+                    }
+                } else if sync.members.contains(&key) {
                     match decode_user(&e, reading, &id) {
                         Ok(u) => users.push(u),
                         Err(s) => skipped.push(s),
@@ -107,7 +117,43 @@ async fn read_all(
             },
         )
         .await?;
-    Ok(groups.snapshot(scope, &sync, users, skipped, depth, id))
+    if let Some(f) = &scope.rules.user_filter {
+        // The users the server's filter left out, to name the rule that decided.
+        let failing = format!("(&{USER_FILTER}(!{}))", f.as_str());
+        reader
+            .search_each(
+                "users the user filter leaves out",
+                &base,
+                LdapScope::Subtree,
+                &failing,
+                &reading.user_attributes(),
+                |e| {
+                    let key = dn_key(&e.dn);
+                    let Ok(u) = decode_user(&e, reading, &id) else {
+                        return Ok(());
+                    };
+                    if !is_user(&e) {
+                    } else if let Some(group) = sync.excluded.get(&key) {
+                        excluded.push(in_exclusion_group(&u, group));
+                    } else if sync.members.contains(&key) {
+                        excluded.push(fails_user_filter(&u, f.as_str()));
+                    }
+                    Ok(())
+                },
+            )
+            .await?;
+    }
+    Ok(groups.snapshot(
+        scope,
+        &sync,
+        UsersFound {
+            users,
+            excluded,
+            skipped,
+        },
+        depth,
+        id,
+    ))
 }
 
 async fn read_groups(
