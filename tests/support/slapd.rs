@@ -303,24 +303,23 @@ impl Slapd {
                 .arg(&data_path),
             "slapadd (fixture)",
         );
-        let urls = format!("ldap://{addr}:389/ ldaps://{addr}:636/");
-        let log = std::fs::File::create(dir.join("slapd.log")).unwrap();
-        let child = Command::new("slapd")
-            .args(["-d", "0", "-F"])
-            .arg(&cfg)
-            .args(["-h", &urls])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("run slapd (apt-get install slapd; scripts/setup.sh does)");
         let mut slapd = Slapd {
             addr: addr.to_string(),
+            child: spawn_slapd(&dir, addr),
             dir,
-            child,
             started_in: Duration::ZERO,
         };
-        slapd.wait_ready();
+        // One retry: a port of the address a previous server just left can still be taken
+        // for a moment (seen once in many runs).
+        if !slapd.wait_ready() {
+            std::thread::sleep(Duration::from_millis(500));
+            slapd.child = spawn_slapd(&slapd.dir, addr);
+            assert!(
+                slapd.wait_ready(),
+                "slapd exited twice:\n{}",
+                std::fs::read_to_string(slapd.dir.join("slapd.log")).unwrap_or_default()
+            );
+        }
         slapd.started_in = begun.elapsed();
         eprintln!(
             "SLAPD-START addr={addr} ms={}",
@@ -329,14 +328,16 @@ impl Slapd {
         slapd
     }
 
-    fn wait_ready(&mut self) {
+    /// True once the server answers over LDAPS; false if it exited first.
+    fn wait_ready(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
+                eprintln!(
                     "slapd exited ({status}):\n{}",
                     std::fs::read_to_string(self.dir.join("slapd.log")).unwrap_or_default()
                 );
+                return false;
             }
             let ok = Command::new("ldapsearch")
                 .args(["-x", "-LLL", "-o", "nettimeout=1", "-H"])
@@ -348,7 +349,7 @@ impl Slapd {
                 .status()
                 .is_ok_and(|s| s.success());
             if ok {
-                return;
+                return true;
             }
             assert!(Instant::now() < deadline, "slapd did not answer in 20 s");
             std::thread::sleep(Duration::from_millis(50));
@@ -495,6 +496,21 @@ impl Drop for Slapd {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// `slapd` in the foreground on `addr`'s LDAP and LDAPS ports, logging to `dir/slapd.log`.
+fn spawn_slapd(dir: &Path, addr: &str) -> Child {
+    let urls = format!("ldap://{addr}:389/ ldaps://{addr}:636/");
+    let log = std::fs::File::create(dir.join("slapd.log")).unwrap();
+    Command::new("slapd")
+        .args(["-d", "0", "-F"])
+        .arg(dir.join("config"))
+        .args(["-h", &urls])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("run slapd (apt-get install slapd; scripts/setup.sh does)")
 }
 
 pub fn fixture_path() -> PathBuf {
