@@ -290,6 +290,7 @@ impl Dataset {
                 object_sid: None,
                 dn: format!("CN={},OU=AWS,DC=bench,DC=test", group_name(g)),
                 name: group_name(g),
+                account_name: None,
                 description: None,
                 member_sids: self
                     .desired_members(g)

@@ -96,6 +96,7 @@ fn snapshots(users: usize, groups: usize, memberships: usize) -> (DirectorySnaps
             object_sid: None,
             dn: format!("CN=aws-group{g},OU=Groups,DC=corp,DC=example,DC=com"),
             name: format!("aws-group{g}"),
+            account_name: None,
             description: None,
             member_sids: members.iter().map(|m| sid(*m).into()).collect(),
             members_partial: None,

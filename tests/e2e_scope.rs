@@ -18,6 +18,7 @@ mod moto;
 mod samba;
 
 use idc_emulator::{Emulator, EmulatorConfig, RunningEmulator};
+use scim_sync::audit::Collect;
 use scim_sync::config::{self, AwsNames};
 use scim_sync::explain::explain;
 use scim_sync::model::ReasonCode;
@@ -255,7 +256,78 @@ async fn two_sync_groups_a_user_filter_and_an_exclusion_group_give_the_expected_
     let (active, _) = world.users();
     assert_eq!(active.len(), want.len() - 1, "only p012 is inactive");
 
-    // 5. A filter that does not parse stops at load time, naming the setting.
+    // 5. groupDisplayName = cnWithoutPrefix renames every group in place. All groups at once
+    //    is a mass change: first withheld by the guard, then let through for one run.
+    let mut naming = scope_settings(&["aws-admins", "aws-developers"]);
+    naming["scope"]["groupDisplayName"] = json!("cnWithoutPrefix");
+    let before = world.emulator.dump().groups;
+    let mut renaming = world.session(&naming).await;
+    let held = pass(&mut renaming).await;
+    assert_eq!(held.summary.groups_updated, 0, "{:#?}", held.plan);
+    assert!(
+        held.summary
+            .withheld
+            .iter()
+            .any(|w| w.code == ReasonCode::HeldBackByGuard
+                && w.text.contains("scope.groupDisplayName")),
+        "{:#?}",
+        held.summary.withheld
+    );
+    naming["guard"]["allowMassChanges"] = json!(true);
+    let mut renaming = world.session(&naming).await;
+    let sink = Collect::default();
+    let renamed = renaming
+        .run_audited(&PassOptions::default(), &sink)
+        .await
+        .unwrap();
+    assert!(
+        renamed.summary.failures.is_empty(),
+        "{:#?}",
+        renamed.summary
+    );
+    let after = world.emulator.dump().groups;
+    assert_eq!(after.len(), before.len(), "no group created or deleted");
+    for g in &before {
+        let now = after
+            .iter()
+            .find(|a| a.id == g.id)
+            .unwrap_or_else(|| panic!("{} gone", g.id));
+        let want = if g.display_name.to_lowercase().starts_with("aws-") {
+            g.display_name[4..].to_string()
+        } else {
+            g.display_name.clone()
+        };
+        assert_eq!(now.display_name, want, "same id {}, new name", g.id);
+        let (mut kept, mut had) = (now.member_ids.clone(), g.member_ids.clone());
+        kept.sort();
+        had.sort();
+        assert_eq!(kept, had, "memberships kept");
+    }
+    let records = sink.take();
+    let rename = records
+        .iter()
+        .find(|r| {
+            r.action == "renameGroup"
+                && r.object.id.as_deref() == Some(group("aws-admins").id.as_str())
+        })
+        .unwrap_or_else(|| panic!("{records:#?}"));
+    assert_eq!(rename.reason.code, ReasonCode::GroupNamingChanged);
+    let change = &rename.changes.attributes["displayName"];
+    assert_eq!(
+        (change.from.clone(), change.to.clone()),
+        (json!("aws-admins"), json!("admins"))
+    );
+    assert_eq!(
+        records.iter().filter(|r| r.action == "renameGroup").count(),
+        before.len(),
+        "one record per renamed group"
+    );
+    naming["guard"]["allowMassChanges"] = json!(false);
+    let mut settled = world.session(&naming).await;
+    let idle = pass(&mut settled).await;
+    assert_eq!(idle.summary.scim_writes, 0, "{:#?}", idle.plan);
+
+    // 6. A filter that does not parse stops at load time, naming the setting.
     world
         .moto
         .put_parameter(

@@ -201,6 +201,7 @@ fn dir_group() -> impl Strategy<Value = DirectoryGroup> {
             object_sid: None,
             dn: format!("CN=g{g},OU=Groups,DC=corp"),
             name: cased(format!("aws-{}", NAMES[name]), upper),
+            account_name: None,
             description: None,
             member_sids: members.into_iter().map(|m| sid(m).into()).collect(),
             members_partial: None,
@@ -262,6 +263,7 @@ fn policy() -> impl Strategy<Value = Policy> {
                 // A pass-level filter of the directory: nothing for the planner to see.
                 exclude_sync_group: false,
                 attributes: Default::default(),
+                ..Policy::default()
             },
         )
 }

@@ -12,7 +12,7 @@ use super::error::{ConfigError, MissingItem, MissingKind};
 use super::secrets::{parse_credentials, parse_token};
 use super::settings::{DirectorySource, Settings};
 use super::validate;
-use crate::model::settings::{CaBundle, LdapSettings, LdapUrl};
+use crate::model::settings::{CaBundle, LdapSettings, LdapUrl, Policy};
 use crate::secret::Secret;
 
 /// Environment variable overriding the SSM parameter path (default `/IAM-IDC/`).
@@ -216,6 +216,7 @@ pub async fn load_from_aws(sdk: &SdkConfig, names: &AwsNames) -> Result<Settings
     let token = parse_token(&names.token_secret_id, &token_raw)?;
     let (bind_dn, bind_password) = parse_credentials(&names.ldap_secret_id, &creds_raw)?;
 
+    let group_name_prefix = tuning.scope.name_prefix(&scope.group_prefix);
     Ok(Settings {
         directory: DirectorySource::Ldap(LdapSettings {
             url: ldap_url,
@@ -235,7 +236,10 @@ pub async fn load_from_aws(sdk: &SdkConfig, names: &AwsNames) -> Result<Settings
         scim: tuning
             .scim
             .into_settings(scim_url, token, Some(names.token_secret_id.clone()), None),
-        policy: tuning.policy,
+        policy: Policy {
+            group_name_prefix,
+            ..tuning.policy
+        },
         guard: tuning.guard,
         run: tuning.run,
     })

@@ -12,8 +12,8 @@ use super::error::ConfigError;
 use super::scope::{RawScopeRules, ScopeOptions};
 use super::settings::{defaults, RunConfig};
 use crate::model::settings::{
-    AnchorAttribute, DirectoryProfile, GuardSettings, OpenLdapProfile, ScimClientConfig,
-    ScimEndpoint,
+    AnchorAttribute, DirectoryProfile, GroupDisplayName, GuardSettings, OpenLdapProfile,
+    ScimClientConfig, ScimEndpoint,
 };
 use crate::model::settings::{
     AttributeMapping, EmailSource, OutOfScopeAction, Policy, UserAttribute, UserNameSource,
@@ -53,6 +53,8 @@ pub(crate) struct ScopeSection {
     pub user_filter: Option<String>,
     pub exclude_groups: Option<Vec<String>>,
     pub group_search_bases: Option<Vec<String>>,
+    pub group_display_name: Option<GroupDisplayName>,
+    pub group_name_prefix: Option<String>,
 }
 
 /// Which kind of directory is read (`directory.profile` and the `openldap` profile's keys).
@@ -246,6 +248,9 @@ impl OptionalSettings {
             lowercase_user_names: p.lowercase_user_names.unwrap_or(base.lowercase_user_names),
             attributes: attribute_mapping(&self.attributes, openldap)
                 .map_err(|(key, r)| bad(&key, r))?,
+            group_display_name: self.scope.group_display_name.unwrap_or_default(),
+            // Set with the scope, once the group prefix is known (ScopeOptions::name_prefix).
+            group_name_prefix: String::new(),
         };
 
         let g = self.guard;
@@ -349,6 +354,7 @@ impl OptionalSettings {
             user_filter: self.scope.user_filter,
             exclude_groups: self.scope.exclude_groups,
             group_search_bases: self.scope.group_search_bases,
+            group_name_prefix: self.scope.group_name_prefix,
         }
         .resolve()
         .map_err(|(setting, r)| bad(setting, r))?;
@@ -775,5 +781,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("syncGroup"), "{err}");
+    }
+
+    #[test]
+    fn group_display_name_is_one_of_three() {
+        let r = resolve_toml(r#"{"scope": {"groupDisplayName": "cnWithoutPrefix"}}"#).unwrap();
+        assert_eq!(
+            r.policy.group_display_name,
+            GroupDisplayName::CnWithoutPrefix
+        );
+        let r = resolve_toml(r#"{"scope": {"groupDisplayName": "sAMAccountName"}}"#).unwrap();
+        assert_eq!(
+            r.policy.group_display_name,
+            GroupDisplayName::SamAccountName
+        );
+        assert_eq!(
+            resolve_toml("").unwrap().policy.group_display_name,
+            GroupDisplayName::Cn
+        );
+        let err = resolve_toml(r#"{"scope": {"groupDisplayName": "name"}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cnWithoutPrefix"), "{err}");
+        let r = resolve_toml(r#"{"scope": {"groupNamePrefix": "grp_*"}}"#).unwrap();
+        assert_eq!(r.scope.name_prefix("aws-"), "grp_");
+        assert_eq!(resolve_toml("").unwrap().scope.name_prefix("aws-"), "aws-");
     }
 }

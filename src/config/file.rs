@@ -15,7 +15,7 @@ use super::error::ConfigError;
 use super::secrets::{parse_credentials, parse_token};
 use super::settings::{DirectorySource, RunConfig, Settings};
 use super::validate;
-use crate::model::settings::{CaBundle, LdapSettings, LdapUrl};
+use crate::model::settings::{CaBundle, LdapSettings, LdapUrl, Policy};
 use crate::secret::Secret;
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +86,10 @@ struct FileScope {
     exclude_groups: Option<Vec<String>>,
     #[serde(default)]
     group_search_bases: Option<Vec<String>>,
+    #[serde(default)]
+    group_display_name: Option<crate::model::settings::GroupDisplayName>,
+    #[serde(default)]
+    group_name_prefix: Option<String>,
 }
 
 /// The endpoint keys plus the tuning keys of [`ScimSection`] (kept in step with it by hand:
@@ -224,6 +228,8 @@ fn parse(
             user_filter: doc.scope.user_filter.clone(),
             exclude_groups: doc.scope.exclude_groups.clone(),
             group_search_bases: doc.scope.group_search_bases.clone(),
+            group_display_name: doc.scope.group_display_name,
+            group_name_prefix: doc.scope.group_name_prefix.clone(),
         },
         directory: DirectorySection {
             profile: doc.directory.profile,
@@ -263,6 +269,7 @@ fn parse(
     )?;
     let (directory, credentials_secret_id) = directory_source(&cx, doc.directory, &tuning.ldap)?;
 
+    let group_name_prefix = tuning.scope.name_prefix(&scope.group_prefix);
     Ok(Pending {
         settings: Settings {
             directory,
@@ -271,7 +278,10 @@ fn parse(
             scim: tuning
                 .scim
                 .into_settings(url, token.token, None, token.origin),
-            policy: tuning.policy,
+            policy: Policy {
+                group_name_prefix,
+                ..tuning.policy
+            },
             guard: tuning.guard,
             run: RunConfig {
                 // Relative to the file, as every path in it.

@@ -13,6 +13,7 @@ pub(crate) struct RawScopeRules {
     pub user_filter: Option<String>,
     pub exclude_groups: Option<Vec<String>>,
     pub group_search_bases: Option<Vec<String>>,
+    pub group_name_prefix: Option<String>,
 }
 
 /// The scope rules after validation; [`ScopeOptions::scope`] adds the required values.
@@ -23,6 +24,8 @@ pub(crate) struct ScopeOptions {
     pub user_filter: Option<LdapFilter>,
     pub exclude_groups: Vec<String>,
     pub group_search_bases: Vec<String>,
+    /// `scope.groupNamePrefix` (validated like the group prefix), `None` for the default.
+    pub group_name_prefix: Option<String>,
 }
 
 /// A setting's name and what is wrong with it.
@@ -67,11 +70,16 @@ impl RawScopeRules {
                 group_search_bases.push(dn);
             }
         }
+        let group_name_prefix = match self.group_name_prefix {
+            Some(p) => Some(validate::group_prefix(&p).map_err(|r| ("scope.groupNamePrefix", r))?),
+            None => None,
+        };
         Ok(ScopeOptions {
             sync_groups,
             user_filter,
             exclude_groups,
             group_search_bases,
+            group_name_prefix,
         })
     }
 }
@@ -89,6 +97,14 @@ fn names(list: Vec<String>, setting: &'static str, what: &str) -> Result<Vec<Str
 }
 
 impl ScopeOptions {
+    /// The prefix `cnWithoutPrefix` strips: `scope.groupNamePrefix`, else the group prefix
+    /// that selects the groups (`AD-Group-Prefix`), the "technical prefix" people want gone.
+    pub(crate) fn name_prefix(&self, group_prefix: &str) -> String {
+        self.group_name_prefix
+            .clone()
+            .unwrap_or_else(|| group_prefix.to_string())
+    }
+
     /// The scope: `scope.syncGroups` when set, else `default_sync_group` (the SSM parameter
     /// or the file's `scope.syncGroup`, already validated, `None` when absent); the search
     /// base and prefix as validated by the caller.

@@ -250,6 +250,7 @@ pub(crate) fn decode_group(
         object_sid: sid,
         dn: e.dn.clone(),
         name,
+        account_name: text(map.account_name)?,
         description: text(map.description)?,
         member_sids: Vec::new(),
         members_partial: None,

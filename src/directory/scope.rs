@@ -291,6 +291,7 @@ mod tests {
                 object_sid: None,
                 dn: format!("CN={name},OU=G,DC=x"),
                 name: name.into(),
+                account_name: None,
                 description: None,
                 member_sids: vec![],
                 members_partial: None,

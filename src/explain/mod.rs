@@ -15,7 +15,7 @@ use crate::model::{
 };
 use crate::pass::select::{self, Target, TargetKind};
 use crate::pass::{read_ancestry, Inspection, PassError, PassOptions, Session};
-use crate::plan::{desired_group_name, desired_user, Operation, Policy};
+use crate::plan::{desired_group_name_by, desired_user, Operation, Policy};
 
 /// Members of a group whose nesting path is shown (each costs a walk up the directory).
 const MEMBER_PATHS_SHOWN: usize = 20;
@@ -152,7 +152,7 @@ pub fn build(
     });
     match target.kind {
         TargetKind::User => user(target, inspection, ancestry, policy, &findings, actions),
-        TargetKind::Group => group(target, inspection, member_paths, &findings, actions),
+        TargetKind::Group => group(target, inspection, member_paths, policy, &findings, actions),
     }
 }
 
@@ -338,6 +338,7 @@ fn group(
     target: &Target<'_>,
     inspection: &Inspection,
     member_paths: &[(&DirectoryUser, Option<Vec<String>>)],
+    policy: &Policy,
     findings: &[&Finding],
     actions: Value,
 ) -> Explanation {
@@ -379,7 +380,8 @@ fn group(
         },
         "members": members,
     });
-    let mapping = match dir.map(desired_group_name) {
+    let named = |g| desired_group_name_by(g, policy.group_display_name, &policy.group_name_prefix);
+    let mapping = match dir.map(named) {
         Some(Ok(name)) => {
             json!({ "attributes": { "displayName": name, "externalId": dir.map(|g| &g.object_guid) }, "rejected": Value::Null })
         }

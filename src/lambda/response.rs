@@ -159,6 +159,7 @@ mod tests {
                     object_sid: None,
                     dn: format!("CN=aws-{g},OU=Groups,DC=corp,DC=example"),
                     name: format!("aws-{g}"),
+                    account_name: None,
                     description: None,
                     member_sids: (0..users)
                         .filter(|n| n % 10 == g)

@@ -53,6 +53,9 @@ pub struct DirectoryGroup {
     pub dn: String,
     /// The name Identity Center shows (`cn`, or `sAMAccountName` when they differ by policy).
     pub name: String,
+    /// `sAMAccountName`, for `scope.groupDisplayName = "sAMAccountName"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_name: Option<String>,
     pub description: Option<String>,
     /// `object_sid` of every user in scope that is a direct or nested member, sorted. Shared
     /// (`Arc`): a user in ten groups is one string, not ten; at 100k users and a million

@@ -34,6 +34,8 @@ pub enum ReasonCode {
     FailsUserFilter,
     /// The group's name changed in the directory.
     GroupRenamed,
+    /// The group is renamed because `scope.groupDisplayName` changed (in place: same id).
+    GroupNamingChanged,
     /// A same-named group without externalId is taken over (`adoptGroupsByName`).
     AdoptedByName,
     /// An owned group is no longer in scope (`deleteGroupsOutOfScope`).
@@ -130,6 +132,7 @@ impl ReasonCode {
             InExclusionGroup => "inExclusionGroup",
             FailsUserFilter => "failsUserFilter",
             GroupRenamed => "groupRenamed",
+            GroupNamingChanged => "groupNamingChanged",
             AdoptedByName => "adoptedByName",
             GroupLeftScope => "groupLeftScope",
             MemberAdded => "memberAdded",

@@ -285,6 +285,9 @@ fn takes_access_away(op: &Operation) -> bool {
     op.is_destructive()
         || matches!(op, Operation::UpdateUser { user, changed, .. }
             if changed.contains(&UserField::Active) && !user.active)
+        // Not access, but held back by the guard all the same (a changed groupDisplayName).
+        || matches!(op, Operation::RenameGroup { reason, .. }
+            if reason.code == crate::model::ReasonCode::GroupNamingChanged)
 }
 
 /// What identifies an operation among a plan's: its kind, target and (for an update) whether

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use super::attributes::{wanted, WantedAttributes};
 use super::types::UserAttributes;
 use super::validate;
-use crate::model::settings::{EmailSource, Policy, UserNameSource};
+use crate::model::settings::{EmailSource, GroupDisplayName, Policy, UserNameSource};
 use crate::model::{DirectoryGroup, DirectoryUser, Reason, ReasonCode};
 
 /// Surrounding whitespace is never meaningful in a directory value (AD tools let it slip in),
@@ -194,15 +194,58 @@ fn normalise_case<'a>(value: &'a str, policy: &Policy) -> Cow<'a, str> {
     }
 }
 
-/// The displayName Identity Center should show for `group`, or why it cannot be sent.
+/// The displayName Identity Center should show for `group` under the original's naming
+/// (`cn`), or why it cannot be sent.
 pub fn desired_group_name(group: &DirectoryGroup) -> Result<String, Reason> {
+    desired_group_name_by(group, GroupDisplayName::Cn, "")
+}
+
+/// The name `naming` (`scope.groupDisplayName`) makes for `group`, before validation:
+/// `cnWithoutPrefix` strips `prefix` (compared without case) unless nothing would be left or
+/// the name does not start with it; `sAMAccountName` falls back to `cn` when absent.
+pub fn group_display_name(
+    group: &DirectoryGroup,
+    naming: GroupDisplayName,
+    prefix: &str,
+) -> String {
+    let cn = group.name.trim();
+    match naming {
+        GroupDisplayName::Cn => cn.to_string(),
+        GroupDisplayName::CnWithoutPrefix => {
+            let n = prefix.chars().count();
+            let head: String = cn.chars().take(n).collect();
+            let rest: String = cn.chars().skip(n).collect();
+            let rest = rest.trim();
+            if n > 0 && head.to_lowercase() == prefix.to_lowercase() && !rest.is_empty() {
+                rest.to_string()
+            } else {
+                cn.to_string()
+            }
+        }
+        GroupDisplayName::SamAccountName => group
+            .account_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .unwrap_or(cn)
+            .to_string(),
+    }
+}
+
+/// [`desired_group_name`] under a naming setting and its prefix.
+pub fn desired_group_name_by(
+    group: &DirectoryGroup,
+    naming: GroupDisplayName,
+    prefix: &str,
+) -> Result<String, Reason> {
     validate::external_id(group.object_guid.trim()).map_err(|e| {
         Reason::new(
             ReasonCode::UnusableAnchor,
             format!("objectGUID unusable: {e}"),
         )
     })?;
-    let Some(name) = clean(Some(group.name.as_str())) else {
+    let made = group_display_name(group, naming, prefix);
+    let Some(name) = clean(Some(made.as_str())) else {
         return Err(Reason::new(
             ReasonCode::MissingGroupName,
             "the group name is empty",
@@ -388,6 +431,7 @@ mod tests {
             object_sid: None,
             dn: "CN=aws-admins,OU=Groups".into(),
             name: " aws-admins ".into(),
+            account_name: None,
             description: None,
             member_sids: vec![],
             members_partial: None,
@@ -398,5 +442,63 @@ mod tests {
             ..g
         };
         assert!(desired_group_name(&empty).is_err());
+    }
+}
+
+#[cfg(test)]
+mod group_name_tests {
+    use super::*;
+
+    fn group(cn: &str, sam: Option<&str>) -> DirectoryGroup {
+        DirectoryGroup {
+            object_guid: "0b1f2c3d-0000-4000-8000-000000000009".into(),
+            object_sid: None,
+            dn: format!("CN={cn},OU=AWS,DC=x"),
+            name: cn.into(),
+            account_name: sam.map(str::to_string),
+            description: None,
+            member_sids: Vec::new(),
+            members_partial: None,
+        }
+    }
+
+    #[test]
+    fn each_naming_makes_its_name() {
+        use GroupDisplayName::*;
+        let g = group("AWS-Developers", Some("aws-dev"));
+        assert_eq!(group_display_name(&g, Cn, "aws-"), "AWS-Developers");
+        assert_eq!(
+            group_display_name(&g, CnWithoutPrefix, "aws-"),
+            "Developers"
+        );
+        assert_eq!(group_display_name(&g, SamAccountName, "aws-"), "aws-dev");
+        // Kept whole: no prefix configured, a name without it, a name that is only it.
+        assert_eq!(
+            group_display_name(&g, CnWithoutPrefix, ""),
+            "AWS-Developers"
+        );
+        assert_eq!(
+            group_display_name(&group("finance", None), CnWithoutPrefix, "aws-"),
+            "finance"
+        );
+        assert_eq!(
+            group_display_name(&group("aws-", None), CnWithoutPrefix, "aws-"),
+            "aws-"
+        );
+        assert_eq!(
+            group_display_name(&group("aws- x", None), CnWithoutPrefix, "aws-"),
+            "x"
+        );
+        // No sAMAccountName: the cn.
+        assert_eq!(
+            group_display_name(&group("aws-ops", None), SamAccountName, ""),
+            "aws-ops"
+        );
+        assert_eq!(
+            desired_group_name_by(&g, CnWithoutPrefix, "aws-")
+                .ok()
+                .as_deref(),
+            Some("Developers")
+        );
     }
 }

@@ -5,14 +5,14 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use super::anchors::{unique_by_anchor, AnchorNames};
-use super::desired::desired_group_name;
+use super::desired::{desired_group_name_by, group_display_name};
 use super::holders::{Holder, Holders};
 use super::ownership::{
     duplicate_external_id, fold, group_key, is_owned_group_external_id, same_folded,
 };
 use super::types::{GroupRef, Operation, Plan};
 use super::unknown::Unknown;
-use crate::model::settings::Policy;
+use crate::model::settings::{GroupDisplayName, Policy};
 use crate::model::{DirectoryGroup, Finding, IdcGroup, Reason, ReasonCode};
 
 /// What Identity Center holds as a group's members before this plan.
@@ -41,6 +41,9 @@ struct Candidate<'a> {
     key: Cow<'a, str>,
     name: String,
     existing: Option<&'a IdcGroup>,
+    /// Set when the existing group carries the name another `scope.groupDisplayName` would
+    /// make: the rename is the setting's, not the directory's.
+    naming_changed: Option<GroupDisplayName>,
 }
 
 pub(super) fn plan_groups<'a>(
@@ -57,7 +60,14 @@ pub(super) fn plan_groups<'a>(
         .iter()
         .map(|g| group_key(&g.object_guid))
         .collect();
-    let candidates = candidates(dir_groups, domain_sids, &owned, &mut untouchable, out);
+    let candidates = candidates(
+        dir_groups,
+        domain_sids,
+        &owned,
+        &mut untouchable,
+        policy,
+        out,
+    );
 
     let out_of_scope: Vec<&IdcGroup> = {
         let mut v: Vec<&IdcGroup> = owned
@@ -172,6 +182,7 @@ fn candidates<'a>(
     domains: &'a [String],
     owned: &HashMap<Cow<'a, str>, &'a IdcGroup>,
     untouchable: &mut HashSet<Cow<'a, str>>,
+    policy: &Policy,
     out: &mut Plan,
 ) -> Vec<Candidate<'a>> {
     let keyed = dir_groups
@@ -187,14 +198,28 @@ fn candidates<'a>(
 
     let mut result: Vec<Candidate<'a>> = Vec::with_capacity(unique.len());
     for (key, dir) in unique {
-        match desired_group_name(dir) {
-            Ok(name) => result.push(Candidate {
-                dir,
-                domains,
-                existing: owned.get(&key).copied(),
-                key,
-                name,
-            }),
+        let (naming, prefix) = (policy.group_display_name, &policy.group_name_prefix);
+        match desired_group_name_by(dir, naming, prefix) {
+            Ok(name) => {
+                let existing = owned.get(&key).copied();
+                let naming_changed = existing
+                    .filter(|e| e.display_name != name)
+                    .filter(|e| {
+                        GroupDisplayName::ALL.iter().any(|other| {
+                            *other != naming
+                                && group_display_name(dir, *other, prefix) == e.display_name
+                        })
+                    })
+                    .map(|_| naming);
+                result.push(Candidate {
+                    dir,
+                    domains,
+                    existing,
+                    key,
+                    name,
+                    naming_changed,
+                })
+            }
             Err(reason) => {
                 out.skipped.push(
                     Finding::new(reason.code, format!("{}: {reason}", dir.dn))
@@ -302,7 +327,10 @@ fn plan_existing<'a>(
                 external_id: c.dir.object_guid.clone(),
                 from: e.display_name.clone(),
                 to: c.name.clone(),
-                reason: renamed(&e.display_name, &c.name),
+                reason: match c.naming_changed {
+                    Some(naming) => renamed_by_setting(&e.display_name, &c.name, naming),
+                    None => renamed(&e.display_name, &c.name),
+                },
             }),
             Holder::Keeps(h) => {
                 out.conflicts.push(about_group(
@@ -472,6 +500,18 @@ fn adopt<'a>(
         dir: c.dir,
         current,
     }
+}
+
+/// A rename because `scope.groupDisplayName` changed: the guard counts these.
+fn renamed_by_setting(from: &str, to: &str, naming: GroupDisplayName) -> Reason {
+    Reason::new(
+        ReasonCode::GroupNamingChanged,
+        format!(
+            "renamed from {from} to {to}: scope.groupDisplayName is now {} (same group id, so \
+             account assignments are kept)",
+            naming.key()
+        ),
+    )
 }
 
 fn renamed(from: &str, to: &str) -> Reason {

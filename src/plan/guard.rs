@@ -128,6 +128,55 @@ pub fn apply_guard_on(
     directory_empty: bool,
     g: &GuardSettings,
 ) -> (Plan, Vec<Finding>) {
+    let (plan, renames) = guard_renames(plan, base, g);
+    let (plan, mut reasons) = guard_destructive(plan, base, directory_empty, g);
+    reasons.splice(0..0, renames);
+    (plan, reasons)
+}
+
+/// Renames that come from a changed `scope.groupDisplayName` (`groupNamingChanged`) are one
+/// setting renaming every group at once: beyond the limits (the groups' share and count)
+/// they are all withheld, as a mass change is, until `guard.allowMassChanges` is set for one
+/// run. Renames made in the directory, one group at a time, are not counted.
+fn guard_renames(mut plan: Plan, base: &GuardBase, g: &GuardSettings) -> (Plan, Option<Finding>) {
+    if g.allow_mass_changes {
+        return (plan, None);
+    }
+    let by_setting = |op: &Operation| matches!(op, Operation::RenameGroup { reason, .. } if reason.code == ReasonCode::GroupNamingChanged);
+    let count = plan.operations.iter().filter(|op| by_setting(op)).count() as u64;
+    let loss = Loss {
+        what: "managed groups",
+        verb: "renamed by the changed scope.groupDisplayName",
+        count,
+        base: base.groups,
+    };
+    if count == 0 || loss.count <= g.max_destructive_count && loss.count <= loss.share_limit(g) {
+        return (plan, None);
+    }
+    plan.operations.retain(|op| !by_setting(op));
+    let finding = Finding::new(
+        ReasonCode::HeldBackByGuard,
+        format!(
+            "{count} of {} managed groups would be renamed in this pass because \
+             scope.groupDisplayName changed, more than the guard allows ({:.0} % = {}, at most \
+             {}): these renames are withheld (the rest of the pass goes on); if this is \
+             intended, set {OVERRIDE_SETTING} for one run",
+            base.groups,
+            g.max_destructive_share * 100.0,
+            loss.share_limit(g),
+            g.max_destructive_count
+        ),
+    );
+    (plan, Some(finding))
+}
+
+/// The destructive part of the guard (disables, deletions, member removals).
+fn guard_destructive(
+    plan: Plan,
+    base: &GuardBase,
+    directory_empty: bool,
+    g: &GuardSettings,
+) -> (Plan, Vec<Finding>) {
     if g.allow_mass_changes {
         return (plan, Vec::new());
     }

@@ -69,7 +69,7 @@ pub use crate::model::anchor::{
 pub use crate::model::settings::GuardSettings;
 pub use crate::model::settings::{EmailSource, OutOfScopeAction, Policy, UserNameSource};
 pub use crate::model::{Finding, Reason, ReasonCode};
-pub use desired::{desired_group_name, desired_user};
+pub use desired::{desired_group_name, desired_group_name_by, desired_user, group_display_name};
 pub use guard::{apply_guard, apply_guard_on, withhold_on_read_errors, GuardBase};
 pub use ownership::{
     domain_of_anchor, domain_of_sid, is_owned_group_external_id, is_owned_user_external_id, is_sid,

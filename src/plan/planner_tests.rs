@@ -104,6 +104,7 @@ pub(super) fn dir_group(n: u32, members: &[u32]) -> DirectoryGroup {
         object_sid: None,
         dn: format!("CN=aws-group{n},OU=Groups,DC=corp"),
         name: format!("aws-group{n}"),
+        account_name: None,
         description: None,
         member_sids: members.iter().map(|m| sid(*m).into()).collect(),
         members_partial: None,

@@ -155,6 +155,7 @@ pub(crate) fn decode_group(
         object_sid: None,
         dn: e.dn.clone(),
         name,
+        account_name: None,
         description: text(DESCRIPTION)?,
         member_sids: Vec::new(),
         members_partial: None,

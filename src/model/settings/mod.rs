@@ -25,7 +25,7 @@ pub use attributes::{AttributeMapping, UserAttribute};
 pub use ca_bundle::CaBundle;
 pub use ldap_filter::{FilterNode, LdapFilter};
 pub use ldap_url::LdapUrl;
-pub use policy::{EmailSource, OutOfScopeAction, Policy, UserNameSource};
+pub use policy::{EmailSource, GroupDisplayName, OutOfScopeAction, Policy, UserNameSource};
 pub use profile::{AnchorAttribute, DirectoryProfile, OpenLdapProfile};
 pub use scim::{ScimClientConfig, ScimEndpoint};
 

@@ -42,6 +42,40 @@ pub enum EmailSource {
     UserPrincipalName,
 }
 
+/// How a group's Identity Center displayName is made from its directory entry
+/// (`scope.groupDisplayName`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum GroupDisplayName {
+    /// `cn`, as the PowerShell original named them.
+    #[default]
+    Cn,
+    /// `cn` without the technical prefix (`scope.groupNamePrefix`, by default the group
+    /// prefix that selects the groups, `AD-Group-Prefix`): `aws-Developers` shows as
+    /// `Developers`. A name that does not start with it, or is nothing but it, is kept whole.
+    CnWithoutPrefix,
+    /// `sAMAccountName` (the pre-Windows 2000 name), falling back to `cn` when absent.
+    #[serde(rename = "sAMAccountName", alias = "samAccountName")]
+    SamAccountName,
+}
+
+impl GroupDisplayName {
+    pub const ALL: [GroupDisplayName; 3] = [
+        GroupDisplayName::Cn,
+        GroupDisplayName::CnWithoutPrefix,
+        GroupDisplayName::SamAccountName,
+    ];
+
+    /// The setting's value as written.
+    pub fn key(self) -> &'static str {
+        match self {
+            GroupDisplayName::Cn => "cn",
+            GroupDisplayName::CnWithoutPrefix => "cnWithoutPrefix",
+            GroupDisplayName::SamAccountName => "sAMAccountName",
+        }
+    }
+}
+
 /// Choices an operator makes about how far the sync may go. Defaults are the safe ones.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -64,6 +98,11 @@ pub struct Policy {
     /// The optional user attributes scim-sync manages, and where each comes from (the
     /// `attributes` setting). Unmapped attributes are never sent nor removed.
     pub attributes: AttributeMapping,
+    /// How group displayNames are made (`scope.groupDisplayName`).
+    pub group_display_name: GroupDisplayName,
+    /// The technical prefix `cnWithoutPrefix` strips (`scope.groupNamePrefix`, defaulted to
+    /// the group prefix by `config`), compared without regard to case.
+    pub group_name_prefix: String,
 }
 
 impl Default for Policy {
@@ -77,6 +116,8 @@ impl Default for Policy {
             exclude_sync_group: false,
             lowercase_user_names: false,
             attributes: AttributeMapping::default(),
+            group_display_name: GroupDisplayName::Cn,
+            group_name_prefix: String::new(),
         }
     }
 }
