@@ -92,6 +92,7 @@ impl Model {
                     object_sid: None,
                     dn: group_dn(g),
                     name: format!("aws-g{g}"),
+                    account_name: None,
                     description: None,
                     member_sids: members
                         .into_iter()
