@@ -99,8 +99,15 @@ async fn a_powershell_style_deployment_loads_under_the_default_names() {
     assert_eq!(l.bind_dn, "svc-scim@corp.example.com");
     assert_eq!(l.bind_password.expose(), PASSWORD);
     assert!(l.ca_bundle.is_none());
-    // Everything the sample did not have takes its documented default.
-    assert_eq!(s.policy, Policy::default());
+    // Everything the sample did not have takes its documented default (the prefix
+    // cnWithoutPrefix would strip is the group prefix).
+    assert_eq!(
+        s.policy,
+        Policy {
+            group_name_prefix: s.scope.group_prefix.clone(),
+            ..Policy::default()
+        }
+    );
     assert_eq!(
         (l.page_size, l.range_window, l.start_tls, l.allow_plain_ldap),
         (1000, Some(1500), false, false)
