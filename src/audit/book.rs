@@ -313,3 +313,84 @@ fn current_value(user: &IdcUser, field: UserField) -> Value {
         UserField::Attribute(a) => json!(user.attributes.get(&a)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::settings::UserAttribute as A;
+    use crate::model::{AttributeValues, IdcUser, Reason, ReasonCode};
+
+    fn current() -> IdcUser {
+        IdcUser {
+            id: "u1".into(),
+            external_id: Some("S-1-5-21-1-2-3-1001".into()),
+            user_name: "ada@example.test".into(),
+            display_name: Some("Ada".into()),
+            given_name: Some("Ada".into()),
+            family_name: Some("Lovelace".into()),
+            email: None,
+            active: true,
+            attributes: AttributeValues::from_iter([
+                (A::Title, "Engineer".to_string()),
+                (A::Department, "Analytics".to_string()),
+                (A::CostCenter, "CC-7".to_string()),
+            ]),
+        }
+    }
+
+    fn update(changed: Vec<UserField>) -> Operation {
+        Operation::UpdateUser {
+            id: "u1".into(),
+            user: UserAttributes {
+                external_id: "S-1-5-21-1-2-3-1001".into(),
+                user_name: "ada@example.test".into(),
+                display_name: "Ada".into(),
+                given_name: "Ada".into(),
+                family_name: "Lovelace".into(),
+                email: None,
+                active: true,
+                // Title changed, department emptied in the directory, cost center untouched.
+                attributes: AttributeValues::from_iter([
+                    (A::Title, "Lead Engineer".to_string()),
+                    (A::CostCenter, "CC-7".to_string()),
+                ]),
+            },
+            changed,
+            reason: Reason::new(ReasonCode::AttributeChanged, "title, department"),
+        }
+    }
+
+    #[test]
+    fn an_attribute_change_records_its_value_before_and_after() {
+        let idc = IdcSnapshot {
+            users: vec![current()],
+            ..IdcSnapshot::default()
+        };
+        let dir = DirectorySnapshot::default();
+        let op = update(vec![
+            UserField::Attribute(A::Title),
+            UserField::Attribute(A::Department),
+        ]);
+        let plan = Plan {
+            operations: vec![op.clone()],
+            ..Plan::default()
+        };
+        let record = AuditBook::new("pass-1", &dir, &idc, &plan).record(&op);
+        let attrs = &record.changes.attributes;
+        assert_eq!(attrs["title"].from, json!("Engineer"));
+        assert_eq!(attrs["title"].to, json!("Lead Engineer"));
+        assert_eq!(
+            (
+                &attrs["enterprise.department"].from,
+                &attrs["enterprise.department"].to
+            ),
+            (&json!("Analytics"), &Value::Null),
+            "an attribute emptied in the directory is recorded as removed"
+        );
+        assert!(
+            !attrs.contains_key("enterprise.costCenter"),
+            "only the changed attributes are recorded: {attrs:?}"
+        );
+        assert_eq!(record.object.id.as_deref(), Some("u1"));
+    }
+}
