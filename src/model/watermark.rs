@@ -60,7 +60,8 @@ impl Watermark {
             return Some(about(Finding::new(
                 ReasonCode::NoWatermark,
                 format!(
-                    "the watermark is for {}, but {} answered: USNs are local to one domain                      controller",
+                    "the watermark is for {}, but {} answered: USNs are local to one domain \
+                     controller",
                     self.dns_host_name, dc.dns_host_name
                 ),
             )));
@@ -69,7 +70,8 @@ impl Watermark {
             return Some(about(Finding::new(
                 ReasonCode::DomainControllerRestored,
                 format!(
-                    "{}'s invocationId changed from {} to {}: its database was restored (or                      reinstalled), so its USNs no longer follow on from the watermark",
+                    "{}'s invocationId changed from {} to {}: its database was restored (or \
+                     reinstalled), so its USNs no longer follow on from the watermark",
                     dc.dns_host_name, self.invocation_id, dc.invocation_id
                 ),
             )));
@@ -89,7 +91,8 @@ impl Watermark {
             return Some(about(Finding::new(
                 ReasonCode::WatermarkTooOld,
                 format!(
-                    "the watermark was taken {} days ago, not less than the tombstone lifetime                      ({} days): deletions since then may have left no trace",
+                    "the watermark was taken {} days ago, not less than the tombstone lifetime \
+                     ({} days): deletions since then may have left no trace",
                     now.saturating_sub(self.taken_at) / 86_400,
                     dc.tombstone_lifetime_days
                 ),
@@ -98,7 +101,8 @@ impl Watermark {
         if self.settings_fingerprint != fingerprint {
             return Some(about(Finding::new(
                 ReasonCode::SettingsChanged,
-                "a setting that decides the scope or what is sent changed since the watermark                  was taken",
+                "a setting that decides the scope or what is sent changed since the watermark \
+                 was taken",
             )));
         }
         None

@@ -465,7 +465,9 @@ fn read_in_scope(
             anchor: None,
             code: ReasonCode::UnreadableMembers,
             reason: format!(
-                "nested in an exclusion group (scope.excludeGroups), and its memberships could                  not be read ({reason}), so who it excludes is unknown; nobody is taken out of                  scope in this pass"
+                "nested in an exclusion group (scope.excludeGroups), and its memberships could \
+                 not be read ({reason}), so who it excludes is unknown; nobody is taken out of \
+                 scope in this pass"
             ),
             kind: EntryKind::User,
             user_names: Vec::new(),
