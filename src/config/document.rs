@@ -417,7 +417,8 @@ fn attribute_mapping(
             return Err((
                 setting,
                 format!(
-                    "{source:?} is not a directory attribute name (letters, digits and '-',                      starting with a letter, e.g. employeeID), nor \"\" to leave it unmanaged"
+                    "{source:?} is not a directory attribute name (letters, digits and '-', \
+                     starting with a letter, e.g. employeeID), nor \"\" to leave it unmanaged"
                 ),
             ));
         }
