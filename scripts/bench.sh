@@ -12,7 +12,9 @@
 #    in-process Identity Center emulator under latency and each throttle profile (one collective
 #    20/s bucket, per-API 40/25 buckets, both), printing 429s per API and the client's learned
 #    rates next to the bound; the LDAP read against ldapsearch; and the Lambda's cold start.
-# Output is also written to $CARGO_TARGET_DIR/bench/{plan,pass}.txt.
+# 5. runs benches/incremental.rs (as root; BENCH_INCREMENTAL=0 skips it): incremental passes
+#    against their own Samba DC (127.0.0.61): the idle cost and 1, 10 and 100 changes.
+# Output is also written to $CARGO_TARGET_DIR/bench/{plan,pass,incremental}.txt.
 #
 # Environment:
 #   BENCH_SIZES=1k,10k,100k       in-process pass sizes
@@ -44,7 +46,7 @@ command -v cargo >/dev/null || { log "cargo is missing (install Rust: https://ru
 command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3; }
 
 log "building (profile $PROFILE)"
-cargo build --profile "$PROFILE" --bench pass --bench plan --bin scim-sync-lambda
+cargo build --profile "$PROFILE" --bench pass --bench plan --bench incremental --bin scim-sync-lambda
 
 log "planner"
 cargo bench --profile "$PROFILE" --bench plan | tee "$OUT/plan.txt"
@@ -83,4 +85,8 @@ fi
 log "passes"
 BENCH_LAMBDA_BIN="$CARGO_TARGET_DIR/$PROFILE/scim-sync-lambda" \
   cargo bench --profile "$PROFILE" --bench pass | tee "$OUT/pass.txt"
-log "results: $OUT/plan.txt $OUT/pass.txt"
+if [ "${BENCH_INCREMENTAL:-1}" != 0 ] && [ "$(id -u)" = 0 ]; then
+  log "incremental passes"
+  SAMBA_FIXTURE_DIR="$FIX" cargo bench --profile "$PROFILE" --bench incremental | tee "$OUT/incremental.txt"
+fi
+log "results: $OUT/plan.txt $OUT/pass.txt $OUT/incremental.txt"
