@@ -51,7 +51,11 @@ impl World {
                 json!({"attributes": {
                     "enterprise.employeeNumber": "employeeID",
                     "phoneNumbers.work": "telephoneNumber",
+                    "addresses.work.streetAddress": "streetAddress",
                     "addresses.work.locality": "l",
+                    "addresses.work.region": "st",
+                    "addresses.work.postalCode": "postalCode",
+                    "addresses.work.country": "c",
                     "enterprise.manager": "manager"
                 }})
                 .to_string(),
@@ -133,6 +137,8 @@ async fn mapped_attributes_are_synced_removed_in_one_patch_and_then_left_alone()
             "replace: title\ntitle: Engineer \n-\nreplace: department\ndepartment: R&D\n-\n\
              replace: company\ncompany: Example Corp\n-\nreplace: employeeID\nemployeeID: 701984\n-\n\
              replace: telephoneNumber\ntelephoneNumber: +1 555 0100\n-\nreplace: l\nl: Berlin\n-\n\
+             replace: streetAddress\nstreetAddress: Unter den Linden 1\n-\nreplace: st\nst: Berlin\n-\n\
+             replace: postalCode\npostalCode: 10117\n-\nreplace: c\nc: DE\n-\n\
              replace: manager\nmanager: {}\n",
             boss.dn
         ),
@@ -163,7 +169,15 @@ async fn mapped_attributes_are_synced_removed_in_one_patch_and_then_left_alone()
     );
     assert_eq!(
         u["addresses"],
-        json!([{"locality": "Berlin", "type": "work", "primary": true}])
+        json!([{
+            "streetAddress": "Unter den Linden 1",
+            "locality": "Berlin",
+            "region": "Berlin",
+            "postalCode": "10117",
+            "country": "DE",
+            "type": "work",
+            "primary": true
+        }])
     );
     assert_eq!(world.scim_user(&boss.object_sid).await["title"], "Director");
 
@@ -178,11 +192,11 @@ async fn mapped_attributes_are_synced_removed_in_one_patch_and_then_left_alone()
     let third = world.pass().await;
     assert_eq!(third.summary.scim_writes, 0, "{:#?}", third.plan);
 
-    // 4. department cleared and the title changed in AD: one PATCH removes one and
-    //    replaces the other; everything else stays.
+    // 4. department cleared, the title and the postal code changed in AD: one PATCH
+    //    removes one and replaces the others; everything else stays.
     world.modify(
         &report.dn,
-        "delete: department\n-\nreplace: title\ntitle: Lead\n",
+        "delete: department\n-\nreplace: title\ntitle: Lead\n-\nreplace: postalCode\npostalCode: 10178\n",
     );
     world.emulator.reset_counters();
     let fourth = world.pass().await;
@@ -200,6 +214,15 @@ async fn mapped_attributes_are_synced_removed_in_one_patch_and_then_left_alone()
     assert_eq!(u[ENT]["organization"], "Example Corp");
     assert_eq!(u[ENT]["manager"], json!({ "value": boss_id }));
     assert_eq!(u["phoneNumbers"][0]["value"], "+1 555 0100");
+    assert_eq!(
+        (
+            &u["addresses"][0]["postalCode"],
+            &u["addresses"][0]["streetAddress"],
+            &u["addresses"][0]["country"]
+        ),
+        (&json!("10178"), &json!("Unter den Linden 1"), &json!("DE")),
+        "one address part changed, the others kept: {u}"
+    );
 
     // 5. And the next pass writes nothing.
     let fifth = world.pass().await;
