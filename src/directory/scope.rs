@@ -219,6 +219,20 @@ pub(crate) fn missing_sync_group(name: &str, base: &str) -> SkippedEntry {
     }
 }
 
+/// A user-side entry for a nested group whose memberships could not be read. `why` is the
+/// reader's "DN: reason" line; `sentence` says, from the reason, what that leaves unknown.
+pub(crate) fn unreadable_nesting(why: &str, sentence: impl FnOnce(&str) -> String) -> SkippedEntry {
+    let (dn, reason) = why.split_once(": ").unwrap_or((why, ""));
+    SkippedEntry {
+        dn: dn.to_string(),
+        anchor: None,
+        code: ReasonCode::UnreadableMembers,
+        reason: sentence(reason),
+        kind: EntryKind::User,
+        user_names: Vec::new(),
+    }
+}
+
 /// The users scope rules left out, once each (an exclusion group before the filter), in a
 /// stable order, so both sources give equal snapshots.
 pub(crate) fn sorted_exclusions(mut excluded: Vec<ExcludedUser>) -> Vec<ExcludedUser> {

@@ -26,7 +26,8 @@ use super::filter_match::{check_evaluable, matches as filter_matches};
 use super::mapping::AttributeMap;
 use super::scope::{
     assemble, fails_user_filter, in_exclusion_group, missing_sync_group, name_has_prefix,
-    primary_group_sid, sorted_exclusions, validate_scope, GroupCandidate, MembershipGraph,
+    primary_group_sid, sorted_exclusions, unreadable_nesting, validate_scope, GroupCandidate,
+    MembershipGraph,
 };
 use super::sid::sid_to_string;
 use crate::model::settings::Scope;
@@ -459,33 +460,21 @@ fn read_in_scope(
         .collect();
     unknown_exclusion.sort();
     for why in unknown_exclusion {
-        let (dn, reason) = why.split_once(": ").unwrap_or((why.as_str(), ""));
-        skipped.push(SkippedEntry {
-            dn: dn.to_string(),
-            anchor: None,
-            code: ReasonCode::UnreadableMembers,
-            reason: format!(
+        skipped.push(unreadable_nesting(why, |reason| {
+            format!(
                 "nested in an exclusion group (scope.excludeGroups), and its memberships could \
                  not be read ({reason}), so who it excludes is unknown; nobody is taken out of \
                  scope in this pass"
-            ),
-            kind: EntryKind::User,
-            user_names: Vec::new(),
-        });
+            )
+        }));
     }
     for why in unknown_scope {
-        let (dn, reason) = why.split_once(": ").unwrap_or((why.as_str(), ""));
-        skipped.push(SkippedEntry {
-            dn: dn.to_string(),
-            anchor: None,
-            code: ReasonCode::UnreadableMembers,
-            reason: format!(
+        skipped.push(unreadable_nesting(why, |reason| {
+            format!(
                 "nested in the sync group, and its memberships could not be read ({reason}), \
                  so the users it holds are unknown"
-            ),
-            kind: EntryKind::User,
-            user_names: Vec::new(),
-        });
+            )
+        }));
     }
     let mut snapshot = assemble(users, groups, &links.graph, skipped, &links.unreadable);
     snapshot.excluded = sorted_exclusions(excluded);

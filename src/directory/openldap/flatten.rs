@@ -18,8 +18,8 @@ use super::super::dn::{dn_key, key_is_under, looks_like_dn};
 use super::super::entry::RawEntry;
 use super::super::error::DirectoryError;
 use super::super::scope::{
-    assemble, missing_sync_group, name_has_prefix, sorted_exclusions, GroupCandidate,
-    MembershipGraph,
+    assemble, missing_sync_group, name_has_prefix, sorted_exclusions, unreadable_nesting,
+    GroupCandidate, MembershipGraph,
 };
 use super::decode::{decode_group, group_members};
 use super::mapping::{OpenLdapReading, CN};
@@ -264,17 +264,9 @@ impl GroupGraph {
             candidates.push(GroupCandidate { group });
         }
         for why in &sync.partial {
-            let (dn, reason) = why.split_once(": ").unwrap_or((why.as_str(), ""));
-            skipped.push(SkippedEntry {
-                dn: dn.to_string(),
-                anchor: None,
-                code: ReasonCode::UnreadableMembers,
-                reason: format!(
-                    "nested in the sync group, and {reason}, so the users it holds are unknown"
-                ),
-                kind: EntryKind::User,
-                user_names: Vec::new(),
-            });
+            skipped.push(unreadable_nesting(why, |reason| {
+                format!("nested in the sync group, and {reason}, so the users it holds are unknown")
+            }));
         }
         let mut snapshot = assemble(users, candidates, &graph, skipped, &unreadable);
         snapshot.excluded = sorted_exclusions(excluded);
