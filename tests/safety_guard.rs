@@ -18,7 +18,7 @@ use pass_fixture::{
     convergence, ldif_settings, normalised, sid_string, temp_ldif, Directory, UserSpec, TOKEN,
 };
 use scim_sync::config::Settings;
-use scim_sync::model::ReasonCode;
+use scim_sync::model::{ReasonCode, Summary};
 use scim_sync::pass::{read_directory, PassError, PassOptions, PassReport, Session};
 
 async fn emulator() -> RunningEmulator {
@@ -43,6 +43,19 @@ async fn apply(settings: &Settings) -> PassReport {
 async fn assert_converged(emu: &RunningEmulator, settings: &Settings, context: &str) {
     let dir = read_directory(settings).await.unwrap();
     convergence(&emu.dump(), &dir).assert_ok(context);
+}
+
+/// Asserts the guard held something back with a reason naming every phrase.
+fn assert_guard_held(summary: &Summary, phrases: &[&str]) {
+    assert!(
+        summary
+            .withheld
+            .iter()
+            .any(|w| w.code == ReasonCode::HeldBackByGuard
+                && phrases.iter().all(|p| w.text.contains(p))),
+        "no guard reason naming {phrases:?} in {:?}",
+        summary.withheld
+    );
 }
 
 fn user(dump: &StateDump, n: u32) -> &idc_emulator::DumpUser {
@@ -89,15 +102,8 @@ async fn beyond_the_share_limit_nothing_destructive_is_written_but_the_safe_part
 
     let guarded = apply(&settings).await;
     let s = &guarded.summary;
-    assert!(
-        s.withheld
-            .iter()
-            .any(|w| w.code == ReasonCode::HeldBackByGuard
-                && w.text.contains("20 of 100 managed users")
-                && w.text.contains("allowMassChanges")),
-        "the summary names the reason and the override: {:?}",
-        s.withheld
-    );
+    // The summary names the reason and the override.
+    assert_guard_held(s, &["20 of 100 managed users", "allowMassChanges"]);
     assert_eq!(
         (s.users_disabled, s.users_deleted, s.members_removed),
         (0, 0, 0)
@@ -172,17 +178,7 @@ async fn beyond_the_count_limit_the_settings_override_lets_it_through() {
     }
     dir.write(&path);
     let guarded = apply(&settings).await;
-    assert!(
-        guarded
-            .summary
-            .withheld
-            .iter()
-            .any(|w| w.code == ReasonCode::HeldBackByGuard
-                && w.text.contains("51 of 520 managed users")
-                && w.text.contains("at most 50")),
-        "{:?}",
-        guarded.summary.withheld
-    );
+    assert_guard_held(&guarded.summary, &["51 of 520 managed users", "at most 50"]);
     assert_eq!(guarded.summary.users_disabled, 0);
     assert_eq!(guarded.summary.members_removed, 0);
     assert!(emu.dump().user_records.iter().all(|u| u.active));
@@ -237,16 +233,7 @@ async fn mass_member_removal_is_withheld_while_additions_are_applied() {
     dir.write(&path);
 
     let guarded = apply(&settings).await;
-    assert!(
-        guarded
-            .summary
-            .withheld
-            .iter()
-            .any(|w| w.code == ReasonCode::HeldBackByGuard
-                && w.text.contains("memberships of managed groups")),
-        "{:?}",
-        guarded.summary.withheld
-    );
+    assert_guard_held(&guarded.summary, &["memberships of managed groups"]);
     assert_eq!(guarded.summary.members_removed, 0);
     let dump = emu.dump();
     assert_eq!(member_sids(&dump, "aws-g2"), before);
@@ -273,17 +260,7 @@ async fn nobody_in_scope_never_disables_anyone_even_with_generous_limits() {
     dir.write(&path);
     assert!(read_directory(&settings).await.unwrap().users.is_empty());
     let report = apply(&settings).await;
-    assert!(
-        report
-            .summary
-            .withheld
-            .iter()
-            .any(|w| w.code == ReasonCode::HeldBackByGuard
-                && w.text.contains("no users in scope")
-                && w.text.contains("30 users")),
-        "{:?}",
-        report.summary.withheld
-    );
+    assert_guard_held(&report.summary, &["no users in scope", "30 users"]);
     assert_eq!(report.summary.users_disabled, 0);
     assert_eq!(report.summary.members_removed, 0);
     assert_eq!(normalised(&emu.dump()), before, "nothing changed");
@@ -372,17 +349,7 @@ async fn a_wrong_group_search_base_deletes_no_group_even_with_group_deletion_on(
     settings.scope.group_search_base = "OU=AWS-typo,DC=example,DC=test".into();
     assert!(read_directory(&settings).await.unwrap().groups.is_empty());
     let report = apply(&settings).await;
-    assert!(
-        report
-            .summary
-            .withheld
-            .iter()
-            .any(|w| w.code == ReasonCode::HeldBackByGuard
-                && w.text.contains("managed groups")
-                && w.text.contains("deleted")),
-        "{:?}",
-        report.summary.withheld
-    );
+    assert_guard_held(&report.summary, &["managed groups", "deleted"]);
     assert_eq!(report.summary.groups_deleted, 0);
     assert_eq!(normalised(&emu.dump()), before, "nothing changed");
 }
@@ -404,16 +371,7 @@ async fn mass_deactivation_in_the_directory_is_withheld_but_other_changes_to_tho
     }
     dir.write(&path);
     let guarded = apply(&settings).await;
-    assert!(
-        guarded
-            .summary
-            .withheld
-            .iter()
-            .any(|w| w.code == ReasonCode::HeldBackByGuard
-                && w.text.contains("20 of 100 managed users")),
-        "{:?}",
-        guarded.summary.withheld
-    );
+    assert_guard_held(&guarded.summary, &["20 of 100 managed users"]);
     assert_eq!(guarded.summary.users_disabled, 0);
     let dump = emu.dump();
     for n in 1..=20 {
