@@ -116,6 +116,9 @@ pub enum ReasonCode {
     SettingsChanged,
     /// The stored watermark could not be read or decoded.
     WatermarkUnreadable,
+    /// An LDAP search of the change detection failed after the bind (a refused search, a
+    /// broken connection, a malformed answer): what changed is unknown.
+    ChangeDetectionFailed,
 }
 
 impl ReasonCode {
@@ -170,6 +173,7 @@ impl ReasonCode {
             WatermarkTooOld => "watermarkTooOld",
             SettingsChanged => "settingsChanged",
             WatermarkUnreadable => "watermarkUnreadable",
+            ChangeDetectionFailed => "changeDetectionFailed",
         }
     }
 }

@@ -4,7 +4,10 @@
 //!    `invocationId`, and the watermark stored for that DC and this Identity Center is loaded.
 //!    Anything that breaks its meaning (none stored, another DC, a restore, a USN that went
 //!    back, an age beyond the tombstone lifetime, a changed scope setting, a damaged record)
-//!    makes this a full pass, with the reason in `summary.incremental.fallback`.
+//!    makes this a full pass, with the reason in `summary.incremental.fallback`; so does an
+//!    LDAP error of the change detection after the bind (`changeDetectionFailed`: what
+//!    changed is unknown). A DC that cannot be reached or bound to fails the pass with that
+//!    error, as a full pass would.
 //! 2. No USN committed since: done, no other LDAP search and no SCIM request. USNs committed
 //!    but nothing in scope changed (out-of-scope objects): done after two `(uSNChanged>=N)`
 //!    searches and the scope chain; still no SCIM request, and the watermark stays.
@@ -213,12 +216,14 @@ pub(super) async fn run(
         ));
     };
     let map = attribute_map(settings);
+    // A DC that cannot be reached or bound to fails a full pass the same way: that error is
+    // the pass's, as it is (retrying as a full pass would only hide it behind a second one).
     let mut reader = open_change_reader(ldap, &settings.scope, &map).await?;
     let dc = match reader.dc_state().await {
         Ok(dc) => dc,
         Err(e) => {
             reader.close().await;
-            return Err(e.into());
+            return full_fallback(session, opts, sink, None, detection_failed(&e)).await;
         }
     };
     let key = record_key(settings.scim.base_url.as_str(), &dc.dns_host_name);
@@ -251,7 +256,7 @@ pub(super) async fn run(
                 "the watermark could not be read",
             )
         });
-        return full_fallback(session, opts, sink, dc, reason).await;
+        return full_fallback(session, opts, sink, Some(dc), reason).await;
     };
     let mut info = IncrementalSummary {
         mode: "idle".into(),
@@ -268,7 +273,12 @@ pub(super) async fn run(
     let changes = reader.changes_since(mark.usn).await;
     info.ldap_searches = reader.searches();
     reader.close().await;
-    let changes = changes?;
+    let changes = match changes {
+        Ok(c) => c,
+        Err(e) => {
+            return full_fallback(session, opts, sink, Some(dc), detection_failed(&e)).await;
+        }
+    };
     info.changed_users = changes.users.len() as u64;
     info.changed_groups = changes.groups.len() as u64;
     if changes.is_empty() {
@@ -288,7 +298,7 @@ pub(super) async fn run(
             ),
         )
         .about(dc.dns_host_name.as_str());
-        return full_fallback(session, opts, sink, dc, reason).await;
+        return full_fallback(session, opts, sink, Some(dc), reason).await;
     };
     info.mode = "incremental".into();
     let directory = read_directory(settings).await?;
@@ -338,30 +348,68 @@ fn idle_report(opts: &PassOptions, info: IncrementalSummary, started: Instant) -
     }
 }
 
-/// A full pass in place of an incremental one, saving the watermark it leaves.
+/// Why a pass whose change detection failed after the bind runs in full: what changed since
+/// the watermark is unknown, and unknown is not "nothing".
+fn detection_failed(e: &crate::directory::DirectoryError) -> Finding {
+    Finding::new(
+        ReasonCode::ChangeDetectionFailed,
+        format!(
+            "the change detection failed ({e}), so what changed since the watermark is unknown: \
+             a full pass runs instead (if this repeats, the fast schedule costs a full pass \
+             each time: check the domain controller and the read-only account's access)"
+        ),
+    )
+}
+
+/// A full pass in place of an incremental one, saving the watermark it leaves. `dc` is the
+/// DC's state read before the directory; `None` when the change detection could not read
+/// it, in which case it is read once more (a watermark needs it), and without it none is
+/// saved.
 async fn full_fallback(
     session: &Session,
     opts: &PassOptions,
     sink: &dyn AuditSink,
-    dc: DcState,
+    dc: Option<DcState>,
     reason: Finding,
 ) -> Result<PassReport, PassError> {
-    tracing::info!(reason = %reason.text, code = %reason.code, "running a full pass instead of an incremental one");
+    match reason.code {
+        ReasonCode::ChangeDetectionFailed => {
+            tracing::warn!(reason = %reason.text, code = %reason.code, "running a full pass instead of an incremental one")
+        }
+        _ => {
+            tracing::info!(reason = %reason.text, code = %reason.code, "running a full pass instead of an incremental one")
+        }
+    }
+    let dc = match dc {
+        Some(dc) => Some(dc),
+        None => dc_before_full_pass(session).await,
+    };
     let started = Instant::now();
     let requests_before = session.client().request_counts();
-    let inspection = session.inspect(opts).await?;
+    let inspection = match session.inspect(opts).await {
+        Ok(i) => i,
+        Err(e) => {
+            // Reported as the pass's error (the clearer of the two when the DC went away);
+            // the change detection's is in the warning above.
+            tracing::error!(error = %e, "the full pass run in place of an incremental one failed too");
+            return Err(e);
+        }
+    };
     let mut report = session
         .finish(&inspection, opts, sink, started, requests_before)
         .await?;
     report.summary.incremental = Some(IncrementalSummary {
         mode: "full".into(),
         fallback: Some(reason),
-        dc: dc.dns_host_name.clone(),
-        to_usn: dc.highest_committed_usn,
+        dc: dc
+            .as_ref()
+            .map(|d| d.dns_host_name.clone())
+            .unwrap_or_default(),
+        to_usn: dc.as_ref().map_or(0, |d| d.highest_committed_usn),
         ..IncrementalSummary::default()
     });
-    if let Some(store) = &opts.watermarks {
-        save_after_full_pass(session, store, &dc, &inspection, &mut report).await;
+    if let (Some(store), Some(dc)) = (&opts.watermarks, &dc) {
+        save_after_full_pass(session, store, dc, &inspection, &mut report).await;
     }
     Ok(report)
 }
