@@ -935,3 +935,33 @@ async fn optional_attributes_round_trip_and_change_in_one_patch() {
         .unwrap();
     assert_eq!(read.attributes, bare.attributes);
 }
+
+#[tokio::test]
+async fn set_manager_is_one_patch_of_the_manager_alone() {
+    use scim_sync::model::settings::UserAttribute as A;
+    let emu = start(Behaviour::default()).await;
+    let c = client(&emu);
+    let boss = c.create_user(&user(2)).await.unwrap();
+    let mut u = user(1);
+    u.attributes = [(A::Title, "Engineer".to_string())].into_iter().collect();
+    let id = c.create_user(&u).await.unwrap();
+    emu.reset_counters();
+    c.set_manager(&id, &boss).await.unwrap();
+    assert_eq!(emu.counters().writes, 1, "{:?}", emu.counters().by_route);
+    assert_eq!(emu.counters().route("PATCH /Users/{id} 200"), 1);
+    let read = c
+        .find_user_by_external_id(&u.external_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        read.attributes.get(&A::Manager).map(String::as_str),
+        Some(boss.as_str())
+    );
+    assert_eq!(
+        read.attributes.get(&A::Title).map(String::as_str),
+        Some("Engineer"),
+        "nothing else touched"
+    );
+    emu.shutdown().await;
+}

@@ -6,6 +6,7 @@ use futures::stream::{self, StreamExt};
 
 use super::writer::{WriteError, Writer};
 use crate::audit::{AuditBook, AuditResult, AuditSink, ChangeRecord, NoAudit};
+use crate::model::settings::UserAttribute;
 use crate::model::{Failure, Finding, Reason, ReasonCode, Summary};
 use crate::plan::{GroupRef, Operation, Phase, Plan, UserField, UserRef};
 
@@ -251,6 +252,7 @@ pub fn count_planned(plan: &Plan, summary: &mut Summary) {
             Operation::RemoveMembers { user_ids, .. } => {
                 summary.members_removed += user_ids.len() as u64
             }
+            Operation::SetManager { .. } => summary.users_updated += 1,
         }
     }
 }
@@ -375,7 +377,9 @@ impl<W: Writer> Run<'_, W> {
         }
         if matches!(
             op,
-            Operation::AddMembers { .. } | Operation::RemoveMembers { .. }
+            Operation::AddMembers { .. }
+                | Operation::RemoveMembers { .. }
+                | Operation::SetManager { .. }
         ) {
             return self.apply_one(op, created).await;
         }
@@ -501,7 +505,67 @@ impl<W: Writer> Run<'_, W> {
                 self.patch_members(op, group_id, group_name, &[], &remove)
                     .await
             }
+            Operation::SetManager {
+                user,
+                user_name,
+                manager,
+                ..
+            } => {
+                self.set_manager(op, user, user_name, manager, created)
+                    .await
+            }
         }
+    }
+
+    /// Sets a manager created in this pass, once both it and the user have an id: a create
+    /// that failed (or was not started) leaves `enterprise.manager` as it is, with a record
+    /// saying why, rather than naming a user that does not exist. One record, whose `to` is
+    /// the manager's new id.
+    async fn set_manager(
+        &self,
+        op: &Operation,
+        user: &UserRef,
+        user_name: &str,
+        manager: &UserRef,
+        created: &Created,
+    ) -> Outcome {
+        let id_of = |r: &UserRef| match r {
+            UserRef::Existing(id) => Some(id.to_string()),
+            UserRef::New(ext) => created.users.get(&**ext).cloned(),
+        };
+        let (user_id, manager_id) = match (id_of(user), id_of(manager)) {
+            (Some(u), Some(m)) => (u, m),
+            (u, _) => {
+                let whose = if u.is_none() { "user's" } else { "manager's" };
+                self.held_back(
+                    op,
+                    AuditResult::NotStarted,
+                    Reason::new(
+                        ReasonCode::EarlierWriteFailed,
+                        format!(
+                            "the {whose} create did not succeed in this pass, so \
+                             enterprise.manager is left as it is; the next pass sets it"
+                        ),
+                    ),
+                );
+                return Outcome::NotStarted;
+            }
+        };
+        let outcome = match self.writer.set_manager(&user_id, &manager_id).await {
+            Ok(()) => Outcome::UserUpdated,
+            Err(e) => self.fail("set manager", user_target(user_name, user.as_str()), e),
+        };
+        let mut record = self.book.record(op);
+        record.object.id = Some(user_id);
+        if let Some(change) = record
+            .changes
+            .attributes
+            .get_mut(UserField::Attribute(UserAttribute::Manager).scim_name())
+        {
+            change.to = serde_json::Value::String(manager_id);
+        }
+        self.sink.record(&settled(record, &outcome));
+        outcome
     }
 
     /// Sends a group's member changes one PATCH's worth at a time (additions first, as the

@@ -101,6 +101,9 @@ impl Writer for Recorder {
     ) -> Result<(), FakeError> {
         self.write(format!("update user {id}"), id)
     }
+    async fn set_manager(&self, id: &str, manager_id: &str) -> Result<(), FakeError> {
+        self.write(format!("set manager {id} {manager_id}"), id)
+    }
     async fn set_user_active(&self, id: &str, active: bool) -> Result<(), FakeError> {
         self.write(format!("set active {id} {active}"), id)
     }
@@ -589,4 +592,129 @@ async fn member_changes_are_recorded_one_patch_at_a_time() {
     assert_eq!(sizes, vec![100, 100, 50]);
     assert_eq!(records[0].changes.members_added[0], "u000");
     assert!(records.iter().all(|r| r.action == "changeMembers"));
+}
+
+/// A new user whose manager is new too: both created, then the link, by their new ids.
+fn manager_plan() -> Plan {
+    Plan {
+        operations: vec![
+            Operation::CreateUser {
+                user: user("alice", true),
+                reason: why(),
+            },
+            Operation::CreateUser {
+                user: user("boss", true),
+                reason: why(),
+            },
+            Operation::SetManager {
+                user: UserRef::New("S-1-5-21-alice".into()),
+                user_name: "alice".into(),
+                manager: UserRef::New("S-1-5-21-boss".into()),
+                manager_name: "boss".into(),
+                from: None,
+                reason: Reason::new(ReasonCode::ManagerCreatedThisPass, "a test"),
+            },
+        ],
+        ..Plan::default()
+    }
+}
+
+#[tokio::test]
+async fn a_manager_created_in_the_pass_is_set_by_its_new_id_after_both_creates() {
+    let w = Recorder::default();
+    let sink = Collect::default();
+    let book = AuditBook::empty("pass-1");
+    let mut summary = Summary::default();
+    let plan = manager_plan();
+    super::execute_audited(
+        &w,
+        &plan,
+        &ExecuteOptions::default(),
+        &mut summary,
+        &book,
+        &sink,
+    )
+    .await;
+    let log = w.log();
+    let set = position(&log, "set manager");
+    assert!(position(&log, "create user alice") < set);
+    assert!(position(&log, "create user boss") < set);
+    assert_eq!(log[set], "set manager id-alice id-boss");
+    assert_eq!((summary.users_created, summary.users_updated), (2, 1));
+
+    // The dry run counts it as the real pass does.
+    let mut planned = Summary::default();
+    super::count_planned(&plan, &mut planned);
+    assert_eq!((planned.users_created, planned.users_updated), (2, 1));
+
+    let records = sink.take();
+    let r = records.iter().find(|r| r.action == "setManager").unwrap();
+    assert_eq!(r.result, AuditResult::Ok);
+    assert_eq!(r.reason.code, ReasonCode::ManagerCreatedThisPass);
+    assert_eq!(r.object.id.as_deref(), Some("id-alice"));
+    assert_eq!(r.object.user_name.as_deref(), Some("alice"));
+    let change = &r.changes.attributes["enterprise.manager"];
+    assert_eq!(
+        (&change.from, &change.to),
+        (&serde_json::Value::Null, &serde_json::json!("id-boss"))
+    );
+}
+
+#[tokio::test]
+async fn a_failed_create_skips_the_manager_link_with_a_record_never_a_dangling_id() {
+    for failing in ["boss", "alice"] {
+        let w = Recorder {
+            fail: vec![failing],
+            ..Recorder::default()
+        };
+        let mut summary = Summary::default();
+        let sink = Collect::default();
+        let book = AuditBook::empty("pass-1");
+        super::execute_audited(
+            &w,
+            &manager_plan(),
+            &ExecuteOptions::default(),
+            &mut summary,
+            &book,
+            &sink,
+        )
+        .await;
+        assert!(
+            !w.log().iter().any(|l| l.starts_with("set manager")),
+            "{:?}",
+            w.log()
+        );
+        assert_eq!(summary.users_updated, 0);
+        assert_eq!(summary.failures.len(), 1, "only the create: {summary:?}");
+        let records = sink.take();
+        let r = records.iter().find(|r| r.action == "setManager").unwrap();
+        assert_eq!(r.result, AuditResult::NotStarted);
+        let why = r.held_back.as_ref().unwrap();
+        assert_eq!(why.code, ReasonCode::EarlierWriteFailed);
+        let whose = if failing == "boss" {
+            "manager's"
+        } else {
+            "user's"
+        };
+        assert!(why.text.contains(whose), "{why:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_refused_manager_link_is_a_failure_of_that_user() {
+    let w = Recorder {
+        fail: vec!["id-alice"],
+        ..Recorder::default()
+    };
+    let mut summary = Summary::default();
+    execute(
+        &w,
+        &manager_plan(),
+        &ExecuteOptions::default(),
+        &mut summary,
+    )
+    .await;
+    assert_eq!(summary.failures.len(), 1, "{summary:?}");
+    assert_eq!(summary.failures[0].operation, "set manager");
+    assert!(summary.failures[0].target.contains("alice"));
 }

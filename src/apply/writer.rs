@@ -35,6 +35,12 @@ pub trait Writer: Sync {
         user: &UserAttributes,
         changed: &[UserField],
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Points the user's `enterprise.manager` at `manager_id` (one PATCH, nothing else sent).
+    fn set_manager(
+        &self,
+        id: &str,
+        manager_id: &str,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
     fn set_user_active(
         &self,
         id: &str,

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 
 use super::record::{AuditObject, AuditResult, ChangeRecord, Changes};
+use crate::model::settings::UserAttribute;
 use crate::model::{
     DirectoryGroup, DirectorySnapshot, DirectoryUser, IdcGroup, IdcSnapshot, IdcUser,
 };
@@ -201,6 +202,31 @@ impl<'a> AuditBook<'a> {
                 group_name,
                 ..
             } => self.group(group_name, Some(group_id), None),
+            Operation::SetManager {
+                user,
+                user_name,
+                manager,
+                from,
+                ..
+            } => {
+                // `to` is the manager's reference until the executor knows its new id.
+                changes.set(
+                    UserField::Attribute(UserAttribute::Manager).scim_name(),
+                    json!(from),
+                    json!(manager.as_str()),
+                );
+                match user {
+                    UserRef::Existing(id) => {
+                        let ext = self
+                            .idc_users
+                            .get(&**id)
+                            .and_then(|u| u.external_id.as_deref())
+                            .unwrap_or_default();
+                        self.user(user_name, Some(id), ext)
+                    }
+                    UserRef::New(ext) => self.user(user_name, None, ext),
+                }
+            }
         };
         ChangeRecord {
             event: "change",
@@ -270,6 +296,7 @@ pub fn action(op: &Operation) -> &'static str {
         Operation::DeleteGroup { .. } => "deleteGroup",
         Operation::AddMembers { .. } => "addMembers",
         Operation::RemoveMembers { .. } => "removeMembers",
+        Operation::SetManager { .. } => "setManager",
     }
 }
 

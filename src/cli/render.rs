@@ -127,6 +127,11 @@ fn operation_line(op: &Operation, names: &HashMap<String, String>) -> String {
             user_ids.len(),
             member_list(user_ids.iter().map(|id| name(id)))
         ),
+        Operation::SetManager {
+            user_name,
+            manager_name,
+            ..
+        } => format!("~ set manager of user {user_name}: {manager_name} (created in this pass)"),
     }
 }
 
@@ -222,4 +227,34 @@ pub fn summary_text(s: &Summary) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Reason, ReasonCode};
+    use crate::plan::UserRef;
+
+    #[test]
+    fn a_manager_set_in_the_pass_reads_as_a_change_with_its_reason() {
+        let plan = Plan {
+            operations: vec![Operation::SetManager {
+                user: UserRef::New("S-1-5-21-1-2-3-1001".into()),
+                user_name: "jane@example.com".into(),
+                manager: UserRef::New("S-1-5-21-1-2-3-1002".into()),
+                manager_name: "boss@example.com".into(),
+                from: None,
+                reason: Reason::new(ReasonCode::ManagerCreatedThisPass, "the manager is new"),
+            }],
+            ..Plan::default()
+        };
+        let text = plan_text(&plan, &HashMap::new());
+        assert!(
+            text.contains(
+                "~ set manager of user jane@example.com: boss@example.com (created in this pass) \
+                 — the manager is new [managerCreatedThisPass]"
+            ),
+            "{text}"
+        );
+    }
 }

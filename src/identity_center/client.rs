@@ -144,6 +144,12 @@ impl ScimClient {
         users::update_user(&self.transport, id, user, changed).await
     }
 
+    /// Points a user's `enterprise.manager` at `manager_id` (PATCH `replace` of the
+    /// extension's `manager` path).
+    pub async fn set_manager(&self, id: &str, manager_id: &str) -> Result<(), ScimError> {
+        users::set_manager(&self.transport, id, manager_id).await
+    }
+
     /// Enables or disables a user (PATCH `replace active`).
     pub async fn set_user_active(&self, id: &str, active: bool) -> Result<(), ScimError> {
         users::set_user_active(&self.transport, id, active).await

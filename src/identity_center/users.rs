@@ -280,6 +280,29 @@ async fn explain_user_conflict(
     }
 }
 
+/// Points a user's `enterprise.manager` at `manager_id`: the same PATCH operation an
+/// update that changes the manager sends, alone.
+pub(super) async fn set_manager(
+    t: &Transport,
+    id: &str,
+    manager_id: &str,
+) -> Result<(), ScimError> {
+    let object = format!("user {id}");
+    let changed = BTreeSet::from([UserAttribute::Manager]);
+    let values = crate::model::AttributeValues::from_iter([(
+        UserAttribute::Manager,
+        manager_id.to_string(),
+    )]);
+    let ops = patch_operations(&changed, &values)
+        .into_iter()
+        .map(|c| match c.value {
+            Some(v) => PatchOperation::replace(c.path, v),
+            None => PatchOperation::remove(c.path),
+        })
+        .collect();
+    patch_user(t, id, &object, "set manager", ops).await
+}
+
 /// Enables or disables a user (PATCH `replace active`).
 pub(super) async fn set_user_active(
     t: &Transport,

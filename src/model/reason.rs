@@ -46,6 +46,9 @@ pub enum ReasonCode {
     /// Members of the Identity Center group are no longer members in the directory (or not
     /// users in scope).
     MemberLeftGroup,
+    /// The user's manager is created in this pass: `enterprise.manager` is set to its new id
+    /// once it exists (`setManager`).
+    ManagerCreatedThisPass,
 
     // --- why something is not done ---
     /// The userName, email or group name is held by an object scim-sync does not manage.
@@ -74,7 +77,8 @@ pub enum ReasonCode {
     InvalidEmail,
     /// Another attribute Identity Center would reject (length, control characters).
     InvalidAttribute,
-    /// The user's manager is created in this pass: `enterprise.manager` is set next pass.
+    /// The user's manager is created only in the next pass (its userName or email is given
+    /// up by another user in this pass): `enterprise.manager` is set in that pass.
     ManagerNextPass,
     /// The user's manager is not a user scim-sync syncs: `enterprise.manager` is left empty.
     ManagerNotSynced,
@@ -140,6 +144,7 @@ impl ReasonCode {
             GroupLeftScope => "groupLeftScope",
             MemberAdded => "memberAdded",
             MemberLeftGroup => "memberLeftGroup",
+            ManagerCreatedThisPass => "managerCreatedThisPass",
             NameTakenByForeignObject => "nameTakenByForeignObject",
             NameKeptByManagedObject => "nameKeptByManagedObject",
             NameReleasedThisPass => "nameReleasedThisPass",

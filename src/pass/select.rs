@@ -215,6 +215,12 @@ pub fn restrict(op: &Operation, targets: &[Target<'_>]) -> Option<Operation> {
             GroupRef::New(ext) => group_anchor(ext),
         },
         Operation::RemoveMembers { group_id, .. } => group_ids.contains(group_id.as_str()),
+        // The user's own change; without its manager's create (another object) it is
+        // skipped when applied, never sent with a dangling id.
+        Operation::SetManager { user, .. } => match user {
+            UserRef::Existing(id) => user_ids.contains(&**id),
+            UserRef::New(sid) => user_anchor(sid),
+        },
     };
     if whole {
         return Some(op.clone());

@@ -309,6 +309,7 @@ fn op_key(op: &Operation) -> (&'static str, String) {
         Operation::CreateGroup { external_id, .. } => external_id.clone(),
         Operation::AddMembers { group, .. } => format!("{group:?}"),
         Operation::RemoveMembers { group_id, .. } => group_id.clone(),
+        Operation::SetManager { user, .. } => user.as_str().to_string(),
     };
     (audit::action(op), target)
 }

@@ -23,6 +23,10 @@ impl Writer for ScimClient {
         ScimClient::update_user(self, id, user, changed).await
     }
 
+    async fn set_manager(&self, id: &str, manager_id: &str) -> Result<(), ScimError> {
+        ScimClient::set_manager(self, id, manager_id).await
+    }
+
     async fn set_user_active(&self, id: &str, active: bool) -> Result<(), ScimError> {
         ScimClient::set_user_active(self, id, active).await
     }

@@ -23,8 +23,10 @@ pub(super) struct WantedAttributes<'a> {
     pub manager_dn: Option<&'a str>,
     /// The manager's Identity Center user id, once resolved.
     pub manager_id: Option<String>,
-    /// Managed attributes left as they are in this pass (a value Identity Center would
-    /// reject, an unreadable value, a manager created in this very pass).
+    /// A manager created in this pass: set after the creates, by its own operation.
+    pub manager_new: Option<NewManager>,
+    /// Managed attributes left as they are by the user's create or update (a value Identity
+    /// Center would reject, an unreadable value, a manager created in this pass or the next).
     pub held: Vec<UserAttribute>,
     /// Why, one line per held or emptied attribute, for the plan's notes.
     pub notes: Vec<Finding>,
@@ -148,51 +150,65 @@ impl WantedAttributes<'_> {
 }
 
 /// How a manager DN resolves.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum ManagerIs<'m> {
-    /// An Identity Center user scim-sync manages.
+    /// An Identity Center user scim-sync manages, by id.
     Synced(&'m str),
     /// A directory user in scope that this pass creates.
-    CreatedNow,
-    /// Not a user scim-sync syncs (out of scope, skipped, or not a user at all).
-    NotSynced,
+    CreatedNow(NewManager),
+    /// A directory user in scope created only in the next pass (its userName or email is
+    /// given up by another user in this one).
+    CreatedNextPass,
+}
+
+/// A manager created in this pass, which a `setManager` operation references once it has
+/// its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct NewManager {
+    pub external_id: String,
+    pub user_name: String,
 }
 
 /// Resolves a manager's DN to the user id Identity Center knows it by: `by_dn` maps folded
-/// DNs of directory users in scope to their Identity Center id (`None`: created in this pass).
-pub(super) fn resolve_manager<'m>(
+/// DNs of the directory users this pass syncs to how they resolve; a DN not in it is not a
+/// user scim-sync syncs (out of scope, skipped, or not created: a conflict names it).
+///
+/// A manager created in this very pass is *held* for the user's create or update and put in
+/// `manager_new`: the plan sets it in the additions phase, once both have their ids.
+pub(super) fn resolve_manager(
     w: &mut WantedAttributes<'_>,
     who: &str,
-    by_dn: &'m HashMap<String, Option<&'m str>>,
+    by_dn: &HashMap<String, ManagerIs<'_>>,
 ) {
     let Some(dn) = w.manager_dn else {
         return;
     };
-    let is = match by_dn.get(fold(dn).as_ref()) {
-        Some(Some(id)) => ManagerIs::Synced(id),
-        Some(None) => ManagerIs::CreatedNow,
-        None => ManagerIs::NotSynced,
-    };
-    match is {
-        ManagerIs::Synced(id) => w.manager_id = Some(id.to_string()),
-        ManagerIs::CreatedNow => {
+    match by_dn.get(fold(dn).as_ref()) {
+        Some(ManagerIs::Synced(id)) => w.manager_id = Some(id.to_string()),
+        Some(ManagerIs::CreatedNow(new)) => {
+            w.held.push(UserAttribute::Manager);
+            w.manager_new = Some(new.clone());
+        }
+        Some(ManagerIs::CreatedNextPass) => {
             w.held.push(UserAttribute::Manager);
             w.notes.push(
                 Finding::new(
                     ReasonCode::ManagerNextPass,
                     format!(
-                        "{who}: enterprise.manager not set yet: the manager {dn} is created in \
-                         this pass; it is referenced from the next pass"
+                        "{who}: enterprise.manager not set yet: the manager {dn} is created \
+                         in the next pass (its userName or email is given up by another user \
+                         in this one); it is referenced in that pass"
                     ),
                 )
                 .about(who),
             );
         }
-        ManagerIs::NotSynced => w.notes.push(
+        None => w.notes.push(
             Finding::new(
                 ReasonCode::ManagerNotSynced,
                 format!(
                     "{who}: enterprise.manager left empty: the manager {dn} is not a user \
-                     scim-sync syncs (not in scope, or skipped)"
+                     scim-sync syncs (not in scope, skipped, or not created: see its conflict)"
                 ),
             )
             .about(who),
@@ -285,8 +301,15 @@ mod tests {
         m.set(A::Manager, "manager");
         let u = user(&[("manager", Some("CN=Boss,DC=corp"))]);
         let by_dn = HashMap::from([
-            ("cn=boss,dc=corp".to_string(), Some("id-boss")),
-            ("cn=new,dc=corp".to_string(), None),
+            ("cn=boss,dc=corp".to_string(), ManagerIs::Synced("id-boss")),
+            (
+                "cn=new,dc=corp".to_string(),
+                ManagerIs::CreatedNow(NewManager {
+                    external_id: "S-1-5-21-1-2-3-1002".into(),
+                    user_name: "new@corp".into(),
+                }),
+            ),
+            ("cn=later,dc=corp".to_string(), ManagerIs::CreatedNextPass),
         ]);
         let mut w = wanted(&u, &m);
         resolve_manager(&mut w, "jane", &by_dn);
@@ -295,18 +318,36 @@ mod tests {
             Some("id-boss")
         );
         assert!(w.changed(&m, &AttributeValues::new()) == vec![A::Manager]);
+        assert!(w.manager_new.is_none() && w.notes.is_empty());
 
+        // Created in this pass: held for the create or update, named for `setManager`, and
+        // no note (the operation says it).
         let u = user(&[("manager", Some("CN=New,DC=corp"))]);
         let mut w = wanted(&u, &m);
         resolve_manager(&mut w, "jane", &by_dn);
         assert_eq!(w.held, vec![A::Manager]);
+        assert_eq!(
+            w.manager_new.as_ref().map(|n| n.external_id.as_str()),
+            Some("S-1-5-21-1-2-3-1002")
+        );
+        assert!(w.notes.is_empty(), "{:?}", w.notes);
+        let current = LiteMap::from_iter([(A::Manager, "id-old".to_string())]);
+        assert!(w.changed(&m, &current).is_empty());
+        assert_eq!(w.to_map().get(&A::Manager), None, "not in the create");
+
+        // Created only in the next pass: held, with a note.
+        let u = user(&[("manager", Some("CN=Later,DC=corp"))]);
+        let mut w = wanted(&u, &m);
+        resolve_manager(&mut w, "jane", &by_dn);
+        assert_eq!(w.held, vec![A::Manager]);
+        assert!(w.manager_new.is_none());
         assert_eq!(w.notes[0].code, ReasonCode::ManagerNextPass);
 
         let u = user(&[("manager", Some("CN=Gone,DC=corp"))]);
         let mut w = wanted(&u, &m);
         resolve_manager(&mut w, "jane", &by_dn);
         assert!(w.held.is_empty() && w.manager_id.is_none());
-        let current = LiteMap::from_iter([(A::Manager, "id-old".to_string())]);
+        assert_eq!(w.notes[0].code, ReasonCode::ManagerNotSynced);
         assert_eq!(w.changed(&m, &current), vec![A::Manager]);
     }
 }

@@ -1,7 +1,7 @@
 //! The planner with the `attributes` setting: defaults, removal in the one update, no-op,
 //! bad values held, unmapped attributes left alone, managers.
 
-use super::planner_tests::{dir_user, idc_user, DOMAIN};
+use super::planner_tests::{dir_user, idc_user, sid, DOMAIN};
 
 use super::*;
 use crate::model::settings::{AttributeMapping, UserAttribute as A};
@@ -167,7 +167,7 @@ fn unmapped_attributes_are_never_sent_nor_removed() {
 }
 
 #[test]
-fn a_manager_is_its_identity_center_id_or_waits_or_is_left_empty() {
+fn a_manager_is_its_identity_center_id_or_is_left_empty() {
     let mut policy = Policy::default();
     policy.attributes.set(A::Manager, "manager");
     let boss = dir_user(2);
@@ -186,18 +186,6 @@ fn a_manager_is_its_identity_center_id_or_waits_or_is_left_empty() {
         Some("u-2")
     );
 
-    // The manager is created in this pass: the report is created without it, noted.
-    let plan2 = plan(&dir(vec![report.clone(), boss]), &idc(vec![]), &policy);
-    assert_eq!(plan2.operations.len(), 2);
-    assert!(plan2
-        .operations
-        .iter()
-        .all(|o| matches!(o, Operation::CreateUser { user, .. } if !user.attributes.contains_key(&A::Manager))));
-    assert!(plan2
-        .notes
-        .iter()
-        .any(|n| n.text.contains("created in this pass")));
-
     // The manager is not synced: an old value is removed, with a note.
     let current = holding(idc_user(1), &[(A::Manager, "u-9")]);
     let plan3 = plan(&dir(vec![report]), &idc(vec![current]), &policy);
@@ -206,8 +194,157 @@ fn a_manager_is_its_identity_center_id_or_waits_or_is_left_empty() {
     };
     assert_eq!(changed, &vec![UserField::Attribute(A::Manager)]);
     assert!(!user.attributes.contains_key(&A::Manager));
-    assert!(plan3
-        .notes
-        .iter()
-        .any(|n| n.text.contains("not a user scim-sync")));
+    assert_eq!(codes(&plan3.notes), vec![ReasonCode::ManagerNotSynced]);
+}
+
+fn codes(findings: &[Finding]) -> Vec<ReasonCode> {
+    findings.iter().map(|f| f.code).collect()
+}
+
+fn manager_policy() -> Policy {
+    let mut policy = Policy::default();
+    policy.attributes.set(A::Manager, "manager");
+    policy
+}
+
+#[test]
+fn a_user_and_its_manager_both_new_are_linked_in_the_same_pass() {
+    let policy = manager_policy();
+    let boss = dir_user(2);
+    let report = with(dir_user(1), &[("manager", &boss.dn.to_uppercase())]);
+    let users = dir(vec![report.clone(), boss]);
+    let first = plan(&users, &idc(vec![]), &policy);
+    assert!(
+        first.notes.is_empty(),
+        "nothing left for later: {:#?}",
+        first.notes
+    );
+    assert_eq!(first.operations.len(), 3, "{first:#?}");
+    for op in &first.operations[..2] {
+        let Operation::CreateUser { user, .. } = op else {
+            panic!("{first:#?}")
+        };
+        assert!(
+            !user.attributes.contains_key(&A::Manager),
+            "no id yet: {op:?}"
+        );
+    }
+    let set = &first.operations[2];
+    assert_eq!(set.phase(), Phase::Additions, "after the creates");
+    assert!(!set.is_destructive());
+    assert_eq!(set.reason().code, ReasonCode::ManagerCreatedThisPass);
+    assert_eq!(
+        set,
+        &Operation::SetManager {
+            user: UserRef::New(sid(1).into()),
+            user_name: "user1@corp.example".into(),
+            manager: UserRef::New(sid(2).into()),
+            manager_name: "user2@corp.example".into(),
+            from: None,
+            reason: set.reason().clone(),
+        }
+    );
+
+    // Once both exist with the link, nothing is written.
+    let after = idc(vec![
+        holding(idc_user(1), &[(A::Manager, "u-2")]),
+        idc_user(2),
+    ]);
+    let second = plan(&users, &after, &policy);
+    assert!(second.is_empty(), "{second:#?}");
+}
+
+#[test]
+fn an_existing_user_gets_a_new_manager_after_its_create_and_nothing_else_changes() {
+    let policy = manager_policy();
+    let boss = dir_user(2);
+    let report = with(dir_user(1), &[("manager", &boss.dn)]);
+    let current = holding(idc_user(1), &[(A::Manager, "u-9")]);
+    let plan = plan(&dir(vec![report, boss]), &idc(vec![current]), &policy);
+    assert_eq!(plan.operations.len(), 2, "no update of user 1: {plan:#?}");
+    assert!(
+        matches!(&plan.operations[0], Operation::CreateUser { user, .. } if user.external_id == sid(2))
+    );
+    let Operation::SetManager {
+        user,
+        manager,
+        from,
+        ..
+    } = &plan.operations[1]
+    else {
+        panic!("{plan:#?}")
+    };
+    assert_eq!(user, &UserRef::Existing("u-1".into()));
+    assert_eq!(manager, &UserRef::New(sid(2).into()));
+    assert_eq!(from.as_deref(), Some("u-9"));
+}
+
+#[test]
+fn a_manager_not_created_in_this_pass_is_never_referenced() {
+    let policy = manager_policy();
+    // The manager's userName is held by a user scim-sync does not manage: a conflict, so
+    // the manager is not synced and the report's manager is left empty.
+    let boss = dir_user(2);
+    let report = with(dir_user(1), &[("manager", &boss.dn)]);
+    let mut squatter = idc_user(7);
+    squatter.external_id = None;
+    squatter.user_name = "user2@corp.example".into();
+    let plan1 = plan(
+        &dir(vec![report.clone(), boss.clone()]),
+        &idc(vec![squatter]),
+        &policy,
+    );
+    assert!(
+        plan1
+            .operations
+            .iter()
+            .all(|o| !matches!(o, Operation::SetManager { .. })),
+        "{plan1:#?}"
+    );
+    assert_eq!(plan1.conflicts.len(), 1, "{plan1:#?}");
+    assert_eq!(codes(&plan1.notes), vec![ReasonCode::ManagerNotSynced]);
+
+    // The manager takes a userName another user of ours gives up in this pass: it is
+    // created in the next pass, and the report's manager kept until then.
+    let mut boss = boss;
+    boss.user_principal_name = Some("user3@corp.example".into());
+    let mut three = dir_user(3);
+    three.user_principal_name = Some("renamed@corp.example".into());
+    let current = holding(idc_user(1), &[(A::Manager, "u-9")]);
+    let plan2 = plan(
+        &dir(vec![report, boss, three]),
+        &idc(vec![current, idc_user(3)]),
+        &policy,
+    );
+    assert!(
+        plan2
+            .operations
+            .iter()
+            .all(|o| matches!(o, Operation::UpdateUser { id, .. } if id == "u-3")),
+        "only user 3's rename: {plan2:#?}"
+    );
+    let mut notes = codes(&plan2.notes);
+    notes.sort();
+    assert_eq!(
+        notes,
+        vec![
+            ReasonCode::NameReleasedThisPass,
+            ReasonCode::ManagerNextPass
+        ]
+    );
+
+    // The report's own create is refused: no manager for it either.
+    let boss = dir_user(2);
+    let report = with(dir_user(1), &[("manager", &boss.dn)]);
+    let mut squatter = idc_user(7);
+    squatter.external_id = None;
+    squatter.user_name = "user1@corp.example".into();
+    let plan3 = plan(&dir(vec![report, boss]), &idc(vec![squatter]), &policy);
+    assert!(
+        plan3
+            .operations
+            .iter()
+            .all(|o| matches!(o, Operation::CreateUser { user, .. } if user.external_id == sid(2))),
+        "{plan3:#?}"
+    );
 }

@@ -29,7 +29,8 @@ fn bare(ops: &[Operation]) -> Vec<Operation> {
                 | Operation::AdoptGroup { reason, .. }
                 | Operation::DeleteGroup { reason, .. }
                 | Operation::AddMembers { reason, .. }
-                | Operation::RemoveMembers { reason, .. } => *reason = any(),
+                | Operation::RemoveMembers { reason, .. }
+                | Operation::SetManager { reason, .. } => *reason = any(),
             }
             op
         })

@@ -112,6 +112,21 @@ pub enum Operation {
         /// Why the operation is planned.
         reason: Reason,
     },
+    /// Points a user's `enterprise.manager` at a manager this plan creates (one PATCH). It
+    /// runs with the additions, once the creates have given the manager (and the user, when
+    /// it is new too) an id; a manager that already exists travels in the user's own create
+    /// or update instead. Skipped, never sent with a dangling id, when a create it needs
+    /// did not succeed.
+    SetManager {
+        user: UserRef,
+        user_name: String,
+        manager: UserRef,
+        manager_name: String,
+        /// The manager id Identity Center holds now (`None`: none, or the user is new).
+        from: Option<String>,
+        /// Why the operation is planned.
+        reason: Reason,
+    },
 }
 
 /// The order writes run in: each phase needs the one before it to have finished. The
@@ -122,7 +137,8 @@ pub enum Operation {
 pub enum Phase {
     /// Creates, updates, renames, adoptions: they give later phases their ids.
     Objects,
-    /// Member additions, which may name users and groups created in the first phase.
+    /// Member additions and managers, which may name users and groups created in the first
+    /// phase.
     Additions,
     /// Everything that takes access away, last, so a pass stopped early never leaves a user
     /// with less access than either the old or the new state would give.
@@ -152,7 +168,8 @@ impl Operation {
             | Operation::AdoptGroup { reason, .. }
             | Operation::DeleteGroup { reason, .. }
             | Operation::AddMembers { reason, .. }
-            | Operation::RemoveMembers { reason, .. } => reason,
+            | Operation::RemoveMembers { reason, .. }
+            | Operation::SetManager { reason, .. } => reason,
         }
     }
 
@@ -177,10 +194,11 @@ impl Operation {
                 GroupRef::Existing(id) => (Additions, 5, id),
                 GroupRef::New(ext) => (Additions, 6, ext),
             },
-            Operation::RemoveMembers { group_id, .. } => (Destructive, 7, group_id),
-            Operation::DisableUser { id, .. } => (Destructive, 8, id),
-            Operation::DeleteUser { id, .. } => (Destructive, 9, id),
-            Operation::DeleteGroup { id, .. } => (Destructive, 10, id),
+            Operation::SetManager { user, .. } => (Additions, 7, user.as_str()),
+            Operation::RemoveMembers { group_id, .. } => (Destructive, 8, group_id),
+            Operation::DisableUser { id, .. } => (Destructive, 9, id),
+            Operation::DeleteUser { id, .. } => (Destructive, 10, id),
+            Operation::DeleteGroup { id, .. } => (Destructive, 11, id),
         }
     }
 }

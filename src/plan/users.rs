@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use super::anchors::{unique_by_anchor, AnchorNames};
-use super::attributes::resolve_manager;
+use super::attributes::{resolve_manager, ManagerIs, NewManager};
 use super::desired::{desired_view, signs_in, DesiredUser};
 use super::holders::{Holder, Holders};
 use super::ownership::{
@@ -59,7 +59,6 @@ pub(super) fn plan_users<'a>(
         (policy, now),
         out,
     );
-    resolve_attributes(&mut candidates, policy, out);
     mark_directory_duplicates(&mut candidates);
     // In place: a partition into two new vectors would hold every candidate twice.
     let duplicates: Vec<Candidate<'a>> = candidates
@@ -131,16 +130,27 @@ pub(super) fn plan_users<'a>(
         emails: &emails,
         domain_sids,
     };
+    // Which new users are created is decided before any manager is resolved, so a manager
+    // whose create is refused or deferred is never referenced.
+    let creates: Vec<Option<Create>> = candidates
+        .iter()
+        .map(|c| c.existing.is_none().then(|| decide_create(c, &taken)))
+        .collect();
+    resolve_attributes(&mut candidates, &creates, policy, out);
     let mut member_refs: Vec<(UserRef, Cow<'a, str>)> = Vec::with_capacity(candidates.len());
-    for c in candidates {
-        let r = match c.existing {
-            Some(e) => {
+    for (c, create) in candidates.into_iter().zip(creates) {
+        let r = match (c.existing, create) {
+            (Some(e), _) => {
                 plan_update(&c, e, &taken, policy, out);
                 Some(UserRef::Existing(e.id.as_str().into()))
             }
-            None => plan_create(&c, &taken, out),
+            (None, Some(create)) => plan_create(&c, create, out),
+            (None, None) => None,
         };
         if let Some(r) = r {
+            if let Some(m) = &c.want.attributes.manager_new {
+                out.operations.push(set_manager(&c, &r, m));
+            }
             member_refs.push((r, c.key));
         }
     }
@@ -361,16 +371,29 @@ fn candidates<'a>(
 }
 
 /// Resolves every candidate's manager DN to the manager's Identity Center id (among the users
-/// this pass syncs) and moves the optional attributes' notes into the plan.
-fn resolve_attributes(candidates: &mut [Candidate<'_>], policy: &Policy, out: &mut Plan) {
+/// this pass syncs: existing ones, and new ones as `creates` decided) and moves the optional
+/// attributes' notes into the plan.
+fn resolve_attributes(
+    candidates: &mut [Candidate<'_>],
+    creates: &[Option<Create>],
+    policy: &Policy,
+    out: &mut Plan,
+) {
     if policy.attributes.is_managed(UserAttribute::Manager) {
-        let by_dn: HashMap<String, Option<&str>> = candidates
+        let by_dn: HashMap<String, ManagerIs<'_>> = candidates
             .iter()
-            .map(|c| {
-                (
-                    fold(c.dir.dn.trim()).into_owned(),
-                    c.existing.map(|e| e.id.as_str()),
-                )
+            .zip(creates)
+            .filter_map(|(c, create)| {
+                let is = match (c.existing, create) {
+                    (Some(e), _) => ManagerIs::Synced(e.id.as_str()),
+                    (None, Some(Create::Yes)) => ManagerIs::CreatedNow(NewManager {
+                        external_id: c.want.external_id.to_string(),
+                        user_name: c.want.user_name.to_string(),
+                    }),
+                    (None, Some(Create::Wait(_))) => ManagerIs::CreatedNextPass,
+                    (None, _) => return None,
+                };
+                Some((fold(c.dir.dn.trim()).into_owned(), is))
             })
             .collect();
         for c in candidates.iter_mut() {
@@ -379,6 +402,29 @@ fn resolve_attributes(candidates: &mut [Candidate<'_>], policy: &Policy, out: &m
     }
     for c in candidates.iter_mut() {
         out.notes.append(&mut c.want.attributes.notes);
+    }
+}
+
+/// Sets the manager a new or existing user gets in this pass, once the creates are done.
+fn set_manager(c: &Candidate<'_>, user: &UserRef, m: &NewManager) -> Operation {
+    Operation::SetManager {
+        user: user.clone(),
+        user_name: c
+            .existing
+            .map_or_else(|| c.want.user_name.to_string(), |e| e.user_name.clone()),
+        manager: UserRef::New(m.external_id.as_str().into()),
+        manager_name: m.user_name.clone(),
+        from: c
+            .existing
+            .and_then(|e| e.attributes.get(&UserAttribute::Manager).cloned()),
+        reason: Reason::new(
+            ReasonCode::ManagerCreatedThisPass,
+            format!(
+                "the manager {} is created in this pass: enterprise.manager is set to its new \
+                 id once it exists",
+                m.user_name
+            ),
+        ),
     }
 }
 
@@ -502,7 +548,16 @@ fn check_value(
     }
 }
 
-fn plan_create(c: &Candidate<'_>, taken: &Taken<'_, '_>, out: &mut Plan) -> Option<UserRef> {
+/// Whether a new user is created in this pass.
+enum Create {
+    Yes,
+    /// Not created: a value it needs is held by an object that keeps it.
+    Conflict(Finding),
+    /// Not yet: a value it needs is given up by another user in this pass.
+    Wait(Finding),
+}
+
+fn decide_create(c: &Candidate<'_>, taken: &Taken<'_, '_>) -> Create {
     let mut checks = vec![check_value(
         taken.names,
         taken.domain_sids,
@@ -532,7 +587,7 @@ fn plan_create(c: &Candidate<'_>, taken: &Taken<'_, '_>, out: &mut Plan) -> Opti
         .collect();
     if let Some((code, _)) = conflicts.first() {
         let texts: Vec<&str> = conflicts.iter().map(|(_, m)| *m).collect();
-        out.conflicts.push(about_candidate(
+        return Create::Conflict(about_candidate(
             Finding::new(
                 *code,
                 format!(
@@ -543,17 +598,30 @@ fn plan_create(c: &Candidate<'_>, taken: &Taken<'_, '_>, out: &mut Plan) -> Opti
             ),
             c,
         ));
-        return None;
     }
     if let Some(Check::Wait(m)) = checks.iter().find(|ch| matches!(ch, Check::Wait(_))) {
-        out.notes.push(about_candidate(
+        return Create::Wait(about_candidate(
             Finding::new(
                 ReasonCode::NameReleasedThisPass,
                 format!("{who} not created yet: {m}"),
             ),
             c,
         ));
-        return None;
+    }
+    Create::Yes
+}
+
+fn plan_create(c: &Candidate<'_>, create: Create, out: &mut Plan) -> Option<UserRef> {
+    match create {
+        Create::Conflict(f) => {
+            out.conflicts.push(f);
+            return None;
+        }
+        Create::Wait(f) => {
+            out.notes.push(f);
+            return None;
+        }
+        Create::Yes => {}
     }
     out.operations.push(Operation::CreateUser {
         user: c.want.to_attributes(),

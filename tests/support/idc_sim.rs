@@ -1,6 +1,7 @@
 //! An in-memory model of Identity Center's write semantics, for planner tests: ids assigned on
 //! create, case-insensitive uniqueness of userName, email, externalId and group name (409),
-//! members that must be existing users, memberships cascaded on user delete.
+//! members that must be existing users, memberships cascaded on user delete, a manager that
+//! must be an existing user.
 //!
 //! It applies a plan the way the executor does (objects, then additions, then destructive
 //! changes) and is strict where a real service might be lenient: adding a present member or
@@ -8,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use scim_sync::model::settings::UserAttribute;
 use scim_sync::model::{IdcGroup, IdcSnapshot, IdcUser};
 use scim_sync::plan::{GroupRef, Operation, Phase, Plan, UserField, UserRef};
 
@@ -296,6 +298,23 @@ impl Sim {
                     if !g.members.insert(uid.clone()) {
                         return Err(format!("{uid} is already a member"));
                     }
+                }
+            }
+            Operation::SetManager { user, manager, .. } => {
+                let id_of = |r: &UserRef| match r {
+                    UserRef::Existing(id) => Ok(id.to_string()),
+                    UserRef::New(ext) => {
+                        created_users.get(&**ext).cloned().ok_or("unknown new user")
+                    }
+                };
+                let (uid, mid) = (id_of(user)?, id_of(manager)?);
+                if !self.users.contains_key(&mid) {
+                    return Err(format!("manager {mid} is not a user"));
+                }
+                let u = self.users.get_mut(&uid).ok_or("404 user")?;
+                let old = u.attributes.insert(UserAttribute::Manager, mid.clone());
+                if old.as_deref() == Some(mid.as_str()) {
+                    return Err("setting the manager it has".into());
                 }
             }
             Operation::RemoveMembers {
