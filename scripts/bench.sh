@@ -13,7 +13,9 @@
 #    20/s bucket, per-API 40/25 buckets, both), printing 429s per API and the client's learned
 #    rates next to the bound; the LDAP read against ldapsearch; and the Lambda's cold start.
 # 5. runs benches/incremental.rs (as root; BENCH_INCREMENTAL=0 skips it): incremental passes
-#    against their own Samba DC (127.0.0.61): the idle cost and 1, 10 and 100 changes.
+#    against their own Samba DC (127.0.0.61): the idle cost and 1, 10 and 100 changes, for
+#    the fixture's 45 and 3045 users and bench directories of 1k and 10k users it loads
+#    (BENCH_INCR_SCOPES=45,3045,1k:1000,10k:10000; add 100k:100000 for ~20 min more loading).
 # Output is also written to $CARGO_TARGET_DIR/bench/{plan,pass,incremental}.txt.
 #
 # Environment:

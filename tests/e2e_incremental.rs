@@ -181,6 +181,44 @@ async fn directory_changes_reach_identity_center_through_incremental_passes() {
     let p012 = emulator.dump().user(&upn("p012")).cloned().unwrap();
     assert_eq!(p012.display_name.as_deref(), Some("Twelve Renamed"));
 
+    // 5a. A logon timestamp (p013) and a lockout reset (p014): their uSNChanged moves, but
+    //     their replPropertyMetaData says only attributes scim-sync neither syncs nor scopes
+    //     on changed: no directory read, no SCIM request, and the summary says why.
+    dc.ldapmodify_as_admin(&format!(
+        "dn: {}\nchangetype: modify\nreplace: lastLogonTimestamp\nlastLogonTimestamp: 134090000000000000\n\n\
+         dn: {}\nchangetype: modify\nreplace: lockoutTime\nlockoutTime: 0\n",
+        dn_of("p013"),
+        dn_of("p014")
+    ));
+    let churn = incremental(&mut session, &emulator, &store).await;
+    assert_eq!(churn.info().mode, "idle", "{:?}", churn.info());
+    assert_eq!(churn.info().unsynced_users, 2, "{:?}", churn.info());
+    assert_eq!(churn.info().changed_users, 0, "{:?}", churn.info());
+    assert_eq!((churn.reads, churn.writes), (0, 0));
+    // 5b. A real change beside a logon timestamp is synced: one write.
+    dc.ldapmodify_as_admin(&format!(
+        "dn: {}\nchangetype: modify\nreplace: lastLogonTimestamp\nlastLogonTimestamp: 134090000000000001\n-\n\
+         replace: displayName\ndisplayName: Thirteen Renamed\n",
+        dn_of("p013")
+    ));
+    let both = incremental(&mut session, &emulator, &store).await;
+    assert_eq!(both.info().mode, "incremental", "{:?}", both.info());
+    assert_eq!(both.info().changed_users, 1, "{:?}", both.info());
+    assert_eq!(both.summary.users_updated, 1, "{:?}", both.summary);
+    assert_eq!(both.writes, 1);
+    // 5c. A linked attribute's change (manager) is not in replPropertyMetaData: it is taken
+    //     for a change (planned; nothing to write, manager not being mapped by default).
+    dc.ldapmodify_as_admin(&format!(
+        "dn: {}\nchangetype: modify\nreplace: manager\nmanager: {}\n",
+        dn_of("p014"),
+        dn_of("p015")
+    ));
+    let linked = incremental(&mut session, &emulator, &store).await;
+    assert_eq!(linked.info().mode, "incremental", "{:?}", linked.info());
+    assert_eq!(linked.info().changed_users, 1, "{:?}", linked.info());
+    assert_eq!(linked.info().unsynced_users, 0, "{:?}", linked.info());
+    assert_eq!(linked.writes, 0);
+
     // 5. A departure from a synced group, directly.
     assert!(member_names(&emulator.dump(), "aws-admins").contains(&upn("p005")));
     dc.ldapmodify_as_admin(&format!(

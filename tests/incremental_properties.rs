@@ -375,6 +375,7 @@ proptest! {
                     .collect(),
                 groups: changed_groups,
                 ldap_searches: 0,
+                unsynced_users: 0,
             };
 
             let a = affected(&dir, &changes, &before_scope);

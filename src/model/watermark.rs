@@ -230,6 +230,11 @@ pub struct DirectoryChanges {
     pub groups: Vec<ChangedGroup>,
     /// Searches made (rootDSE and NTDS Settings reads included).
     pub ldap_searches: u64,
+    /// Changed users in scope left out of `users`: their only changes since the watermark
+    /// (by their `replPropertyMetaData`) are to attributes nothing reads (a logon timestamp,
+    /// a password).
+    #[serde(default)]
+    pub unsynced_users: u64,
 }
 
 impl DirectoryChanges {
@@ -263,6 +268,11 @@ pub struct IncrementalSummary {
     pub changed_groups: u64,
     pub joined_scope: u64,
     pub left_scope: u64,
+    /// Changed users in scope whose only changes since the watermark are to attributes
+    /// scim-sync neither syncs nor scopes on (`lastLogonTimestamp`, a password): not synced,
+    /// and alone they leave the pass idle.
+    #[serde(default)]
+    pub unsynced_users: u64,
     /// The users and groups the pass looked up and planned.
     pub affected_users: u64,
     pub affected_groups: u64,

@@ -280,6 +280,7 @@ pub(super) async fn run(
         }
     };
     info.changed_users = changes.users.len() as u64;
+    info.unsynced_users = changes.unsynced_users;
     info.changed_groups = changes.groups.len() as u64;
     if changes.is_empty() {
         // Nothing in scope moved. The watermark stays: saving it would rewrite the scope (up

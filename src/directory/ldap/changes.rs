@@ -19,7 +19,7 @@ use std::collections::HashSet;
 
 use ldap3::Scope as LdapScope;
 
-use crate::model::settings::{LdapSettings, Scope};
+use crate::model::settings::{FilterNode, LdapSettings, Scope};
 use crate::model::{ChangedGroup, ChangedUser, DcState, DirectoryChanges};
 
 use super::super::dn::dn_key;
@@ -28,6 +28,7 @@ use super::super::filter_escape::filter_value;
 use super::super::mapping::AttributeMap;
 use super::super::scope::{name_has_prefix, primary_group_sid};
 use super::super::sid::{guid_to_string, sid_to_string};
+use super::metadata::{only_ignorable_since, CHURN_ATTRIBUTES};
 use super::search::Reader;
 use super::{default_naming_context, open_reader, resolve_group};
 
@@ -42,6 +43,9 @@ pub struct ChangeReader {
     scope: Scope,
     map: AttributeMap,
     searches: u64,
+    /// The rootDSE's `schemaNamingContext` (read with the DC's state): where to ask which
+    /// attributes are linked.
+    schema_nc: Option<String>,
 }
 
 /// Checks the scope, connects and binds.
@@ -56,13 +60,16 @@ pub async fn open_change_reader(
         scope: scope.clone(),
         map: map.clone(),
         searches: 0,
+        schema_nc: None,
     })
 }
 
 impl ChangeReader {
     /// `highestCommittedUSN`, `dnsHostName`, `invocationId` and the tombstone lifetime.
     pub async fn dc_state(&mut self) -> Result<DcState, DirectoryError> {
-        read_dc_state(&mut self.reader, &mut self.searches).await
+        let (dc, schema_nc) = read_dc_state(&mut self.reader, &mut self.searches).await?;
+        self.schema_nc = schema_nc;
+        Ok(dc)
     }
 
     /// The changed users in scope and the changed groups that matter, above `usn`.
@@ -73,6 +80,7 @@ impl ChangeReader {
             &self.scope,
             &self.map,
             usn,
+            self.schema_nc.as_deref(),
             &mut self.searches,
         )
         .await?;
@@ -91,7 +99,10 @@ impl ChangeReader {
     }
 }
 
-async fn read_dc_state(reader: &mut Reader, searches: &mut u64) -> Result<DcState, DirectoryError> {
+async fn read_dc_state(
+    reader: &mut Reader,
+    searches: &mut u64,
+) -> Result<(DcState, Option<String>), DirectoryError> {
     let missing = |what: &str| DirectoryError::Protocol {
         operation: "read the change watermark".into(),
         detail: format!(
@@ -110,6 +121,7 @@ async fn read_dc_state(reader: &mut Reader, searches: &mut u64) -> Result<DcStat
                 "dsServiceName",
                 "dnsHostName",
                 "configurationNamingContext",
+                "schemaNamingContext",
             ],
         )
         .await?
@@ -161,12 +173,15 @@ async fn read_dc_state(reader: &mut Reader, searches: &mut u64) -> Result<DcStat
             tombstone_lifetime_days = days;
         }
     }
-    Ok(DcState {
-        dns_host_name: host,
-        invocation_id,
-        highest_committed_usn: usn,
-        tombstone_lifetime_days,
-    })
+    Ok((
+        DcState {
+            dns_host_name: host,
+            invocation_id,
+            highest_committed_usn: usn,
+            tombstone_lifetime_days,
+        },
+        text("schemaNamingContext"),
+    ))
 }
 
 /// The changed users in scope and the changed groups that matter, above `usn`.
@@ -176,6 +191,7 @@ async fn read_changes(
     scope: &Scope,
     map: &AttributeMap,
     usn: u64,
+    schema_nc: Option<&str>,
     searches: &mut u64,
 ) -> Result<DirectoryChanges, DirectoryError> {
     let base = match &settings.base_dn {
@@ -193,7 +209,13 @@ async fn read_changes(
             &base,
             LdapScope::Subtree,
             &format!("(&{}(uSNChanged>={above}))", map.user_filter),
-            &[map.object_sid, map.member_of, map.primary_group_id],
+            &[
+                map.object_sid,
+                map.member_of,
+                map.primary_group_id,
+                "uSNChanged",
+                "replPropertyMetaData",
+            ],
         )
         .await?;
     *searches += 1;
@@ -264,7 +286,10 @@ async fn read_changes(
         }
     }
 
+    let ignorable = ignorable_attributes(scope, map);
     let mut changed_users = Vec::new();
+    // Changed users in scope whose only changes are to attributes nothing reads.
+    let mut churn = Vec::new();
     for e in users {
         let Some(sid) = e
             .values(map.object_sid)
@@ -279,11 +304,34 @@ async fn read_changes(
             .iter()
             .any(|g| chain.contains(&dn_key(g)));
         let by_primary = primary_group_sid(&e, map).is_some_and(|g| chain_sids.contains(&g));
-        if by_member || by_primary {
-            changed_users.push(ChangedUser {
-                dn: e.dn,
-                object_sid: sid,
-            });
+        if !(by_member || by_primary) {
+            continue;
+        }
+        let user = ChangedUser {
+            dn: e.dn.clone(),
+            object_sid: sid,
+        };
+        let usn_changed = e
+            .text("uSNChanged")
+            .ok()
+            .flatten()
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let metadata = e
+            .values("replPropertyMetaData")
+            .and_then(|v| v.first())
+            .map(Vec::as_slice);
+        if only_ignorable_since(metadata, usn, usn_changed, &ignorable) {
+            churn.push(user);
+        } else {
+            changed_users.push(user);
+        }
+    }
+    let mut unsynced_users = 0;
+    if !churn.is_empty() {
+        if no_read_attribute_is_linked(reader, scope, map, schema_nc, searches).await? {
+            unsynced_users = churn.len() as u64;
+        } else {
+            changed_users.append(&mut churn);
         }
     }
 
@@ -361,5 +409,104 @@ async fn read_changes(
         users: changed_users,
         groups: changed_groups,
         ldap_searches: 0,
+        unsynced_users,
     })
+}
+
+/// The ATTRTYPs of [`CHURN_ATTRIBUTES`] the settings read nowhere: not mapped, not named in
+/// `scope.userFilter` (compared as text, so any mention keeps the attribute).
+fn ignorable_attributes(scope: &Scope, map: &AttributeMap) -> Vec<u32> {
+    let filter = scope
+        .rules
+        .user_filter
+        .as_ref()
+        .map(|f| f.as_str().to_ascii_lowercase())
+        .unwrap_or_default();
+    let read = map.user_attributes();
+    CHURN_ATTRIBUTES
+        .iter()
+        .filter(|(_, name)| {
+            !read.iter().any(|r| r.eq_ignore_ascii_case(name))
+                && !filter.contains(&name.to_ascii_lowercase())
+        })
+        .map(|(attid, _)| *attid)
+        .collect()
+}
+
+/// Attribute names a filter tests; `None` when one is not named (an extensible match on
+/// every attribute), which the caller takes as "could be anything".
+fn filter_attributes(node: &FilterNode, out: &mut Vec<String>) -> Option<()> {
+    match node {
+        FilterNode::And(v) | FilterNode::Or(v) => {
+            for n in v {
+                filter_attributes(n, out)?;
+            }
+        }
+        FilterNode::Not(n) => filter_attributes(n, out)?,
+        FilterNode::Equal { attr, .. }
+        | FilterNode::Approx { attr, .. }
+        | FilterNode::GreaterOrEqual { attr, .. }
+        | FilterNode::LessOrEqual { attr, .. }
+        | FilterNode::Present { attr }
+        | FilterNode::Substring { attr, .. } => out.push(attr.clone()),
+        FilterNode::Extensible {
+            attr: Some(attr),
+            dn_attributes: false,
+            ..
+        } => out.push(attr.clone()),
+        FilterNode::Extensible { .. } => return None,
+    }
+    Some(())
+}
+
+/// True when no user attribute the settings read (mapped, or named in `scope.userFilter`) is
+/// a linked attribute (`linkID` in the schema): a linked value's change (`manager`) is not
+/// in `replPropertyMetaData`, so only then does that metadata tell every change that
+/// matters. Any doubt (no schema naming context, a refused search) is "linked".
+async fn no_read_attribute_is_linked(
+    reader: &mut Reader,
+    scope: &Scope,
+    map: &AttributeMap,
+    schema_nc: Option<&str>,
+    searches: &mut u64,
+) -> Result<bool, DirectoryError> {
+    let mut names: Vec<String> = map
+        .user_attributes()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    if let Some(filter) = &scope.rules.user_filter {
+        if filter_attributes(filter.root(), &mut names).is_none() {
+            return Ok(false);
+        }
+    }
+    let Some(schema_nc) = schema_nc else {
+        return Ok(false);
+    };
+    names.sort_by_key(|n| n.to_ascii_lowercase());
+    names.dedup_by_key(|n| n.to_ascii_lowercase());
+    let any_of: String = names
+        .iter()
+        .map(|n| format!("(lDAPDisplayName={})", filter_value(n)))
+        .collect();
+    *searches += 1;
+    match reader
+        .search_paged(
+            "linked attributes among those read",
+            schema_nc,
+            LdapScope::OneLevel,
+            &format!("(&(objectClass=attributeSchema)(linkID=*)(|{any_of}))"),
+            &["lDAPDisplayName"],
+        )
+        .await
+    {
+        Ok(linked) => {
+            if let Some(e) = linked.first() {
+                tracing::debug!(attribute = %e.dn, "a linked attribute is read: logon-timestamp changes are synced as changes");
+            }
+            Ok(linked.is_empty())
+        }
+        Err(DirectoryError::Search { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
 }

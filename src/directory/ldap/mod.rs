@@ -9,6 +9,7 @@
 mod chain;
 mod changes;
 mod connect;
+mod metadata;
 mod range;
 mod rules;
 mod search;
