@@ -386,6 +386,60 @@ async fn sync_settings_parameter_sets_optional_settings_and_rejects_typos() {
 }
 
 #[tokio::test]
+async fn sync_settings_parameter_maps_attributes_and_names_a_bad_mapping() {
+    use scim_sync::model::settings::UserAttribute as A;
+    let moto = Moto::start().await;
+    let n = names("attributes");
+    seed_powershell_style(&moto, &n).await;
+
+    // Without the key: the PowerShell original's three, nothing else.
+    let s = load_from_aws(moto.sdk(), &n).await.unwrap();
+    let a = &s.policy.attributes;
+    assert_eq!(a.source(A::Title), Some("title"));
+    assert_eq!(a.source(A::Department), Some("department"));
+    assert_eq!(a.source(A::Organization), Some("company"));
+    assert!(!a.is_managed(A::Manager) && !a.is_managed(A::EmployeeNumber));
+
+    // Mapped on top of the defaults, one default unmapped; the directory reads what is mapped.
+    let doc = r#"{"attributes": {"enterprise.employeeNumber": "employeeID",
+                  "enterprise.manager": "manager", "phoneNumbers.work": "telephoneNumber",
+                  "addresses.work.locality": "l", "enterprise.organization": ""}}"#;
+    moto.put_parameter(&n.parameter("Sync-Settings"), doc).await;
+    let s = load_from_aws(moto.sdk(), &n).await.unwrap();
+    let a = &s.policy.attributes;
+    assert_eq!(a.source(A::EmployeeNumber), Some("employeeID"));
+    assert_eq!(a.source(A::Manager), Some("manager"));
+    assert_eq!(a.source(A::WorkPhone), Some("telephoneNumber"));
+    assert_eq!(a.source(A::Locality), Some("l"));
+    assert_eq!(a.source(A::Title), Some("title"), "a key not given keeps its default");
+    assert!(!a.is_managed(A::Organization), "\"\" leaves it unmanaged");
+
+    // A key that is no Identity Center attribute, and a value that is no attribute name:
+    // refused when the settings load, naming the parameter, the key and what is allowed.
+    for (doc, key, hint) in [
+        (
+            r#"{"attributes": {"enterprise.manger": "manager"}}"#,
+            "attributes.enterprise.manger",
+            "enterprise.manager",
+        ),
+        (
+            r#"{"attributes": {"title": "(title)"}}"#,
+            "attributes.title",
+            "not a directory attribute name",
+        ),
+    ] {
+        moto.put_parameter(&n.parameter("Sync-Settings"), doc).await;
+        let err = load_from_aws(moto.sdk(), &n).await.unwrap_err().to_string();
+        assert!(
+            err.contains("/t-attributes/IAM-IDC/Sync-Settings")
+                && err.contains(key)
+                && err.contains(hint),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn parameters_spread_over_several_pages_are_all_read() {
     let moto = Moto::start().await;
     let n = names("pages");
