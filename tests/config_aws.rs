@@ -411,7 +411,11 @@ async fn sync_settings_parameter_maps_attributes_and_names_a_bad_mapping() {
     assert_eq!(a.source(A::Manager), Some("manager"));
     assert_eq!(a.source(A::WorkPhone), Some("telephoneNumber"));
     assert_eq!(a.source(A::Locality), Some("l"));
-    assert_eq!(a.source(A::Title), Some("title"), "a key not given keeps its default");
+    assert_eq!(
+        a.source(A::Title),
+        Some("title"),
+        "a key not given keeps its default"
+    );
     assert!(!a.is_managed(A::Organization), "\"\" leaves it unmanaged");
 
     // A key that is no Identity Center attribute, and a value that is no attribute name:

@@ -367,6 +367,17 @@ impl OptionalSettings {
             }
         }
 
+        // The openldap reader has no sAMAccountName: refused here, once, rather than every
+        // group silently named by its cn (and renamed should the profile change back).
+        if openldap && policy.group_display_name == GroupDisplayName::SamAccountName {
+            return Err(bad(
+                "scope.groupDisplayName",
+                "sAMAccountName is an Active Directory attribute, which the openldap profile \
+                 does not read; use cn (the default) or cnWithoutPrefix (cn without \
+                 scope.groupNamePrefix)"
+                    .into(),
+            ));
+        }
         if openldap && !extra_domain_sids.is_empty() {
             return Err(bad(
                 "scope.extraDomainSids",
@@ -782,6 +793,38 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("syncGroup"), "{err}");
+    }
+
+    #[test]
+    fn the_openldap_profile_refuses_group_names_from_sam_account_name() {
+        for doc in [
+            "[directory]\nprofile = \"openldap\"\n[scope]\ngroupDisplayName = \"sAMAccountName\"\n",
+            r#"{"directory": {"profile": "openldap"}, "scope": {"groupDisplayName": "sAMAccountName"}}"#,
+        ] {
+            let err = resolve_toml(doc).unwrap_err().to_string();
+            assert!(
+                err.contains("/IAM-IDC/Sync-Settings")
+                    && err.contains("scope.groupDisplayName")
+                    && err.contains("openldap")
+                    && err.contains("cnWithoutPrefix"),
+                "{err}"
+            );
+        }
+        for naming in ["cn", "cnWithoutPrefix"] {
+            let doc = format!(
+                r#"{{"directory": {{"profile": "openldap"}}, "scope": {{"groupDisplayName": "{naming}"}}}}"#
+            );
+            assert_eq!(
+                resolve_toml(&doc).unwrap().policy.group_display_name.key(),
+                naming
+            );
+        }
+        // Active Directory keeps all three.
+        let r = resolve_toml(r#"{"scope": {"groupDisplayName": "sAMAccountName"}}"#).unwrap();
+        assert_eq!(
+            r.policy.group_display_name,
+            GroupDisplayName::SamAccountName
+        );
     }
 
     #[test]

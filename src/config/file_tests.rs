@@ -439,6 +439,18 @@ fn the_openldap_profile_is_chosen_in_the_directory_table_with_its_own_defaults()
         env,
     );
     assert!(e.contains("scope.extraDomainSids"), "{e}");
+    // Group names from sAMAccountName: an Active Directory attribute the profile never reads.
+    let e = parse_err(
+        &with("profile = \"openldap\"").replace(
+            "groupSearchBase",
+            "groupDisplayName = \"sAMAccountName\"\ngroupSearchBase",
+        ),
+        env,
+    );
+    assert!(
+        e.contains("scope.groupDisplayName") && e.contains("cnWithoutPrefix"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -54,7 +54,8 @@ pub enum GroupDisplayName {
     /// prefix that selects the groups, `AD-Group-Prefix`): `aws-Developers` shows as
     /// `Developers`. A name that does not start with it, or is nothing but it, is kept whole.
     CnWithoutPrefix,
-    /// `sAMAccountName` (the pre-Windows 2000 name), falling back to `cn` when absent.
+    /// `sAMAccountName` (the pre-Windows 2000 name), falling back to `cn` when absent. Active
+    /// Directory only: `config` refuses it with the openldap profile, which reads none.
     #[serde(rename = "sAMAccountName", alias = "samAccountName")]
     SamAccountName,
 }
