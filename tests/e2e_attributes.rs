@@ -16,6 +16,7 @@ mod moto;
 mod samba;
 
 use idc_emulator::{Emulator, EmulatorConfig, RunningEmulator};
+use scim_sync::audit::Collect;
 use scim_sync::config::{self, AwsNames};
 use scim_sync::model::{DirectoryUser, ReasonCode};
 use scim_sync::pass::{read_directory, PassOptions, PassReport, Session};
@@ -149,7 +150,12 @@ async fn mapped_attributes_are_synced_removed_in_one_patch_and_then_left_alone()
     // 1. First pass: both are created with their attributes, and the report's manager,
     //    created in the same pass, is referenced in it: one more PATCH, after the creates.
     world.emulator.reset_counters();
-    let first = world.pass().await;
+    let sink = Collect::default();
+    let first = world
+        .session
+        .run_audited(&PassOptions::default(), &sink)
+        .await
+        .unwrap();
     assert!(
         !first
             .plan
@@ -182,6 +188,17 @@ async fn mapped_attributes_are_synced_removed_in_one_patch_and_then_left_alone()
     let boss_id = world.scim_user(&boss.object_sid).await["id"].clone();
     let u = world.scim_user(&report.object_sid).await;
     assert_eq!(u[ENT]["manager"], json!({ "value": boss_id }), "{u}");
+    // Its audit record: the report, by its new id and DN, from no manager to the new id.
+    let records = sink.take();
+    let linked = records
+        .iter()
+        .find(|r| r.action == "setManager")
+        .unwrap_or_else(|| panic!("{records:#?}"));
+    assert_eq!(linked.reason.code, ReasonCode::ManagerCreatedThisPass);
+    assert_eq!(linked.object.id.as_deref(), u["id"].as_str());
+    assert_eq!(linked.object.dn.as_deref(), Some(report.dn.as_str()));
+    let change = &linked.changes.attributes["enterprise.manager"];
+    assert_eq!((&change.from, &change.to), (&Value::Null, &boss_id));
     assert_eq!(u["title"], "Engineer", "trimmed: {u}");
     assert_eq!(u[ENT]["department"], "R&D");
     assert_eq!(u[ENT]["organization"], "Example Corp");

@@ -125,9 +125,11 @@ impl IdcView {
 }
 
 /// The users to plan (uppercase objectSids): the primary users, the directory members of the
-/// whole groups, the directory users among the whole groups' Identity Center members, and
-/// the managers of all of them, at any depth (a manager left out would read as "not
-/// synced" and be emptied). Called after the whole groups' members were read.
+/// whole groups, the directory users among the whole groups' Identity Center members, the
+/// users whose manager is a primary user in scope (so a manager created in this pass is
+/// referenced at once), and the managers of all of them, at any depth (a manager left out
+/// would read as "not synced" and be emptied). Called after the whole groups' members were
+/// read.
 pub fn users_to_plan(
     directory: &DirectorySnapshot,
     affected: &Affected,
@@ -160,6 +162,29 @@ pub fn users_to_plan(
         .iter()
         .map(|u| (fold(&u.dn).into_owned(), u.object_sid.to_ascii_uppercase()))
         .collect();
+    // The reports of every primary user in scope: a manager created (or back in scope) in
+    // this pass is referenced by them in this pass, as a full pass does.
+    let primary_dns: HashSet<String> = directory
+        .users
+        .iter()
+        .filter(|u| {
+            affected
+                .primary
+                .contains(&u.object_sid.to_ascii_uppercase())
+        })
+        .map(|u| fold(&u.dn).into_owned())
+        .collect();
+    if !primary_dns.is_empty() {
+        for u in &directory.users {
+            if u.attributes
+                .values()
+                .flatten()
+                .any(|v| primary_dns.contains(fold(v).as_ref()))
+            {
+                sids.insert(u.object_sid.to_ascii_uppercase());
+            }
+        }
+    }
     let mut queue: Vec<String> = sids.iter().cloned().collect();
     while let Some(sid) = queue.pop() {
         let Some(&i) = in_scope.get(&sid) else {
