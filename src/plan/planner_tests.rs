@@ -19,19 +19,7 @@ fn bare(ops: &[Operation]) -> Vec<Operation> {
     ops.iter()
         .cloned()
         .map(|mut op| {
-            match &mut op {
-                Operation::CreateUser { reason, .. }
-                | Operation::UpdateUser { reason, .. }
-                | Operation::DisableUser { reason, .. }
-                | Operation::DeleteUser { reason, .. }
-                | Operation::CreateGroup { reason, .. }
-                | Operation::RenameGroup { reason, .. }
-                | Operation::AdoptGroup { reason, .. }
-                | Operation::DeleteGroup { reason, .. }
-                | Operation::AddMembers { reason, .. }
-                | Operation::RemoveMembers { reason, .. }
-                | Operation::SetManager { reason, .. } => *reason = any(),
-            }
+            *op.reason_mut() = any();
             op
         })
         .collect()

@@ -150,15 +150,11 @@ impl Phase {
     pub const ALL: [Phase; 3] = [Phase::Objects, Phase::Additions, Phase::Destructive];
 }
 
-impl Operation {
-    /// The phase this operation runs in.
-    pub fn phase(&self) -> Phase {
-        self.sort_key().0
-    }
-
-    /// Why the operation is planned.
-    pub fn reason(&self) -> &Reason {
-        match self {
+/// The `reason` field every operation carries, as `&` or `&mut` after the operation it is
+/// given: one list of the variants serves [`Operation::reason`] and [`Operation::reason_mut`].
+macro_rules! reason_of {
+    ($op:expr) => {
+        match $op {
             Operation::CreateUser { reason, .. }
             | Operation::UpdateUser { reason, .. }
             | Operation::DisableUser { reason, .. }
@@ -171,6 +167,23 @@ impl Operation {
             | Operation::RemoveMembers { reason, .. }
             | Operation::SetManager { reason, .. } => reason,
         }
+    };
+}
+
+impl Operation {
+    /// The phase this operation runs in.
+    pub fn phase(&self) -> Phase {
+        self.sort_key().0
+    }
+
+    /// Why the operation is planned.
+    pub fn reason(&self) -> &Reason {
+        reason_of!(self)
+    }
+
+    /// The reason, to replace: tests compare plans with every reason set to one placeholder.
+    pub fn reason_mut(&mut self) -> &mut Reason {
+        reason_of!(self)
     }
 
     /// Destructive operations take access away; they run last and are the ones safety guards
