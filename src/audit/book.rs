@@ -301,14 +301,7 @@ pub fn action(op: &Operation) -> &'static str {
 }
 
 fn created_attributes(user: &UserAttributes, changes: &mut Changes) {
-    for field in [
-        UserField::UserName,
-        UserField::DisplayName,
-        UserField::GivenName,
-        UserField::FamilyName,
-        UserField::Email,
-        UserField::Active,
-    ] {
+    for field in UserField::CORE {
         changes.set(field.scim_name(), Value::Null, wanted_value(user, field));
     }
     for a in user.attributes.keys() {
@@ -317,28 +310,28 @@ fn created_attributes(user: &UserAttributes, changes: &mut Changes) {
     }
 }
 
+/// One field's value as JSON. The wanted side (`UserAttributes`) and Identity Center's
+/// (`IdcUser`) name their fields alike, so one list of them serves both.
+macro_rules! field_value {
+    ($user:expr, $field:expr) => {
+        match $field {
+            UserField::UserName => json!($user.user_name),
+            UserField::DisplayName => json!($user.display_name),
+            UserField::GivenName => json!($user.given_name),
+            UserField::FamilyName => json!($user.family_name),
+            UserField::Email => json!($user.email),
+            UserField::Active => json!($user.active),
+            UserField::Attribute(a) => json!($user.attributes.get(&a)),
+        }
+    };
+}
+
 fn wanted_value(user: &UserAttributes, field: UserField) -> Value {
-    match field {
-        UserField::UserName => json!(user.user_name),
-        UserField::DisplayName => json!(user.display_name),
-        UserField::GivenName => json!(user.given_name),
-        UserField::FamilyName => json!(user.family_name),
-        UserField::Email => json!(user.email),
-        UserField::Active => json!(user.active),
-        UserField::Attribute(a) => json!(user.attributes.get(&a)),
-    }
+    field_value!(user, field)
 }
 
 fn current_value(user: &IdcUser, field: UserField) -> Value {
-    match field {
-        UserField::UserName => json!(user.user_name),
-        UserField::DisplayName => json!(user.display_name),
-        UserField::GivenName => json!(user.given_name),
-        UserField::FamilyName => json!(user.family_name),
-        UserField::Email => json!(user.email),
-        UserField::Active => json!(user.active),
-        UserField::Attribute(a) => json!(user.attributes.get(&a)),
-    }
+    field_value!(user, field)
 }
 
 #[cfg(test)]

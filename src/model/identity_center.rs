@@ -89,3 +89,16 @@ pub enum UserField {
     /// One optional attribute of the `attributes` setting.
     Attribute(UserAttribute),
 }
+
+impl UserField {
+    /// The fields every user has, whatever the `attributes` setting maps: what a create
+    /// always sends.
+    pub const CORE: [UserField; 6] = [
+        UserField::UserName,
+        UserField::DisplayName,
+        UserField::GivenName,
+        UserField::FamilyName,
+        UserField::Email,
+        UserField::Active,
+    ];
+}
