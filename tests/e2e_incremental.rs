@@ -169,6 +169,18 @@ async fn directory_changes_reach_identity_center_through_incremental_passes() {
     );
     assert!(!emulator.dump().user(&upn("p011")).unwrap().active);
     assert!(disable.info().saved);
+    // No group changed: only p011's entry and the groups in scope holding it were read.
+    assert_eq!(
+        disable.info().directory_read,
+        "changed",
+        "{:?}",
+        disable.info()
+    );
+    assert!(
+        disable.info().affected_groups <= 4,
+        "the groups holding p011: {:?}",
+        disable.info()
+    );
 
     // 4. A rename: one write.
     dc.ldapmodify_as_admin(&format!(
@@ -180,6 +192,12 @@ async fn directory_changes_reach_identity_center_through_incremental_passes() {
     assert_eq!(rename.writes, 1);
     let p012 = emulator.dump().user(&upn("p012")).cloned().unwrap();
     assert_eq!(p012.display_name.as_deref(), Some("Twelve Renamed"));
+    assert_eq!(
+        rename.info().directory_read,
+        "changed",
+        "{:?}",
+        rename.info()
+    );
 
     // 5a. A logon timestamp (p013) and a lockout reset (p014): their uSNChanged moves, but
     //     their replPropertyMetaData says only attributes scim-sync neither syncs nor scopes
@@ -206,6 +224,7 @@ async fn directory_changes_reach_identity_center_through_incremental_passes() {
     assert_eq!(both.info().changed_users, 1, "{:?}", both.info());
     assert_eq!(both.summary.users_updated, 1, "{:?}", both.summary);
     assert_eq!(both.writes, 1);
+    assert_eq!(both.info().directory_read, "changed", "{:?}", both.info());
     // 5c. A linked attribute's change (manager) is not in replPropertyMetaData: it is taken
     //     for a change (planned; nothing to write, manager not being mapped by default).
     dc.ldapmodify_as_admin(&format!(
@@ -228,6 +247,12 @@ async fn directory_changes_reach_identity_center_through_incremental_passes() {
     ));
     // aws-admins is nested in aws-all-staff, so p005 leaves both.
     let direct = incremental(&mut session, &emulator, &store).await;
+    assert_eq!(
+        direct.info().directory_read,
+        "full",
+        "a group changed: {:?}",
+        direct.info()
+    );
     assert_eq!(direct.summary.members_removed, 2, "{:?}", direct.summary);
     assert_eq!(direct.writes, 2, "one PATCH per group");
     let dump = emulator.dump();

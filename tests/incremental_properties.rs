@@ -405,6 +405,7 @@ proptest! {
                 groups: changed_groups,
                 ldap_searches: 0,
                 unsynced_users: 0,
+                outside: Vec::new(),
             };
 
             let a = affected(&dir, &changes, &before_scope);

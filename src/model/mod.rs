@@ -22,5 +22,6 @@ pub use identity_center::{IdcGroup, IdcSnapshot, IdcUser, UserAttributes, UserFi
 pub use reason::{Finding, Reason, ReasonCode};
 pub use summary::{Failure, Summary};
 pub use watermark::{
-    ChangedGroup, ChangedUser, DcState, DirectoryChanges, IncrementalSummary, ScopeSet, Watermark,
+    ChangedGroup, ChangedUser, DcState, DirectoryChanges, DirectoryCounts, IncrementalSummary,
+    ScopeSet, Watermark,
 };

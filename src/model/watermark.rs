@@ -49,6 +49,21 @@ pub struct Watermark {
     /// The users in scope at `usn` (their objectSids, compacted): the only way to know who
     /// left the scope, since a directory does not say which values a group lost.
     pub scope: ScopeSet,
+    /// The directory's counts at the last full read (users in scope, flattened memberships,
+    /// groups in scope), the base of the mass-change guard for an incremental pass that reads
+    /// only the changed users; absent in a watermark from an older version (such a pass then
+    /// reads the directory in full).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<DirectoryCounts>,
+}
+
+/// How large the directory's scope was at a full read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectoryCounts {
+    pub users: u64,
+    pub memberships: u64,
+    pub groups: u64,
 }
 
 impl Watermark {
@@ -235,6 +250,10 @@ pub struct DirectoryChanges {
     /// a password).
     #[serde(default)]
     pub unsynced_users: u64,
+    /// Changed users outside the scope chain now (uppercase objectSids; logon-timestamp
+    /// changes left out): any of them in the watermark's scope left it by its own entry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outside: Vec<String>,
 }
 
 impl DirectoryChanges {
@@ -276,8 +295,14 @@ pub struct IncrementalSummary {
     /// The users and groups the pass looked up and planned.
     pub affected_users: u64,
     pub affected_groups: u64,
-    /// LDAP searches (base reads included) the change detection made.
+    /// LDAP searches (base reads included) the change detection made, and the read of the
+    /// changed users when the directory was not read in full.
     pub ldap_searches: u64,
+    /// How the directory was read: `full` (the whole scope, as a full pass) or `changed`
+    /// (only the changed users and the groups in scope holding them: no group changed);
+    /// empty when it was not read (idle, or a full pass).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub directory_read: String,
 }
 
 #[cfg(test)]

@@ -11,8 +11,11 @@
 //! 2. No USN committed since: done, no other LDAP search and no SCIM request. USNs committed
 //!    but nothing in scope changed (out-of-scope objects): done after two `(uSNChanged>=N)`
 //!    searches and the scope chain; still no SCIM request, and the watermark stays.
-//! 3. Otherwise the directory is read in full (the scope and nesting exactly as a full pass
-//!    sees them) and compared with the watermark's scope: who joined or left it. The affected
+//! 3. Otherwise, when only users changed (no group) and no scope rule needs other entries,
+//!    only their entries and the groups in scope holding them are read (`directory` layer,
+//!    `read_changed_users`), and the scope moves for them alone; else the directory is read
+//!    in full (the scope and nesting exactly as a full pass sees them) and compared with the
+//!    watermark's scope: who joined or left it. The affected
 //!    objects are the changed users in scope, the users who joined or left the scope, the
 //!    groups in scope a changed group can change (itself, and every group in scope it is
 //!    nested in), and (for the attributes they are named in) the managers of every user
@@ -35,14 +38,14 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::error::PassError;
 use super::session::{Inspection, PassOptions, PassReport, Session};
-use super::sources::read_directory;
+use super::sources::{finish_snapshot, read_directory};
 use crate::audit::AuditSink;
 use crate::config::{DirectorySource, Settings};
 use crate::directory::{open_change_reader, AttributeMap};
 use crate::identity_center::filter::is_filter_safe;
 use crate::model::{
-    DcState, DirectorySnapshot, Finding, IdcGroup, IdcSnapshot, IdcUser, IncrementalSummary,
-    ReasonCode, Summary, Watermark,
+    DcState, DirectoryCounts, DirectorySnapshot, Finding, IdcGroup, IdcSnapshot, IdcUser,
+    IncrementalSummary, ReasonCode, Summary, Watermark,
 };
 use crate::plan::incremental::{self, Affected, IdcView};
 use crate::plan::GuardBase;
@@ -147,6 +150,7 @@ pub(super) async fn save_after_full_pass(
         taken_at: now_secs(),
         settings_fingerprint: settings_fingerprint(session.settings()),
         scope: incremental::scope_of(&inspection.directory),
+        counts: Some(counts_of(&inspection.directory)),
     };
     let saved = save(session, store, &mark).await;
     if let Some(info) = report.summary.incremental.as_mut() {
@@ -270,27 +274,29 @@ pub(super) async fn run(
         reader.close().await;
         return Ok(idle_report(opts, info, started));
     }
-    let changes = reader.changes_since(mark.usn).await;
-    info.ldap_searches = reader.searches();
-    reader.close().await;
-    let changes = match changes {
+    let changes = match reader.changes_since(mark.usn).await {
         Ok(c) => c,
         Err(e) => {
+            info.ldap_searches = reader.searches();
+            reader.close().await;
             return full_fallback(session, opts, sink, Some(dc), detection_failed(&e)).await;
         }
     };
+    info.ldap_searches = reader.searches();
     info.changed_users = changes.users.len() as u64;
     info.unsynced_users = changes.unsynced_users;
     info.changed_groups = changes.groups.len() as u64;
-    if changes.is_empty() {
+    if changes.is_empty() && changes.outside.is_empty() {
         // Nothing in scope moved. The watermark stays: saving it would rewrite the scope (up
         // to ~270 kB) every minute on a busy directory, while searching from the older USN
         // again costs two searches whose results are ignored the same way.
+        reader.close().await;
         return Ok(idle_report(opts, info, started));
     }
 
     // The scope then is decoded only now: at 100k users it is ~270 kB.
     let Some(previous_scope) = mark.scope.sids() else {
+        reader.close().await;
         let reason = Finding::new(
             ReasonCode::WatermarkUnreadable,
             format!(
@@ -301,17 +307,65 @@ pub(super) async fn run(
         .about(dc.dns_host_name.as_str());
         return full_fallback(session, opts, sink, Some(dc), reason).await;
     };
+    let previous: HashSet<String> = previous_scope
+        .iter()
+        .map(|s| s.to_ascii_uppercase())
+        .collect();
+    // Changed users outside the scope chain that were in scope: they left by their own entry.
+    let leavers: BTreeSet<String> = changes
+        .outside
+        .iter()
+        .filter(|s| previous.contains(*s))
+        .cloned()
+        .collect();
+    if changes.is_empty() && leavers.is_empty() {
+        reader.close().await;
+        return Ok(idle_report(opts, info, started));
+    }
     info.mode = "incremental".into();
-    let directory = read_directory(settings).await?;
-    let now_scope = incremental::scope_of(&directory);
-    let affected = incremental::affected(&directory, &changes, &previous_scope);
+
+    let read = match (mark.counts, only_users_changed(settings, &changes)) {
+        (Some(counts), true) => {
+            // Only users changed: read them and the groups holding them, not the directory.
+            let read = reader.read_changed_users(&changes.users).await;
+            info.ldap_searches = reader.searches();
+            reader.close().await;
+            let directory = match read.and_then(|d| finish_snapshot(settings, d)) {
+                Ok(d) => d,
+                Err(e) => {
+                    return full_fallback(session, opts, sink, Some(dc), detection_failed(&e))
+                        .await;
+                }
+            };
+            let (affected, now_scope) =
+                incremental::affected_by_users(&changes, &previous, &leavers);
+            let users = now_scope.sids().map_or(0, |s| s.len() as u64);
+            let counts = DirectoryCounts { users, ..counts };
+            info.directory_read = "changed".into();
+            (directory, affected, now_scope, counts)
+        }
+        _ => {
+            reader.close().await;
+            let directory = read_directory(settings).await?;
+            let now_scope = incremental::scope_of(&directory);
+            let affected = incremental::affected(&directory, &changes, &previous_scope);
+            let counts = counts_of(&directory);
+            info.directory_read = "full".into();
+            (directory, affected, now_scope, counts)
+        }
+    };
+    let (directory, affected, now_scope, counts) = read;
     info.joined_scope = affected.joined as u64;
     info.left_scope = affected.left as u64;
     let (dir_sub, idc_sub, notes) = read_affected(session, &directory, &affected).await?;
     info.affected_users = dir_sub.users.len().max(idc_sub.users.len()) as u64;
     info.affected_groups = dir_sub.groups.len() as u64;
 
-    let base = GuardBase::of_directory(&directory);
+    let base = GuardBase {
+        users: counts.users,
+        memberships: counts.memberships,
+        groups: counts.groups,
+    };
     let mut inspection = session.hold_back(dir_sub, idc_sub, Some(base), opts);
     inspection.plan.notes.extend(notes);
     let mut report = session
@@ -325,11 +379,38 @@ pub(super) async fn run(
             taken_at: now_secs(),
             settings_fingerprint: fingerprint,
             scope: now_scope,
+            counts: Some(counts),
         };
         info.saved = save(session, store, &new_mark).await;
     }
     report.summary.incremental = Some(info);
     Ok(report)
+}
+
+/// True when the directory need not be read in full: no group changed (so no membership
+/// moved, and the scope moved only for the changed users, as the change detector placed
+/// them) and no scope rule or mapping depends on other entries than the changed users'
+/// (`userFilter` and `excludeGroups` are decided by the full read; a mapped `manager` needs
+/// the managers' entries).
+fn only_users_changed(settings: &Settings, changes: &crate::model::DirectoryChanges) -> bool {
+    changes.groups.is_empty()
+        && settings.scope.rules.user_filter.is_none()
+        && settings.scope.rules.exclude_groups.is_empty()
+        && settings
+            .policy
+            .attributes
+            .source(crate::model::settings::UserAttribute::Manager)
+            .is_none()
+}
+
+/// The directory's counts (the guard's base) from a full read.
+fn counts_of(directory: &DirectorySnapshot) -> DirectoryCounts {
+    let base = GuardBase::of_directory(directory);
+    DirectoryCounts {
+        users: base.users,
+        memberships: base.memberships,
+        groups: base.groups,
+    }
 }
 
 /// The report of a pass that found nothing to sync: no SCIM request was made.

@@ -8,7 +8,15 @@ use crate::model::DirectorySnapshot;
 
 /// Reads the configured directory source in full, or fails: never a partial snapshot.
 pub async fn read_directory(settings: &Settings) -> Result<DirectorySnapshot, DirectoryError> {
-    let mut snapshot = read_source(settings).await?;
+    finish_snapshot(settings, read_source(settings).await?)
+}
+
+/// What every directory read gets once read: the time account expiry is judged against,
+/// the extra domain SIDs, the check that a domain is known, and `excludeSyncGroup`.
+pub(super) fn finish_snapshot(
+    settings: &Settings,
+    mut snapshot: DirectorySnapshot,
+) -> Result<DirectorySnapshot, DirectoryError> {
     // The time account expiry is judged against: this pass's, so an account that expired
     // since the last pass is disabled now, with no change in the directory.
     snapshot.read_at = std::time::SystemTime::now()

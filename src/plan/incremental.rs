@@ -90,6 +90,34 @@ pub fn affected(
     a
 }
 
+/// The affected objects when only users changed (no group: the scope moved only for them),
+/// and the scope now: the watermark's (`previous`, uppercase objectSids) with the changed
+/// users in scope added and `leavers` (changed users outside the scope chain now that were
+/// in it) taken out. No group is compared whole.
+pub fn affected_by_users(
+    changes: &DirectoryChanges,
+    previous: &HashSet<String>,
+    leavers: &BTreeSet<String>,
+) -> (Affected, ScopeSet) {
+    let mut a = Affected::default();
+    let mut now: BTreeSet<String> = previous.iter().cloned().collect();
+    for u in &changes.users {
+        let sid = u.object_sid.to_ascii_uppercase();
+        if !previous.contains(&sid) {
+            a.joined += 1;
+        }
+        now.insert(sid.clone());
+        a.primary.insert(sid);
+    }
+    for sid in leavers {
+        if now.remove(sid) {
+            a.left += 1;
+        }
+        a.primary.insert(sid.clone());
+    }
+    (a, ScopeSet::from_sids(now.iter().map(String::as_str)))
+}
+
 /// What the lookups found in Identity Center.
 #[derive(Debug, Clone, Default)]
 pub struct IdcView {
@@ -352,4 +380,55 @@ pub fn cut_down(
         read_errors: view.read_errors.clone(),
     };
     (dir_sub, idc_sub, notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ChangedUser;
+
+    #[test]
+    fn only_users_changed_moves_the_scope_for_them_alone() {
+        let d = "S-1-5-21-1-2-3";
+        let previous: HashSet<String> = [1000, 1001, 1002]
+            .iter()
+            .map(|r| format!("{d}-{r}"))
+            .collect();
+        let changes = DirectoryChanges {
+            users: vec![
+                ChangedUser {
+                    dn: "CN=a".into(),
+                    object_sid: format!("{d}-1000").to_ascii_lowercase(),
+                },
+                ChangedUser {
+                    dn: "CN=new".into(),
+                    object_sid: format!("{d}-1005"),
+                },
+            ],
+            ..DirectoryChanges::default()
+        };
+        let leavers: BTreeSet<String> = [format!("{d}-1002")].into_iter().collect();
+        let (a, scope) = affected_by_users(&changes, &previous, &leavers);
+        assert_eq!((a.joined, a.left), (1, 1));
+        assert!(a.whole_groups.is_empty());
+        let primary: Vec<&str> = a.primary.iter().map(String::as_str).collect();
+        assert_eq!(
+            primary,
+            [
+                format!("{d}-1000").as_str(),
+                format!("{d}-1002").as_str(),
+                format!("{d}-1005").as_str()
+            ]
+        );
+        let mut now = scope.sids().unwrap_or_default();
+        now.sort();
+        assert_eq!(
+            now,
+            [
+                format!("{d}-1000"),
+                format!("{d}-1001"),
+                format!("{d}-1005")
+            ]
+        );
+    }
 }

@@ -222,6 +222,7 @@ mod tests {
             taken_at: 1,
             settings_fingerprint: "f".into(),
             scope: ScopeSet::from_sids(["S-1-5-21-1-2-3-1000"]),
+            counts: None,
         }
     }
 

@@ -20,7 +20,7 @@ use std::collections::HashSet;
 use ldap3::Scope as LdapScope;
 
 use crate::model::settings::{FilterNode, LdapSettings, Scope};
-use crate::model::{ChangedGroup, ChangedUser, DcState, DirectoryChanges};
+use crate::model::{ChangedGroup, ChangedUser, DcState, DirectoryChanges, DirectorySnapshot};
 
 use super::super::dn::dn_key;
 use super::super::error::DirectoryError;
@@ -86,6 +86,23 @@ impl ChangeReader {
         .await?;
         changes.ldap_searches = self.searches;
         Ok(changes)
+    }
+
+    /// The changed users' entries and the groups in scope holding them, for a pass in which
+    /// no group changed (see `changed.rs`); for `changes.users` of [`Self::changes_since`].
+    pub async fn read_changed_users(
+        &mut self,
+        changed: &[ChangedUser],
+    ) -> Result<DirectorySnapshot, DirectoryError> {
+        super::changed::read_changed_users(
+            &mut self.reader,
+            &self.settings,
+            &self.scope,
+            &self.map,
+            changed,
+            &mut self.searches,
+        )
+        .await
     }
 
     /// Searches made so far (base reads included).
@@ -290,6 +307,9 @@ async fn read_changes(
     let mut changed_users = Vec::new();
     // Changed users in scope whose only changes are to attributes nothing reads.
     let mut churn = Vec::new();
+    // Changed users outside the chain now (they may have left the scope by their own entry,
+    // e.g. a new primaryGroupID).
+    let mut outside = Vec::new();
     for e in users {
         let Some(sid) = e
             .values(map.object_sid)
@@ -304,13 +324,6 @@ async fn read_changes(
             .iter()
             .any(|g| chain.contains(&dn_key(g)));
         let by_primary = primary_group_sid(&e, map).is_some_and(|g| chain_sids.contains(&g));
-        if !(by_member || by_primary) {
-            continue;
-        }
-        let user = ChangedUser {
-            dn: e.dn.clone(),
-            object_sid: sid,
-        };
         let usn_changed = e
             .text("uSNChanged")
             .ok()
@@ -320,7 +333,18 @@ async fn read_changes(
             .values("replPropertyMetaData")
             .and_then(|v| v.first())
             .map(Vec::as_slice);
-        if only_ignorable_since(metadata, usn, usn_changed, &ignorable) {
+        let only_churn = only_ignorable_since(metadata, usn, usn_changed, &ignorable);
+        if !(by_member || by_primary) {
+            if !only_churn {
+                outside.push(sid.to_ascii_uppercase());
+            }
+            continue;
+        }
+        let user = ChangedUser {
+            dn: e.dn.clone(),
+            object_sid: sid,
+        };
+        if only_churn {
             churn.push(user);
         } else {
             changed_users.push(user);
@@ -410,6 +434,7 @@ async fn read_changes(
         groups: changed_groups,
         ldap_searches: 0,
         unsynced_users,
+        outside,
     })
 }
 

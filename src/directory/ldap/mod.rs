@@ -7,6 +7,7 @@
 //! them are flattened client-side by the same code the LDIF source uses.
 
 mod chain;
+mod changed;
 mod changes;
 mod connect;
 mod metadata;
@@ -195,7 +196,7 @@ async fn read_all(
 /// The `objectSid` of the domain head (naming context) of each search base, read every pass:
 /// only Identity Center users whose externalId is an account SID of these domains are ours.
 /// A base whose head carries no objectSid (not Active Directory) adds nothing.
-async fn read_domain_sids(
+pub(super) async fn read_domain_sids(
     reader: &mut Reader,
     bases: &[&str],
     map: &AttributeMap,
