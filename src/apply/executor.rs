@@ -543,7 +543,8 @@ impl<W: Writer> Run<'_, W> {
                     Reason::new(
                         ReasonCode::EarlierWriteFailed,
                         format!(
-                            "the {whose} create did not succeed in this pass, so \
+                            "the {whose} create did not succeed in this pass (it failed, was \
+                             not started, or is not part of an --only run), so \
                              enterprise.manager is left as it is; the next pass sets it"
                         ),
                     ),

@@ -284,3 +284,38 @@ pub fn restrict_plan(plan: &Plan, targets: &[Target<'_>]) -> Plan {
         withheld: plan.withheld.iter().filter(keep).cloned().collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Reason, ReasonCode};
+
+    fn user_target(anchor: &str) -> Target<'static> {
+        Target {
+            who: anchor.to_string(),
+            kind: TargetKind::User,
+            anchor: Some(anchor.to_string()),
+            dir_user: None,
+            dir_group: None,
+            idc_users: Vec::new(),
+            idc_groups: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_manager_link_belongs_to_the_user_not_to_its_manager() {
+        let op = Operation::SetManager {
+            user: UserRef::New("S-1-5-21-1-2-3-1001".into()),
+            user_name: "jane".into(),
+            manager: UserRef::New("S-1-5-21-1-2-3-1002".into()),
+            manager_name: "boss".into(),
+            from: None,
+            reason: Reason::new(ReasonCode::ManagerCreatedThisPass, "x"),
+        };
+        assert_eq!(
+            restrict(&op, &[user_target("s-1-5-21-1-2-3-1001")]),
+            Some(op.clone())
+        );
+        assert_eq!(restrict(&op, &[user_target("S-1-5-21-1-2-3-1002")]), None);
+    }
+}

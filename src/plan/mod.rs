@@ -37,6 +37,12 @@
 //! - **Membership** of a managed group is the directory's, restricted to users that exist
 //!   or are created; every other member is removed (foreign users too: the group is ours),
 //!   except skipped users. A group whose members were not read gets no member changes.
+//! - **Managers** (`attributes` maps `enterprise.manager`): the manager's DN becomes its
+//!   Identity Center id. An existing manager's id travels in the user's own create or update;
+//!   a manager this plan creates is set by a `SetManager` in the additions phase, once the
+//!   creates have given both their ids. Which new users are created is decided first, so a
+//!   manager whose create is refused is not referenced (left empty, noted) and one whose
+//!   create waits for a released name is referenced in the next pass (noted).
 //! - **Guard** ([`apply_guard`]): see its module.
 
 mod anchors;
