@@ -21,6 +21,8 @@
 //! | 127.0.0.50  | tests/e2e_scope.rs (changes its DC)          |
 //! | 127.0.0.60  | tests/e2e_incremental.rs (changes its DC)   |
 //! | 127.0.0.61-64 | reserved for incremental-pass tests (61: benches via scripts/bench.sh incremental) |
+//! | 127.0.0.80  | tests/e2e_incremental_managers.rs (changes its DC) |
+//! | 127.0.0.81-84 | reserved for attribute and scope tests (issue 14) |
 //! | 127.0.0.90  | tests/e2e_incremental_faults.rs (changes its DC) |
 //! | 127.0.0.91-99 | reserved for incremental-pass work (issue 19) |
 //! | 127.0.0.30+ | free                                        |

@@ -1,0 +1,144 @@
+//! Managers through incremental passes against the Samba AD DC and the Identity Center
+//! emulator (issue 14 §1): a manager who is created by an incremental pass (here: enabled in
+//! AD) is referenced by its reports in that same pass, although the reports themselves did not
+//! change, and the next pass writes nothing. DC address 127.0.0.80 (see tests/support/samba.rs).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "support/pass_fixture.rs"]
+mod pass_fixture;
+#[path = "support/samba.rs"]
+mod samba;
+
+use idc_emulator::{Emulator, EmulatorConfig, RunningEmulator};
+use pass_fixture::{ldap_settings, TOKEN};
+use scim_sync::model::settings::{Scope, UserAttribute};
+use scim_sync::model::ReasonCode;
+use scim_sync::pass::{PassOptions, PassReport, Session};
+use scim_sync::plan::Operation;
+use scim_sync::state::WatermarkStore;
+use serde_json::json;
+
+const DC_ADDR: &str = "127.0.0.80";
+
+fn dn_of(sam: &str) -> String {
+    format!("CN={sam},OU=People,{}", samba::BASE_DN)
+}
+
+async fn incremental(session: &mut Session, store: &WatermarkStore) -> PassReport {
+    let opts = PassOptions {
+        incremental: true,
+        watermarks: Some(store.clone()),
+        ..PassOptions::default()
+    };
+    let report = session.run(&opts).await.expect("incremental pass");
+    assert!(
+        report.summary.failures.is_empty(),
+        "{:?}",
+        report.summary.failures
+    );
+    report
+}
+
+/// The user's `enterprise.manager` as the emulator holds it.
+fn manager_of(emulator: &RunningEmulator, user_name: &str) -> serde_json::Value {
+    let d = emulator.dump();
+    let u = d
+        .users
+        .iter()
+        .find(|j| j["userName"] == user_name)
+        .unwrap_or_else(|| panic!("no user {user_name}"));
+    u["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_created_by_an_incremental_pass_is_referenced_by_its_reports_at_once() {
+    let dc = tokio::task::spawn_blocking(|| samba::SambaDc::start(DC_ADDR))
+        .await
+        .unwrap();
+    let emulator = Emulator::start(EmulatorConfig::new(TOKEN)).await.unwrap();
+    let scope = Scope {
+        sync_group: samba::SYNC_GROUP.into(),
+        group_prefix: samba::GROUP_PREFIX.into(),
+        group_search_base: samba::GROUP_BASE.into(),
+        extra_domain_sids: Vec::new(),
+        rules: Default::default(),
+    };
+    let mut settings = ldap_settings(
+        &dc.ldaps_url(),
+        Some(dc.ca_pem()),
+        samba::BIND_DN,
+        samba::BIND_PASSWORD,
+        scope,
+        &emulator.base_url(),
+        TOKEN,
+    );
+    settings
+        .policy
+        .attributes
+        .set(UserAttribute::Manager, "manager");
+    let state_dir =
+        std::env::temp_dir().join(format!("scim-sync-e2e-managers-{}", std::process::id()));
+    std::fs::create_dir_all(&state_dir).unwrap();
+    let state_file = state_dir.join("state.json");
+    let _ = std::fs::remove_file(&state_file);
+    let store = WatermarkStore::File(state_file);
+    let mut session = Session::new(settings, None).unwrap();
+
+    // p001's manager is p003, disabled in AD: not created, so not referenced.
+    let report = "p001@example.test";
+    dc.ldapmodify_as_admin(&format!(
+        "dn: {}\nchangetype: modify\nreplace: manager\nmanager: {}\n",
+        dn_of("p001"),
+        dn_of("p003")
+    ));
+
+    // 1. No watermark: a full pass.
+    let first = incremental(&mut session, &store).await;
+    assert!(
+        first
+            .plan
+            .notes
+            .iter()
+            .any(|n| n.code == ReasonCode::ManagerNotSynced && n.text.contains("p003")),
+        "{:#?}",
+        first.plan.notes
+    );
+    assert!(emulator.dump().user("p003@example.test").is_none());
+    assert_eq!(manager_of(&emulator, report), serde_json::Value::Null);
+
+    // 2. p003 is enabled: the incremental pass creates it and, in the same pass, sets p001's
+    //    manager (p001 itself did not change).
+    dc.ldapmodify_as_admin(&format!(
+        "dn: {}\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: 544\n",
+        dn_of("p003")
+    ));
+    let second = incremental(&mut session, &store).await;
+    let info = second.summary.incremental.as_ref().unwrap();
+    assert_eq!(info.mode, "incremental", "{info:?}");
+    assert_eq!(
+        (second.summary.users_created, second.summary.users_updated),
+        (1, 1),
+        "{:#?}",
+        second.plan.operations
+    );
+    assert!(
+        second
+            .plan
+            .operations
+            .iter()
+            .any(|op| matches!(op, Operation::SetManager { user_name, .. } if user_name == report)),
+        "{:#?}",
+        second.plan.operations
+    );
+    let boss_id = emulator
+        .dump()
+        .user("p003@example.test")
+        .unwrap()
+        .id
+        .clone();
+    assert_eq!(manager_of(&emulator, report), json!({ "value": boss_id }));
+
+    // 3. Nothing changed since: nothing is written.
+    let third = incremental(&mut session, &store).await;
+    assert_eq!(third.summary.scim_writes, 0, "{:#?}", third.plan.operations);
+}
