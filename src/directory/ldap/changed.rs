@@ -5,13 +5,15 @@
 //! depends on a user's own attributes (no `userFilter`, no `excludeGroups`), who is in scope
 //! changed only for the changed users themselves, and the change detector already says
 //! whether each is in the sync group's chain. Each changed user is then read by DN, and the
-//! groups in scope that hold it at any depth come from AD's in-chain rule (server-side:
-//! `(member:1.2.840.113556.1.4.1941:=<user DN>)`), plus those holding its primary group.
-//! Each group is returned with only the changed users among its members: the incremental
-//! planner compares a group's members only for the users whose memberships it read, so that
-//! is all it needs (`plan::incremental::cut_down`).
+//! groups that hold it at any depth are found by walking up `memberOf` (a back link AD keeps
+//! on users and groups alike) from its direct groups and its primary group, one base read
+//! per group, each group read once per pass. (AD's in-chain rule on `member` would answer in
+//! one search, but Samba evaluates it against every group under the base: about 9 s per
+//! user at 10k users and 1000 groups.) Each group in scope is returned with only the changed
+//! users among its members: the incremental planner compares a group's members only for the
+//! users whose memberships it read, so that is all it needs (`plan::incremental::cut_down`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use ldap3::Scope as LdapScope;
@@ -22,11 +24,12 @@ use crate::model::{
 };
 
 use super::super::dn::dn_key;
+use super::super::entry::RawEntry;
 use super::super::entry::{decode_group, decode_user};
 use super::super::error::DirectoryError;
-use super::super::filter_escape::{filter_bytes, filter_value};
+use super::super::filter_escape::filter_bytes;
 use super::super::mapping::AttributeMap;
-use super::super::scope::primary_group_sid;
+use super::super::scope::{name_has_prefix, primary_group_sid};
 use super::super::sid::sid_from_string;
 use super::search::Reader;
 use super::{default_naming_context, read_domain_sids};
@@ -49,18 +52,16 @@ pub(super) async fn read_changed_users(
         }
     };
     let mut snapshot = DirectorySnapshot::default();
-    // (user DN, objectSid) of each user read, and the primary groups' SIDs.
-    let mut read: Vec<(String, String)> = Vec::new();
-    let mut by_primary: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // (objectSid, the DNs of its direct and primary groups) of each user read.
+    let mut holds: Vec<(String, Vec<String>)> = Vec::new();
+    // Primary group SID -> its DN (when there is one), found once per pass.
+    let mut primary_dns: HashMap<String, Option<String>> = HashMap::new();
+    let mut user_attrs = map.user_attributes();
+    user_attrs.push(map.member_of);
     for c in changed {
         *searches += 1;
         let entry = reader
-            .read_entry(
-                "read a changed user",
-                &c.dn,
-                map.user_filter,
-                &map.user_attributes(),
-            )
+            .read_entry("read a changed user", &c.dn, map.user_filter, &user_attrs)
             .await?;
         let Some(e) = entry else {
             // Moved or deleted since the detector saw it: unknown, not gone.
@@ -78,10 +79,14 @@ pub(super) async fn read_changed_users(
         };
         match decode_user(&e, map) {
             Ok(u) => {
+                let mut starts = e.texts(map.member_of).unwrap_or_default();
                 if let Some(g) = primary_group_sid(&e, map) {
-                    by_primary.entry(g).or_default().push(u.object_sid.clone());
+                    starts.extend(
+                        primary_group_dn(reader, &base, map, &g, &mut primary_dns, searches)
+                            .await?,
+                    );
                 }
-                read.push((e.dn.clone(), u.object_sid.clone()));
+                holds.push((u.object_sid.clone(), starts));
                 snapshot.users.push(u);
             }
             Err(s) => snapshot.skipped.push(s),
@@ -93,15 +98,13 @@ pub(super) async fn read_changed_users(
         .map(|b| b.trim().to_string())
         .filter(|b| !b.is_empty())
         .collect();
-    let prefix_filter = if scope.group_prefix.is_empty() {
-        map.group_filter.to_string()
-    } else {
-        format!(
-            "(&{}({}={}*))",
-            map.group_filter,
-            map.group_name,
-            filter_value(&scope.group_prefix)
-        )
+    let base_keys: Vec<String> = group_bases.iter().map(|b| dn_key(b)).collect();
+    let in_scope = |dn: &str, name: &str| {
+        let key = dn_key(dn);
+        base_keys
+            .iter()
+            .any(|b| key == *b || key.ends_with(&format!(",{b}")))
+            && name_has_prefix(name, &scope.group_prefix)
     };
     let group_attrs = [
         map.object_guid,
@@ -109,91 +112,62 @@ pub(super) async fn read_changed_users(
         map.group_name,
         map.account_name,
         map.description,
+        map.member_of,
     ];
-    // objectGUID -> the group and the changed users it holds.
+    // Every group read this pass, by DN key: decoded (or why not) and the groups above it.
+    let mut cache: HashMap<String, Option<ReadGroup>> = HashMap::new();
+    // objectGUID -> the group in scope and the changed users it holds.
     let mut groups: BTreeMap<String, (DirectoryGroup, BTreeSet<String>)> = BTreeMap::new();
-    let mut seen_skipped: BTreeSet<String> = BTreeSet::new();
-    let mut take = |entries: Vec<super::super::entry::RawEntry>,
-                    members: &[String],
-                    skipped: &mut Vec<SkippedEntry>| {
-        for e in entries {
-            match decode_group(&e, map) {
-                Ok(g) => {
-                    let slot = groups
-                        .entry(g.object_guid.to_ascii_lowercase())
-                        .or_insert_with(|| (g, BTreeSet::new()));
-                    slot.1.extend(members.iter().cloned());
-                }
-                Err(s) => {
-                    if seen_skipped.insert(dn_key(&s.dn)) {
-                        skipped.push(s);
-                    }
-                }
+    for (sid, starts) in &holds {
+        let mut queue: VecDeque<String> = starts.iter().cloned().collect();
+        let mut visited: HashSet<String> = HashSet::new();
+        while let Some(dn) = queue.pop_front() {
+            let key = dn_key(&dn);
+            if !visited.insert(key.clone()) {
+                continue; // a cycle, or reached twice
             }
-        }
-    };
-
-    // The groups in scope holding each changed user, at any depth.
-    for (dn, sid) in &read {
-        for group_base in &group_bases {
-            *searches += 1;
-            let holders = reader
-                .search_paged(
-                    "groups in scope holding a changed user",
-                    group_base,
-                    LdapScope::Subtree,
-                    &format!(
-                        "(&{prefix_filter}({}:{}:={}))",
-                        map.member,
-                        map.in_chain_rule,
-                        filter_value(dn)
-                    ),
-                    &group_attrs,
-                )
-                .await?;
-            take(holders, std::slice::from_ref(sid), &mut snapshot.skipped);
-        }
-    }
-
-    // Members by primary group (listed in no `member`): the primary group itself when it is
-    // in scope, and the groups in scope it is nested in.
-    for (group_sid, members) in &by_primary {
-        let Some(bytes) = sid_from_string(group_sid) else {
-            continue;
-        };
-        *searches += 1;
-        let found = reader
-            .search_paged(
-                "find a changed user's primary group",
-                &base,
-                LdapScope::Subtree,
-                &format!(
-                    "(&{}({}={}))",
-                    map.group_filter,
-                    map.object_sid,
-                    filter_bytes(&bytes)
-                ),
-                &["1.1"],
-            )
-            .await?;
-        for primary in found {
-            for group_base in &group_bases {
+            if !cache.contains_key(&key) {
                 *searches += 1;
-                let holders = reader
-                    .search_paged(
-                        "groups in scope holding a primary group",
-                        group_base,
-                        LdapScope::Subtree,
-                        &format!(
-                            "(&{prefix_filter}(|({}:{}:={dn})(distinguishedName={dn})))",
-                            map.member,
-                            map.in_chain_rule,
-                            dn = filter_value(&primary.dn)
-                        ),
+                let entry = match reader
+                    .read_entry(
+                        "read a group above a changed user",
+                        &dn,
+                        map.group_filter,
                         &group_attrs,
                     )
-                    .await?;
-                take(holders, members, &mut snapshot.skipped);
+                    .await
+                {
+                    Ok(e) => e,
+                    // A group of another naming context (another domain of the forest).
+                    Err(DirectoryError::Search {
+                        code: 10 | 32 | 34, ..
+                    }) => None,
+                    Err(e) => return Err(e),
+                };
+                let read = entry.map(|e| ReadGroup {
+                    above: e.texts(map.member_of).unwrap_or_default(),
+                    group: decode_group(&e, map),
+                });
+                cache.insert(key.clone(), read);
+            }
+            let Some(Some(read)) = cache.get(&key) else {
+                continue; // not a group (or gone)
+            };
+            queue.extend(read.above.iter().cloned());
+            match &read.group {
+                Ok(g) if in_scope(&g.dn, &g.name) => {
+                    groups
+                        .entry(g.object_guid.to_ascii_lowercase())
+                        .or_insert_with(|| (g.clone(), BTreeSet::new()))
+                        .1
+                        .insert(sid.clone());
+                }
+                Ok(_) => {}
+                Err(skip) => {
+                    if !snapshot.skipped.iter().any(|s| dn_key(&s.dn) == key) {
+                        snapshot.skipped.push(skip.clone());
+                    }
+                }
             }
         }
     }
@@ -210,4 +184,47 @@ pub(super) async fn read_changed_users(
     *searches += bases.len() as u64;
     snapshot.domain_sids = read_domain_sids(reader, &bases, map).await?;
     Ok(snapshot)
+}
+
+/// A group read on the way up from a changed user.
+struct ReadGroup {
+    /// Its `memberOf`: the groups it is nested in.
+    above: Vec<String>,
+    group: Result<DirectoryGroup, SkippedEntry>,
+}
+
+/// The DN of the group whose objectSid is `sid` (a user's primary group), searched once per
+/// pass.
+async fn primary_group_dn(
+    reader: &mut Reader,
+    base: &str,
+    map: &AttributeMap,
+    sid: &str,
+    known: &mut HashMap<String, Option<String>>,
+    searches: &mut u64,
+) -> Result<Option<String>, DirectoryError> {
+    if let Some(dn) = known.get(sid) {
+        return Ok(dn.clone());
+    }
+    let mut dn = None;
+    if let Some(bytes) = sid_from_string(sid) {
+        *searches += 1;
+        let found: Vec<RawEntry> = reader
+            .search_paged(
+                "find a changed user's primary group",
+                base,
+                LdapScope::Subtree,
+                &format!(
+                    "(&{}({}={}))",
+                    map.group_filter,
+                    map.object_sid,
+                    filter_bytes(&bytes)
+                ),
+                &["1.1"],
+            )
+            .await?;
+        dn = found.into_iter().next().map(|e| e.dn);
+    }
+    known.insert(sid.to_string(), dn.clone());
+    Ok(dn)
 }
