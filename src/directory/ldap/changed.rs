@@ -8,8 +8,8 @@
 //! groups that hold it at any depth are found by walking up `memberOf` (a back link AD keeps
 //! on users and groups alike) from its direct groups and its primary group, one base read
 //! per group, each group read once per pass. (AD's in-chain rule on `member` would answer in
-//! one search, but Samba evaluates it against every group under the base: about 9 s per
-//! user at 10k users and 1000 groups.) Each group in scope is returned with only the changed
+//! one search, but Samba evaluates it against every group under the base: about 20 s per
+//! search at 10k users and 1000 groups, docs/performance.md.) Each group in scope is returned with only the changed
 //! users among its members: the incremental planner compares a group's members only for the
 //! users whose memberships it read, so that is all it needs (`plan::incremental::cut_down`).
 
