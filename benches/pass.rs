@@ -57,7 +57,7 @@ use scim_sync::directory::{read_ldap, LdapSettings, Scope};
 use scim_sync::identity_center::{read_state, ScimClient, ScimClientConfig};
 use scim_sync::model::settings::{CaBundle, LdapUrl};
 use scim_sync::model::{
-    DirectoryAttributes, DirectoryGroup, DirectorySnapshot, DirectoryUser, Summary,
+    DirectoryAttributes, DirectoryGroup, DirectorySnapshot, DirectoryUser, SharedStrings, Summary,
 };
 use scim_sync::pass::read_directory;
 use scim_sync::plan::{self, GuardSettings, Policy};
@@ -259,13 +259,15 @@ impl Dataset {
 
     /// The snapshot the LDIF reader produces from [`Self::write_ldif`]'s file.
     fn snapshot(&self) -> DirectorySnapshot {
+        // Names and values shared as the reader shares them.
+        let shared = SharedStrings::default();
         let users = self
             .in_scope
             .iter()
             .map(|n| {
                 let s = sam(*n);
                 DirectoryUser {
-                    object_sid: sid(*n),
+                    object_sid: sid(*n).into(),
                     object_guid: user_guid(*n),
                     dn: user_dn(*n),
                     user_principal_name: Some(format!("{s}@bench.example.test")),
@@ -277,9 +279,12 @@ impl Dataset {
                     enabled: true,
                     account_expires: None,
                     attributes: DirectoryAttributes::from_iter([
-                        ("title".to_string(), Some(title(*n))),
-                        ("department".to_string(), Some(department(*n))),
-                        ("company".to_string(), Some(COMPANY.to_string())),
+                        (shared.share("title"), Some(shared.share(&title(*n)))),
+                        (
+                            shared.share("department"),
+                            Some(shared.share(&department(*n))),
+                        ),
+                        (shared.share("company"), Some(shared.share(COMPANY))),
                     ]),
                 }
             })

@@ -42,7 +42,7 @@ fn snapshots(users: usize, groups: usize, memberships: usize) -> (DirectorySnaps
     for n in 0..users {
         let upn = format!("user{n}@corp.example.com");
         dir.users.push(DirectoryUser {
-            object_sid: sid(n),
+            object_sid: sid(n).into(),
             object_guid: format!("9a000000-0000-4000-8000-{n:012}"),
             dn: format!("CN=User {n},OU=Staff,DC=corp,DC=example,DC=com"),
             sam_account_name: format!("user{n}"),
@@ -58,7 +58,7 @@ fn snapshots(users: usize, groups: usize, memberships: usize) -> (DirectorySnaps
         // 97 % exist already; 1 % of those carry an old display name.
         if n % 100 < 97 {
             idc.users.push(IdcUser {
-                id: format!("{n:08x}-0000-4000-8000-000000000000"),
+                id: format!("{n:08x}-0000-4000-8000-000000000000").into(),
                 external_id: Some(sid(n)),
                 user_name: upn,
                 display_name: Some(if n % 100 == 5 {
@@ -77,7 +77,7 @@ fn snapshots(users: usize, groups: usize, memberships: usize) -> (DirectorySnaps
     // 1 % leavers, and a few users someone else manages.
     for n in users..users + users / 100 {
         idc.users.push(IdcUser {
-            id: format!("{n:08x}-0000-4000-8000-000000000000"),
+            id: format!("{n:08x}-0000-4000-8000-000000000000").into(),
             external_id: Some(sid(n)),
             user_name: format!("left{n}@corp.example.com"),
             display_name: Some("Left".into()),

@@ -40,7 +40,7 @@ fn sid_of(snap: &DirectorySnapshot, sam: &str) -> String {
         .find(|u| u.sam_account_name == sam)
         .unwrap()
         .object_sid
-        .clone()
+        .to_string()
 }
 
 #[tokio::test]

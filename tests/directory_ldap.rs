@@ -60,7 +60,7 @@ fn memberships(snap: &DirectorySnapshot) -> BTreeMap<String, Vec<String>> {
     let by_sid: BTreeMap<&str, &str> = snap
         .users
         .iter()
-        .map(|u| (u.object_sid.as_str(), u.sam_account_name.as_str()))
+        .map(|u| (u.object_sid.as_ref(), u.sam_account_name.as_str()))
         .collect();
     snap.groups
         .iter()
@@ -104,7 +104,7 @@ async fn small_scope_has_exact_users_and_flattened_groups() {
     assert_eq!(disabled, ["p003", "p017", "p039"]);
     assert!(snap.skipped.is_empty(), "{:?}", snap.skipped);
 
-    let sids: BTreeSet<&str> = snap.users.iter().map(|u| u.object_sid.as_str()).collect();
+    let sids: BTreeSet<&str> = snap.users.iter().map(|u| u.object_sid.as_ref()).collect();
     assert_eq!(sids.len(), 45);
     for u in &snap.users {
         assert!(u.object_sid.starts_with("S-1-5-21-"), "{}", u.object_sid);

@@ -60,7 +60,7 @@ fn memberships(snap: &DirectorySnapshot) -> BTreeMap<String, Vec<String>> {
     let uid: BTreeMap<&str, &str> = snap
         .users
         .iter()
-        .map(|u| (u.object_sid.as_str(), u.sam_account_name.as_str()))
+        .map(|u| (u.object_sid.as_ref(), u.sam_account_name.as_str()))
         .collect();
     snap.groups
         .iter()
@@ -106,11 +106,14 @@ async fn a_live_read_anchors_flattens_and_disables_as_the_fixture_says() {
     let alice_uuid = s
         .read_attr("uid=alice,ou=People,dc=example,dc=test", "entryUUID")
         .unwrap();
-    assert_eq!(alice.object_sid, format!("ldap:{suffix_uuid}:{alice_uuid}"));
+    assert_eq!(
+        *alice.object_sid,
+        format!("ldap:{suffix_uuid}:{alice_uuid}")
+    );
     assert_eq!(alice.display_name.as_deref(), Some("Alice Archer"));
     assert_eq!(
         alice.attributes.get("departmentnumber"),
-        Some(&Some("4711".to_string()))
+        Some(&Some("4711".into()))
     );
 
     let mut uids: Vec<&str> = snap.users.iter().map(|u| &*u.sam_account_name).collect();
@@ -305,7 +308,7 @@ async fn ns_unique_id_anchors_by_setting_and_a_fixed_directory_id_is_used() {
         .find(|u| u.sam_account_name == "alice")
         .unwrap();
     assert_eq!(
-        alice.object_sid,
+        *alice.object_sid,
         format!("{dir}:5e1a0000-00000000-00000000-00000101")
     );
     let fixed = OpenLdapProfile {

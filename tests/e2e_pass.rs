@@ -136,7 +136,7 @@ fn assert_mirrors(dir: &DirectorySnapshot, state: &StateDump, report: &PassRepor
         .users
         .iter()
         .filter(|u| !report.summary.skipped.iter().any(|s| s.concerns(&u.dn)))
-        .map(|u| (u.object_sid.as_str(), u))
+        .map(|u| (u.object_sid.as_ref(), u))
         .collect();
     let owned_sids: Vec<&str> = state
         .user_records
@@ -266,7 +266,7 @@ async fn a_directory_and_identity_center_stay_in_step_through_changes() {
     assert_eq!(disabled.object.id.as_deref(), Some(p001_idc.id.as_str()));
     assert_eq!(
         disabled.object.external_id.as_deref(),
-        Some(p001.object_sid.as_str())
+        Some(p001.object_sid.as_ref())
     );
     assert_eq!(disabled.object.dn.as_deref(), Some(p001.dn.as_str()));
     assert_eq!(disabled.changes.attributes["active"].from, json!(true));

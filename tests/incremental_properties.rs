@@ -72,7 +72,7 @@ impl Model {
         let users = (0..USERS)
             .filter(|u| self.in_sync_group[*u])
             .map(|u| DirectoryUser {
-                object_sid: sid(u),
+                object_sid: sid(u).into(),
                 object_guid: format!("10000000-0000-4000-8000-{u:012}"),
                 dn: format!("CN=u{u},OU=Staff,DC=corp"),
                 sam_account_name: format!("u{u}"),
@@ -86,8 +86,8 @@ impl Model {
                 attributes: self.manager[u]
                     .map(|m| {
                         (
-                            "manager".to_string(),
-                            Some(format!("CN=u{m},OU=Staff,DC=corp")),
+                            "manager".into(),
+                            Some(format!("CN=u{m},OU=Staff,DC=corp").into()),
                         )
                     })
                     .into_iter()
@@ -300,7 +300,7 @@ fn look_up(
                 .as_ref()
                 .is_some_and(|x| a.primary.contains(x))
         })
-        .map(|u| u.id.clone())
+        .map(|u| u.id.to_string())
         .collect();
     for id in primary_ids {
         let groups = sim

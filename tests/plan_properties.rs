@@ -131,7 +131,7 @@ fn dir_user() -> impl Strategy<Value = (u8, DirectoryUser, Broken)> {
         .prop_map(
             |((s, name, upper, mail), (given, display, sam, enabled), broken, manager)| {
                 let mut u = DirectoryUser {
-                    object_sid: sid(s),
+                    object_sid: sid(s).into(),
                     object_guid: format!("10000000-0000-4000-8000-{s:012}"),
                     dn: format!("CN=u{s},OU=Staff,DC=corp"),
                     sam_account_name: value(2, sam.unwrap_or(name), upper),
@@ -146,7 +146,7 @@ fn dir_user() -> impl Strategy<Value = (u8, DirectoryUser, Broken)> {
                 };
                 if let Some((m, upper)) = manager {
                     let dn = cased(format!("CN=u{m},OU=Staff,DC=corp"), upper);
-                    u.attributes.insert("manager".into(), Some(dn));
+                    u.attributes.insert("manager".into(), Some(dn.into()));
                 }
                 match broken {
                     Broken::No => {}
@@ -175,7 +175,7 @@ fn idc_user() -> impl Strategy<Value = IdcUser> {
     )
         .prop_map(
             |((owner, s, kind, name, upper), (mail, given, display, active))| IdcUser {
-                id: String::new(),
+                id: "".into(),
                 external_id: match owner {
                     0 | 1 => Some(sid(s)),
                     2 => None,
@@ -302,7 +302,7 @@ fn world() -> impl Strategy<Value = World> {
             for (s, u, b) in users {
                 if seen.insert(s) {
                     if b != Broken::No {
-                        broken.insert(u.object_sid.clone());
+                        broken.insert(u.object_sid.to_string());
                     }
                     dir.users.push(u);
                 }
@@ -359,7 +359,7 @@ fn untouchable_sids(w: &World, plan: &Plan) -> BTreeSet<String> {
         .collect();
     for u in &w.dir.users {
         if plan.skipped.iter().any(|m| m.concerns(&u.dn)) {
-            s.insert(u.object_sid.clone());
+            s.insert(u.object_sid.to_string());
         }
     }
     s
@@ -374,7 +374,7 @@ fn owned_user_ids(snap: &IdcSnapshot) -> HashSet<String> {
                 .as_deref()
                 .is_some_and(|e| is_owned_user_external_id(e, &domains))
         })
-        .map(|u| u.id.clone())
+        .map(|u| u.id.to_string())
         .collect()
 }
 
@@ -388,7 +388,7 @@ fn other_domain_user_ids(snap: &IdcSnapshot) -> HashSet<String> {
                 is_sid(e) && rid.is_none_or(|r| r.contains('-'))
             })
         })
-        .map(|u| u.id.clone())
+        .map(|u| u.id.to_string())
         .collect()
 }
 
@@ -432,7 +432,7 @@ fn check_targets(w: &World, snap: &IdcSnapshot, plan: &Plan) -> Result<(), TestC
         .users
         .iter()
         .filter(|u| u.external_id.as_ref().is_some_and(|e| skipped.contains(e)))
-        .map(|u| u.id.as_str())
+        .map(|u| u.id.as_ref())
         .collect();
     for op in &plan.operations {
         prop_assert!(
@@ -468,7 +468,7 @@ fn check_targets(w: &World, snap: &IdcSnapshot, plan: &Plan) -> Result<(), TestC
                         .dir
                         .users
                         .iter()
-                        .any(|u| &u.object_sid == external_id && !u.enabled);
+                        .any(|u| *u.object_sid == **external_id && !u.enabled);
                     prop_assert!(!reader_skipped && disabled, "skipped user disabled: {op:?}");
                 }
             }
@@ -567,7 +567,7 @@ fn check_converged(w: &World, sim: &Sim, first: &Plan, last: &Plan) -> Result<()
         .dir
         .users
         .iter()
-        .filter(|u| u.enabled && !skipped.contains(&u.object_sid))
+        .filter(|u| u.enabled && !skipped.contains(&*u.object_sid))
     {
         prop_assert!(
             by_ext(&u.object_sid).is_some() || reported(u),
@@ -579,7 +579,7 @@ fn check_converged(w: &World, sim: &Sim, first: &Plan, last: &Plan) -> Result<()
         .users
         .values()
         .filter(|u| u.external_id.as_ref().is_some_and(|e| skipped.contains(e)))
-        .map(|u| u.id.as_str())
+        .map(|u| u.id.as_ref())
         .collect();
     for g in &w.dir.groups {
         let Some((gid, sg)) = sim
@@ -597,7 +597,7 @@ fn check_converged(w: &World, sim: &Sim, first: &Plan, last: &Plan) -> Result<()
             .iter()
             .filter(|s| w.dir.users.iter().any(|u| *u.object_sid == ***s))
             .filter_map(|s| by_ext(s))
-            .map(|u| u.id.clone())
+            .map(|u| u.id.to_string())
             .filter(|id| !skipped_ids.contains(id.as_str()))
             .collect();
         let actual: BTreeSet<String> = sg
@@ -769,7 +769,7 @@ fn named(snap: &IdcSnapshot) -> Named {
     let names: BTreeMap<&str, String> = snap
         .users
         .iter()
-        .map(|u| (u.id.as_str(), fold(&u.user_name)))
+        .map(|u| (u.id.as_ref(), fold(&u.user_name)))
         .collect();
     Named {
         users: snap
@@ -785,7 +785,7 @@ fn named(snap: &IdcSnapshot) -> Named {
                     u.active,
                     u.attributes
                         .get(&UserAttribute::Manager)
-                        .map(|m| names.get(m.as_str()).cloned().unwrap_or_default()),
+                        .map(|m| names.get(m.as_ref()).cloned().unwrap_or_default()),
                 );
                 (fold(&u.user_name), value)
             })
@@ -822,7 +822,7 @@ fn seed(emu: &idc_emulator::RunningEmulator, sim: &Sim) -> Option<()> {
         if let Some(email) = &u.email {
             body["emails"] = serde_json::json!([{"value": email, "type": "work", "primary": true}]);
         }
-        ids.insert(u.id.clone(), emu.insert_user(&body).ok()?);
+        ids.insert(u.id.to_string(), emu.insert_user(&body).ok()?);
     }
     for g in sim.groups.values() {
         let id = emu

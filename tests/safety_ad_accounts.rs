@@ -191,7 +191,7 @@ async fn primary_group_members_are_members_and_expired_accounts_are_disabled() {
             .find(|u| u.sam_account_name == cn)
             .unwrap()
             .object_sid
-            .clone()
+            .to_string()
     };
     let team_members: BTreeSet<String> = team.member_sids.iter().map(|m| m.to_string()).collect();
     assert_eq!(

@@ -51,7 +51,7 @@ impl<'a> AuditBook<'a> {
             .collect();
         Self {
             pass_id: pass_id.into(),
-            idc_users: idc.users.iter().map(|u| (u.id.as_str(), u)).collect(),
+            idc_users: idc.users.iter().map(|u| (u.id.as_ref(), u)).collect(),
             idc_groups: idc.groups.iter().map(|g| (g.id.as_str(), g)).collect(),
             dir_users: dir.users.iter().map(|u| (key(&u.object_sid), u)).collect(),
             dir_groups: dir
@@ -351,9 +351,9 @@ mod tests {
             email: None,
             active: true,
             attributes: AttributeValues::from_iter([
-                (A::Title, "Engineer".to_string()),
-                (A::Department, "Analytics".to_string()),
-                (A::CostCenter, "CC-7".to_string()),
+                (A::Title, "Engineer".into()),
+                (A::Department, "Analytics".into()),
+                (A::CostCenter, "CC-7".into()),
             ]),
         }
     }
@@ -371,8 +371,8 @@ mod tests {
                 active: true,
                 // Title changed, department emptied in the directory, cost center untouched.
                 attributes: AttributeValues::from_iter([
-                    (A::Title, "Lead Engineer".to_string()),
-                    (A::CostCenter, "CC-7".to_string()),
+                    (A::Title, "Lead Engineer".into()),
+                    (A::CostCenter, "CC-7".into()),
                 ]),
             },
             changed,

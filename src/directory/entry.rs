@@ -3,7 +3,8 @@
 //! skipped for the same reason whether it came over LDAP or from an export.
 
 use crate::model::{
-    DirectoryAttributes, DirectoryGroup, DirectoryUser, EntryKind, ReasonCode, SkippedEntry,
+    DirectoryAttributes, DirectoryGroup, DirectoryUser, EntryKind, ReasonCode, SharedStrings,
+    SkippedEntry,
 };
 
 use super::dn::first_rdn_value;
@@ -94,7 +95,11 @@ impl RawEntry {
 }
 
 /// Turns a user entry into a [`DirectoryUser`], or says why it cannot be used.
-pub(crate) fn decode_user(e: &RawEntry, map: &AttributeMap) -> Result<DirectoryUser, SkippedEntry> {
+pub(crate) fn decode_user(
+    e: &RawEntry,
+    map: &AttributeMap,
+    shared: &SharedStrings,
+) -> Result<DirectoryUser, SkippedEntry> {
     let sid = match e.values(map.object_sid).and_then(|v| v.first()) {
         None => return Err(e.skip_unanchored_user(map, format!("user has no {}", map.object_sid))),
         Some(b) => sid_to_string(b).ok_or_else(|| {
@@ -155,7 +160,7 @@ pub(crate) fn decode_user(e: &RawEntry, map: &AttributeMap) -> Result<DirectoryU
         })?,
     };
     Ok(DirectoryUser {
-        object_sid: sid,
+        object_sid: sid.into(),
         object_guid: guid,
         dn: e.dn.clone(),
         sam_account_name: sam,
@@ -166,25 +171,30 @@ pub(crate) fn decode_user(e: &RawEntry, map: &AttributeMap) -> Result<DirectoryU
         mail: text(map.mail)?,
         enabled: bits & map.disabled_mask == 0,
         account_expires,
-        attributes: mapped_attributes(e, &map.extra_user_attributes),
+        attributes: mapped_attributes(e, &map.extra_user_attributes, shared),
     })
 }
 
 /// The first value of every mapped optional attribute, keyed in lowercase. A value that is
 /// not UTF-8 is kept as `None` (present but unreadable), so the planner leaves its Identity
-/// Center attribute as it is instead of removing it. Both profiles read them this way.
-pub(crate) fn mapped_attributes(e: &RawEntry, names: &[String]) -> DirectoryAttributes {
+/// Center attribute as it is instead of removing it. Both profiles read them this way. Names
+/// and values come from `shared`, one pool per read: they repeat across users.
+pub(crate) fn mapped_attributes(
+    e: &RawEntry,
+    names: &[String],
+    shared: &SharedStrings,
+) -> DirectoryAttributes {
     let mut out = DirectoryAttributes::with_capacity(names.len());
     for name in names {
-        match e.text(name) {
-            Ok(Some(v)) => {
-                out.insert(name.to_ascii_lowercase(), Some(v));
-            }
-            Ok(None) => {}
-            Err(_) => {
-                out.insert(name.to_ascii_lowercase(), None);
-            }
-        }
+        let value = match e.values(name).and_then(|v| v.first()) {
+            None => continue,
+            Some(bytes) => match std::str::from_utf8(bytes) {
+                Ok("") => continue,
+                Ok(text) => Some(shared.share(text)),
+                Err(_) => None,
+            },
+        };
+        out.insert(shared.share_lowercase(name), value);
     }
     out
 }
@@ -280,8 +290,13 @@ mod tests {
 
     #[test]
     fn decodes_a_user_and_its_disabled_bit() {
-        let u = decode_user(&user_entry(), &AttributeMap::active_directory()).unwrap();
-        assert_eq!(u.object_sid, "S-1-5-21-1-2-3-1104");
+        let u = decode_user(
+            &user_entry(),
+            &AttributeMap::active_directory(),
+            &SharedStrings::default(),
+        )
+        .unwrap();
+        assert_eq!(&*u.object_sid, "S-1-5-21-1-2-3-1104");
         assert_eq!(u.object_guid, "3e1e53ee-6566-4652-9cf9-b7a7c78fe37e");
         assert!(!u.enabled, "66050 carries ACCOUNTDISABLE among other bits");
         assert_eq!(u.mail.as_deref(), Some("p001@example.test"));
@@ -290,9 +305,13 @@ mod tests {
         e.attrs.retain(|(a, _)| a != "userAccountControl");
         e.push("userAccountControl", b"-2147483136".to_vec()); // 0x80000200 as signed
         assert!(
-            decode_user(&e, &AttributeMap::active_directory())
-                .unwrap()
-                .enabled
+            decode_user(
+                &e,
+                &AttributeMap::active_directory(),
+                &SharedStrings::default()
+            )
+            .unwrap()
+            .enabled
         );
     }
 
@@ -302,10 +321,12 @@ mod tests {
         let with = |v: &[u8]| {
             let mut e = user_entry();
             e.push("accountExpires", v.to_vec());
-            decode_user(&e, &map)
+            decode_user(&e, &map, &SharedStrings::default())
         };
         assert_eq!(
-            decode_user(&user_entry(), &map).unwrap().account_expires,
+            decode_user(&user_entry(), &map, &SharedStrings::default())
+                .unwrap()
+                .account_expires,
             None
         );
         assert_eq!(with(b"0").unwrap().account_expires, None);
@@ -325,18 +346,18 @@ mod tests {
         let map = AttributeMap::active_directory();
         let mut no_sid = user_entry();
         no_sid.attrs.retain(|(a, _)| a != "objectSid");
-        let s = decode_user(&no_sid, &map).unwrap_err();
+        let s = decode_user(&no_sid, &map, &SharedStrings::default()).unwrap_err();
         assert_eq!((s.anchor, s.dn.as_str()), (None, "CN=p001,OU=People,DC=x"));
         let mut bad_mail = user_entry();
         bad_mail.attrs.retain(|(a, _)| a != "mail");
         bad_mail.push("mail", vec![0xff, 0xfe]);
-        let s = decode_user(&bad_mail, &map).unwrap_err();
+        let s = decode_user(&bad_mail, &map, &SharedStrings::default()).unwrap_err();
         assert_eq!(s.anchor.as_deref(), Some("S-1-5-21-1-2-3-1104"));
         assert!(s.reason.contains("mail"), "{}", s.reason);
         let mut bad_uac = user_entry();
         bad_uac.attrs.retain(|(a, _)| a != "userAccountControl");
         bad_uac.push("userAccountControl", b"lots".to_vec());
-        assert!(decode_user(&bad_uac, &map)
+        assert!(decode_user(&bad_uac, &map, &SharedStrings::default())
             .unwrap_err()
             .reason
             .contains("not a number"));

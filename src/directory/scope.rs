@@ -137,12 +137,12 @@ pub(crate) fn assemble(
     mut skipped: Vec<SkippedEntry>,
     unreadable: &HashMap<u32, String>,
 ) -> DirectorySnapshot {
-    // One shared copy of each member's SID, however many groups it is in.
+    // One shared copy of each member's SID (the user's own), however many groups it is in.
     let sid_by_id: HashMap<u32, Arc<str>> = users
         .iter()
         .filter_map(|u| {
             let id = graph.id_of_key(&dn_key(&u.dn))?;
-            Some((id, Arc::from(u.object_sid.as_str())))
+            Some((id, Arc::clone(&u.object_sid)))
         })
         .collect();
     let mut out_groups: Vec<DirectoryGroup> = groups
@@ -250,7 +250,7 @@ pub(crate) fn sorted_exclusions(mut excluded: Vec<ExcludedUser>) -> Vec<Excluded
 /// The record of a user an exclusion group leaves out.
 pub(crate) fn in_exclusion_group(u: &DirectoryUser, group: &str) -> ExcludedUser {
     ExcludedUser {
-        object_sid: u.object_sid.clone(),
+        object_sid: u.object_sid.to_string(),
         dn: u.dn.clone(),
         sam_account_name: u.sam_account_name.clone(),
         code: ReasonCode::InExclusionGroup,
@@ -264,7 +264,7 @@ pub(crate) fn in_exclusion_group(u: &DirectoryUser, group: &str) -> ExcludedUser
 /// The record of a user `scope.userFilter` leaves out.
 pub(crate) fn fails_user_filter(u: &DirectoryUser, filter: &str) -> ExcludedUser {
     ExcludedUser {
-        object_sid: u.object_sid.clone(),
+        object_sid: u.object_sid.to_string(),
         dn: u.dn.clone(),
         sam_account_name: u.sam_account_name.clone(),
         code: ReasonCode::FailsUserFilter,
@@ -283,7 +283,7 @@ mod tests {
 
     fn user(n: u32) -> DirectoryUser {
         DirectoryUser {
-            object_sid: format!("S-1-5-21-1-2-3-{n}"),
+            object_sid: format!("S-1-5-21-1-2-3-{n}").into(),
             object_guid: format!("00000000-0000-0000-0000-{n:012}"),
             dn: format!("CN=u{n},OU=People,DC=x"),
             sam_account_name: format!("u{n}"),

@@ -7,12 +7,13 @@
 //! change of one part replaces the whole element (with the other parts as they are).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::model::settings::UserAttribute;
-use crate::model::AttributeValues;
+use crate::model::{AttributeValues, SharedStrings};
 
 /// The enterprise extension's schema URN, also its attribute name in a user.
 pub const ENTERPRISE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -201,10 +202,10 @@ pub struct WireOptional {
     enterprise: Option<Value>,
 }
 
-fn text(v: Option<&Value>) -> Option<String> {
+fn text(v: Option<&Value>, shared: &SharedStrings) -> Option<Arc<str>> {
     v.and_then(Value::as_str)
         .filter(|s| !s.is_empty())
-        .map(str::to_string)
+        .map(|s| shared.share(s))
 }
 
 /// The element of a one-element list Identity Center returns: the primary one, else the first.
@@ -218,34 +219,43 @@ fn single(list: Option<&Value>) -> Option<&Map<String, Value>> {
 }
 
 impl WireOptional {
-    pub fn into_map(self) -> AttributeValues {
+    /// The values as the sync compares them, each shared through `shared` (the listing's
+    /// pool: titles and departments repeat across users).
+    pub fn into_map(self, shared: &SharedStrings) -> AttributeValues {
         let mut out = AttributeValues::new();
-        let phone = single(self.phone_numbers.as_ref()).and_then(|p| text(p.get("value")));
+        let phone = single(self.phone_numbers.as_ref()).and_then(|p| text(p.get("value"), shared));
         let address = single(self.addresses.as_ref());
         let enterprise = self.enterprise.as_ref().and_then(Value::as_object);
         for a in UserAttribute::ALL {
             let value = match place(a) {
-                Place::Simple(key) => text(match key {
-                    "title" => self.title.as_ref(),
-                    "nickName" => self.nick_name.as_ref(),
-                    "userType" => self.user_type.as_ref(),
-                    "preferredLanguage" => self.preferred_language.as_ref(),
-                    "locale" => self.locale.as_ref(),
-                    "timezone" => self.timezone.as_ref(),
-                    _ => self.profile_url.as_ref(),
-                }),
+                Place::Simple(key) => text(
+                    match key {
+                        "title" => self.title.as_ref(),
+                        "nickName" => self.nick_name.as_ref(),
+                        "userType" => self.user_type.as_ref(),
+                        "preferredLanguage" => self.preferred_language.as_ref(),
+                        "locale" => self.locale.as_ref(),
+                        "timezone" => self.timezone.as_ref(),
+                        _ => self.profile_url.as_ref(),
+                    },
+                    shared,
+                ),
                 Place::Phone => phone.clone(),
-                Place::Address(key) => address.and_then(|ad| text(ad.get(key))),
-                Place::Enterprise(key, _) => enterprise.and_then(|e| text(e.get(key))),
+                Place::Address(key) => address.and_then(|ad| text(ad.get(key), shared)),
+                Place::Enterprise(key, _) => enterprise.and_then(|e| text(e.get(key), shared)),
                 Place::Manager => enterprise
                     .and_then(|e| e.get("manager"))
-                    .and_then(|m| text(m.get("value"))),
+                    .and_then(|m| text(m.get("value"), shared)),
             };
             if let Some(v) = value {
                 out.insert(a, v);
             }
         }
-        out
+        // Grown one insert at a time (or collected), the vector has room for at least four;
+        // 100k users hold it.
+        let mut entries = out.into_tuple_vec();
+        entries.shrink_to_fit();
+        AttributeValues::from_sorted_store_unchecked(entries)
     }
 }
 
@@ -255,7 +265,7 @@ mod tests {
     use UserAttribute as A;
 
     fn attrs(pairs: &[(UserAttribute, &str)]) -> AttributeValues {
-        pairs.iter().map(|(a, v)| (*a, v.to_string())).collect()
+        pairs.iter().map(|(a, v)| (*a, Arc::from(*v))).collect()
     }
 
     #[test]
@@ -331,11 +341,11 @@ mod tests {
         ]);
         let (fields, _) = create_fields(&a);
         let read: WireOptional = serde_json::from_value(Value::Object(fields)).unwrap();
-        assert_eq!(read.into_map(), a);
+        assert_eq!(read.into_map(&SharedStrings::default()), a);
         let odd: WireOptional = serde_json::from_value(
             json!({"title": "", "phoneNumbers": [], "addresses": "x", ENTERPRISE_SCHEMA: {"department": 3}}),
         )
         .unwrap();
-        assert!(odd.into_map().is_empty());
+        assert!(odd.into_map(&SharedStrings::default()).is_empty());
     }
 }

@@ -15,10 +15,10 @@ use serde_json::Value;
 use super::counts::RequestKind;
 use super::error::ScimError;
 use super::filter::{self, FilterAttr};
-use super::intern::IdInterner;
 use super::listing::{for_each_page, Listing};
 use super::transport::{Call, Transport};
 use super::wire::{PatchBody, PatchOperation};
+use crate::model::SharedStrings;
 
 /// Identity Center's limit on membership changes in one PATCH, summed over its operations.
 pub const MAX_MEMBER_CHANGES_PER_PATCH: usize = 100;
@@ -54,7 +54,7 @@ pub(super) async fn group_member_ids(
     t: &Transport,
     group_id: &str,
 ) -> Result<BTreeSet<Arc<str>>, ScimError> {
-    group_member_ids_shared(t, group_id, &IdInterner::default()).await
+    group_member_ids_shared(t, group_id, &SharedStrings::default()).await
 }
 
 /// [`Self::group_member_ids`], with ids shared through `interner` across the groups of
@@ -62,7 +62,7 @@ pub(super) async fn group_member_ids(
 pub(super) async fn group_member_ids_shared(
     t: &Transport,
     group_id: &str,
-    interner: &IdInterner,
+    interner: &SharedStrings,
 ) -> Result<BTreeSet<Arc<str>>, ScimError> {
     let f = filter::eq(FilterAttr::GroupsValue, group_id)?;
     let object = format!("group {group_id}");
@@ -80,7 +80,7 @@ pub(super) async fn group_member_ids_shared(
             .iter()
             .filter_map(|r| r.get("id").and_then(Value::as_str))
             .filter(|id| !id.is_empty())
-            .map(|id| interner.intern(id));
+            .map(|id| interner.share(id));
         ids.extend(page_ids);
     })
     .await?;

@@ -13,7 +13,6 @@ mod counts;
 mod error;
 pub mod filter;
 mod groups;
-mod intern;
 mod listing;
 mod lookup;
 mod members;

@@ -8,13 +8,12 @@ use futures::stream::{self, StreamExt};
 use super::error::ScimError;
 use super::filter::is_filter_safe;
 use super::groups::{find_group_by_external_id, list_groups_decoded};
-use super::intern::IdInterner;
 use super::members::group_member_ids_shared;
 use super::transport::Transport;
-use super::users::list_users_decoded;
-use crate::model::{IdcGroup, IdcSnapshot};
+use super::users::list_users_shared;
+use crate::model::{IdcGroup, IdcSnapshot, SharedStrings};
 
-/// One group's member ids, shared across groups (see `intern.rs`).
+/// One group's member ids, shared across groups (see `SharedStrings`).
 type MemberIds = BTreeSet<Arc<str>>;
 
 /// Reads every user and group, resolves which groups carry one of `wanted_group_external_ids`
@@ -34,10 +33,12 @@ pub(super) async fn read_state(
     wanted_group_external_ids: &BTreeSet<String>,
 ) -> Result<IdcSnapshot, ScimError> {
     // Members need only the group listing, so their reads run while the user listing (one
-    // sequential cursor chain, usually the longest) is still paging.
+    // sequential cursor chain, usually the longest) is still paging. One pool for both: a
+    // user's id is then one copy, in the user and in every member set that holds it.
+    let shared = SharedStrings::default();
     let (users, (groups, group_errors)) = futures::try_join!(
-        list_users_decoded(t),
-        read_groups(t, wanted_group_external_ids)
+        list_users_shared(t, &shared),
+        read_groups(t, wanted_group_external_ids, &shared)
     )?;
     let mut read_errors = users.skipped;
     read_errors.extend(group_errors);
@@ -53,6 +54,7 @@ pub(super) async fn read_state(
 async fn read_groups(
     t: &Transport,
     wanted_group_external_ids: &BTreeSet<String>,
+    interner: &SharedStrings,
 ) -> Result<(Vec<IdcGroup>, Vec<String>), ScimError> {
     let listed = list_groups_decoded(t).await?;
     let mut read_errors = listed.skipped;
@@ -77,8 +79,6 @@ async fn read_groups(
         .map(|(i, _)| i)
         .collect();
     let concurrency = t.tuning().concurrency;
-    let interner = IdInterner::default();
-    let interner = &interner;
     let reads: Vec<(usize, Result<MemberIds, ScimError>)> = stream::iter(owned)
         .map(|i| {
             let id = groups[i].id.clone();

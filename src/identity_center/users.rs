@@ -15,7 +15,7 @@ use super::resource::{delete_resource, patch_resource};
 use super::transport::{Call, Transport};
 use super::wire::{CreateUserBody, EmailBody, PatchOperation, WireUser};
 use crate::model::settings::UserAttribute;
-use crate::model::IdcUser;
+use crate::model::{IdcUser, SharedStrings};
 use crate::model::{UserAttributes, UserField};
 
 /// How a user is named in messages: userName and anchor, never anything secret.
@@ -33,6 +33,15 @@ pub(super) async fn list_users(t: &Transport) -> Result<Vec<IdcUser>, ScimError>
 }
 
 pub(super) async fn list_users_decoded(t: &Transport) -> Result<Decoded<IdcUser>, ScimError> {
+    list_users_shared(t, &SharedStrings::default()).await
+}
+
+/// [`list_users_decoded`], with ids and attribute values shared through `shared` (a whole
+/// read's pool, so a user's id is one copy with its entries in the member listings).
+pub(super) async fn list_users_shared(
+    t: &Transport,
+    shared: &SharedStrings,
+) -> Result<Decoded<IdcUser>, ScimError> {
     list_decoded(
         t,
         &Listing {
@@ -43,7 +52,7 @@ pub(super) async fn list_users_decoded(t: &Transport) -> Result<Decoded<IdcUser>
             object: "all users",
         },
         "user",
-        WireUser::into_model,
+        |w: WireUser| w.into_model_shared(shared),
     )
     .await
 }
@@ -125,7 +134,7 @@ pub(super) async fn create_user(t: &Transport, user: &UserAttributes) -> Result<
             match created {
                 Some(u) => {
                     t.note_created(&u.id);
-                    Ok(u.id)
+                    Ok(u.id.to_string())
                 }
                 // Created, but the answer has no id: find it by its anchor.
                 None => adopt_user_after_conflict(t, user, &object, None).await,
@@ -154,18 +163,18 @@ async fn adopt_user_after_conflict(
         if let Some(found) = find_user_by_external_id(t, &user.external_id).await? {
             tracing::info!(
                 user = object,
-                id = found.id,
+                id = &*found.id,
                 "create answered 409 but the user carries our externalId: adopted"
             );
             t.note_created(&found.id);
-            return Ok(found.id);
+            return Ok(found.id.to_string());
         }
         // Someone else holding the userName explains the 409 at once: no point waiting.
         if let Some(holder) = find_user_by_user_name(t, &user.user_name).await? {
             if holder.external_id.as_deref() == Some(user.external_id.as_str()) {
                 // Became visible between the two lookups.
                 t.note_created(&holder.id);
-                return Ok(holder.id);
+                return Ok(holder.id.to_string());
             }
             return Err(ScimError::Conflict {
                 operation: "create user".to_string(),
@@ -262,7 +271,7 @@ async fn explain_user_conflict(
 ) -> String {
     if fields.contains(&UserField::UserName) {
         if let Ok(Some(holder)) = find_user_by_user_name(t, &user.user_name).await {
-            if holder.id != id {
+            if &*holder.id != id {
                 return format!(
                     "userName {:?} is already held by user {} (externalId {})",
                     holder.user_name,
@@ -289,10 +298,8 @@ pub(super) async fn set_manager(
 ) -> Result<(), ScimError> {
     let object = format!("user {id}");
     let changed = BTreeSet::from([UserAttribute::Manager]);
-    let values = crate::model::AttributeValues::from_iter([(
-        UserAttribute::Manager,
-        manager_id.to_string(),
-    )]);
+    let values =
+        crate::model::AttributeValues::from_iter([(UserAttribute::Manager, manager_id.into())]);
     let ops = patch_operations(&changed, &values)
         .into_iter()
         .map(|c| match c.value {

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::attributes::{create_fields, WireOptional, ENTERPRISE_SCHEMA};
 use crate::model::UserAttributes;
-use crate::model::{IdcGroup, IdcUser};
+use crate::model::{IdcGroup, IdcUser, SharedStrings};
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -54,6 +54,12 @@ pub struct WireEmail {
 impl WireUser {
     /// The sync's view of the user, or `None` when it has no id (nothing could address it).
     pub fn into_model(self) -> Option<IdcUser> {
+        self.into_model_shared(&SharedStrings::default())
+    }
+
+    /// [`Self::into_model`], with the id and the optional attributes' values shared through
+    /// `shared` across the users (and member listings) of one read.
+    pub fn into_model_shared(self, shared: &SharedStrings) -> Option<IdcUser> {
         let id = self.id.filter(|id| !id.is_empty())?;
         // The primary email if one is flagged, else the first one that has a value.
         let email = self
@@ -64,7 +70,7 @@ impl WireUser {
             .and_then(|e| e.value.clone());
         let name = self.name.unwrap_or_default();
         Some(IdcUser {
-            id,
+            id: shared.share(&id),
             external_id: self.external_id.filter(|x| !x.is_empty()),
             user_name: self.user_name.unwrap_or_default(),
             display_name: self.display_name,
@@ -73,7 +79,7 @@ impl WireUser {
             email,
             // Identity Center treats an omitted `active` as true.
             active: self.active.unwrap_or(true),
-            attributes: self.optional.into_map(),
+            attributes: self.optional.into_map(shared),
         })
     }
 }

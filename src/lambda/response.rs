@@ -139,7 +139,7 @@ mod tests {
         let dir = DirectorySnapshot {
             users: (0..users)
                 .map(|n| DirectoryUser {
-                    object_sid: format!("S-1-5-21-1-2-3-{}", 10_000 + n),
+                    object_sid: format!("S-1-5-21-1-2-3-{}", 10_000 + n).into(),
                     object_guid: format!("00000000-0000-4000-8000-{n:012}"),
                     dn: format!("CN=User {n},OU=People,DC=corp,DC=example"),
                     sam_account_name: format!("user{n}"),

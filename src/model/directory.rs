@@ -13,7 +13,8 @@ use super::reason::{Finding, ReasonCode};
 pub struct DirectoryUser {
     /// `objectSid` as its `S-1-5-…` string: the anchor written to Identity Center's
     /// `externalId`, exactly as the PowerShell original sets it, so its users are recognised.
-    pub object_sid: String,
+    /// Shared (`Arc`) with the groups' [`DirectoryGroup::member_sids`]: one copy per user.
+    pub object_sid: Arc<str>,
     /// `objectGUID` in its canonical lowercase hyphenated form; kept for reports and future
     /// anchoring, since a SID changes on a cross-domain move and a GUID does not.
     pub object_guid: String,

@@ -9,8 +9,10 @@ use super::settings::UserAttribute;
 /// A user as Identity Center holds it, reduced to the attributes the sync manages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdcUser {
-    /// Identity Center's opaque id (≤ 47 characters).
-    pub id: String,
+    /// Identity Center's opaque id (≤ 47 characters). Shared (`Arc`) with the member sets
+    /// of [`IdcGroup::member_ids`] read in the same pass, and with the plan's references to
+    /// the user: one copy per user, however many groups it is in.
+    pub id: Arc<str>,
     /// Set by whoever provisioned the user; ours are the directory `objectSid` string.
     pub external_id: Option<String>,
     pub user_name: String,

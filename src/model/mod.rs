@@ -11,6 +11,7 @@ mod directory;
 mod identity_center;
 mod reason;
 pub mod settings;
+mod shared_strings;
 mod summary;
 mod watermark;
 
@@ -20,6 +21,7 @@ pub use directory::{
 };
 pub use identity_center::{IdcGroup, IdcSnapshot, IdcUser, UserAttributes, UserField};
 pub use reason::{Finding, Reason, ReasonCode};
+pub use shared_strings::SharedStrings;
 pub use summary::{Failure, Summary};
 pub use watermark::{
     ChangedGroup, ChangedUser, DcState, DirectoryChanges, DirectoryCounts, IncrementalSummary,

@@ -573,7 +573,7 @@ async fn read_affected(
                 .as_ref()
                 .is_some_and(|x| affected.primary.contains(&x.to_ascii_uppercase()))
         })
-        .map(|u| u.id.clone())
+        .map(|u| u.id.to_string())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();

@@ -60,7 +60,7 @@ impl<'a> Target<'a> {
             ids.push(g.dn.clone());
             ids.push(g.name.clone());
         }
-        ids.extend(self.idc_users.iter().map(|u| u.id.clone()));
+        ids.extend(self.idc_users.iter().map(|u| u.id.to_string()));
         ids.extend(self.idc_groups.iter().map(|g| g.id.clone()));
         ids
     }
@@ -77,7 +77,7 @@ impl<'a> Target<'a> {
     }
 
     fn user_ids(&self) -> BTreeSet<&str> {
-        self.idc_users.iter().map(|u| u.id.as_str()).collect()
+        self.idc_users.iter().map(|u| u.id.as_ref()).collect()
     }
 
     fn group_ids(&self) -> BTreeSet<&str> {
@@ -106,7 +106,7 @@ pub fn find<'a>(who: &str, dir: &'a DirectorySnapshot, idc: &'a IdcSnapshot) -> 
             || same(&u.object_sid, want)
             || dn_form(&u.dn) == dn
     });
-    let anchor = dir_user.map(|u| u.object_sid.clone()).or_else(|| {
+    let anchor = dir_user.map(|u| u.object_sid.to_string()).or_else(|| {
         idc.users
             .iter()
             .find(|u| {

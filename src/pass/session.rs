@@ -368,18 +368,18 @@ fn user_names(
     let idc = current
         .users
         .iter()
-        .filter(|u| wanted.contains(u.id.as_str()))
-        .map(|u| (u.id.clone(), u.user_name.clone()));
+        .filter(|u| wanted.contains(u.id.as_ref()))
+        .map(|u| (u.id.to_string(), u.user_name.clone()));
     let dir = directory
         .users
         .iter()
-        .filter(|u| wanted.contains(u.object_sid.as_str()))
+        .filter(|u| wanted.contains(u.object_sid.as_ref()))
         .map(|u| {
             let name = u
                 .user_principal_name
                 .as_ref()
                 .unwrap_or(&u.sam_account_name);
-            (u.object_sid.clone(), name.clone())
+            (u.object_sid.to_string(), name.clone())
         });
     idc.chain(dir).collect()
 }

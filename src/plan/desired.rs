@@ -8,7 +8,9 @@ use std::borrow::Cow;
 use super::attributes::{wanted, WantedAttributes};
 use super::types::UserAttributes;
 use super::validate;
-use crate::model::settings::{EmailSource, GroupDisplayName, Policy, UserNameSource};
+use crate::model::settings::{
+    AttributeMapping, EmailSource, GroupDisplayName, Policy, UserNameSource,
+};
 use crate::model::{DirectoryGroup, DirectoryUser, Reason, ReasonCode};
 
 /// Surrounding whitespace is never meaningful in a directory value (AD tools let it slip in),
@@ -30,7 +32,7 @@ fn clean(value: Option<&str>) -> Option<&str> {
 /// - The error is phrased for an operator and says what to fix in the directory; its code
 ///   says which rule refused the entry (`missingGivenName`, `invalidEmail`, …).
 pub fn desired_user(user: &DirectoryUser, policy: &Policy) -> Result<UserAttributes, Reason> {
-    desired_view(user, policy, None).map(|d| d.to_attributes())
+    desired_view(user, policy, None).map(|d| d.to_attributes(&policy.attributes))
 }
 
 /// Whether the account can sign in at `now` (Unix seconds): enabled, and not past its
@@ -61,8 +63,8 @@ pub(super) struct DesiredUser<'a> {
 }
 
 impl DesiredUser<'_> {
-    /// The owned form an operation carries.
-    pub fn to_attributes(&self) -> UserAttributes {
+    /// The owned form an operation carries; `mapping` is the one the view was made with.
+    pub fn to_attributes(&self, mapping: &AttributeMapping) -> UserAttributes {
         UserAttributes {
             external_id: self.external_id.to_string(),
             user_name: self.user_name.to_string(),
@@ -71,7 +73,7 @@ impl DesiredUser<'_> {
             family_name: self.family_name.to_string(),
             email: self.email.as_ref().map(|e| e.to_string()),
             active: self.active,
-            attributes: self.attributes.to_map(),
+            attributes: self.attributes.to_map(mapping),
         }
     }
 }
@@ -370,7 +372,7 @@ mod tests {
                 "at most 1024",
             ),
             (
-                |u| u.object_sid = String::new(),
+                |u| u.object_sid = "".into(),
                 UnusableAnchor,
                 "objectSid unusable",
             ),

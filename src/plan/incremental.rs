@@ -20,7 +20,7 @@ use crate::model::{
 /// The users a snapshot holds in scope, unreadable ones included (unknown is not gone: an
 /// entry skipped this pass did not leave the scope).
 pub fn scope_of(directory: &DirectorySnapshot) -> ScopeSet {
-    let sids = directory.users.iter().map(|u| u.object_sid.as_str()).chain(
+    let sids = directory.users.iter().map(|u| u.object_sid.as_ref()).chain(
         directory
             .skipped
             .iter()
@@ -139,7 +139,7 @@ impl IdcView {
     fn all_users(&self) -> BTreeMap<String, IdcUser> {
         let mut all: BTreeMap<String, IdcUser> = BTreeMap::new();
         for u in self.whole_members.values().flatten().chain(&self.users) {
-            all.entry(u.id.clone()).or_insert_with(|| u.clone());
+            all.entry(u.id.to_string()).or_insert_with(|| u.clone());
         }
         all
     }
@@ -147,7 +147,7 @@ impl IdcView {
     fn user_ids_by_sid(&self) -> HashMap<String, String> {
         self.all_users()
             .into_values()
-            .filter_map(|u| Some((u.external_id?.to_ascii_uppercase(), u.id)))
+            .filter_map(|u| Some((u.external_id?.to_ascii_uppercase(), u.id.to_string())))
             .collect()
     }
 }
@@ -332,7 +332,7 @@ pub fn cut_down(
             g.member_ids = view
                 .whole_members
                 .get(&x)
-                .map(|m| m.iter().map(|u| Arc::from(u.id.as_str())).collect());
+                .map(|m| m.iter().map(|u| Arc::clone(&u.id)).collect());
             groups_out.push((*dir_group).clone());
         } else {
             g.member_ids = Some(

@@ -80,6 +80,9 @@ pub(super) fn plan_members(targets: &[GroupTarget<'_>], users: &UserOutcome<'_>,
                 .map(|c| c.to_string()),
         );
         if !add.is_empty() {
+            // Grown by doubling, a list holds up to twice its members; an initial load keeps
+            // a million of them until it is applied.
+            add.shrink_to_fit();
             out.operations.push(Operation::AddMembers {
                 group: t.group.clone(),
                 group_name: t.name.clone(),

@@ -43,7 +43,7 @@ pub(super) fn guid(n: u32) -> String {
 
 pub(super) fn dir_user(n: u32) -> DirectoryUser {
     DirectoryUser {
-        object_sid: sid(n),
+        object_sid: sid(n).into(),
         object_guid: format!("10000000-0000-4000-8000-{n:012}"),
         dn: format!("CN=User {n},OU=Staff,DC=corp"),
         sam_account_name: format!("user{n}"),
@@ -61,7 +61,7 @@ pub(super) fn dir_user(n: u32) -> DirectoryUser {
 /// The Identity Center user a converged pass leaves for `dir_user(n)`.
 pub(super) fn idc_user(n: u32) -> IdcUser {
     IdcUser {
-        id: format!("u-{n}"),
+        id: format!("u-{n}").into(),
         external_id: Some(sid(n)),
         user_name: format!("user{n}@corp.example"),
         display_name: Some(format!("User {n}")),

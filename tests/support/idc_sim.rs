@@ -38,10 +38,10 @@ impl Sim {
         let mut sim = Sim::default();
         let mut ids = Vec::new();
         for mut u in users {
-            u.id = sim.fresh_id("u");
+            u.id = sim.fresh_id("u").into();
             if sim.user_unique(&u, None).is_ok() {
-                ids.push(u.id.clone());
-                sim.users.insert(u.id.clone(), u);
+                ids.push(u.id.to_string());
+                sim.users.insert(u.id.to_string(), u);
             }
         }
         for (mut g, member_idx) in groups {
@@ -89,7 +89,7 @@ impl Sim {
     }
 
     fn user_unique(&self, u: &IdcUser, me: Option<&str>) -> Result<(), String> {
-        for other in self.users.values().filter(|o| Some(o.id.as_str()) != me) {
+        for other in self.users.values().filter(|o| Some(o.id.as_ref()) != me) {
             if fold(&other.user_name) == fold(&u.user_name) {
                 return Err(format!(
                     "409 userName {} (held by {})",
@@ -155,7 +155,7 @@ impl Sim {
         match op {
             Operation::CreateUser { user, .. } => {
                 let u = IdcUser {
-                    id: self.fresh_id("n"),
+                    id: self.fresh_id("n").into(),
                     external_id: Some(user.external_id.clone()),
                     user_name: user.user_name.clone(),
                     display_name: Some(user.display_name.clone()),
@@ -166,8 +166,8 @@ impl Sim {
                     attributes: user.attributes.clone(),
                 };
                 self.user_unique(&u, None)?;
-                created_users.insert(user.external_id.clone(), u.id.clone());
-                self.users.insert(u.id.clone(), u);
+                created_users.insert(user.external_id.clone(), u.id.to_string());
+                self.users.insert(u.id.to_string(), u);
             }
             Operation::UpdateUser {
                 id, user, changed, ..
@@ -199,7 +199,7 @@ impl Sim {
                 }
                 // `user` must be the full state after the update.
                 let full = IdcUser {
-                    id: id.clone(),
+                    id: id.as_str().into(),
                     external_id: cur.external_id.clone(),
                     user_name: user.user_name.clone(),
                     display_name: Some(user.display_name.clone()),
@@ -312,7 +312,9 @@ impl Sim {
                     return Err(format!("manager {mid} is not a user"));
                 }
                 let u = self.users.get_mut(&uid).ok_or("404 user")?;
-                let old = u.attributes.insert(UserAttribute::Manager, mid.clone());
+                let old = u
+                    .attributes
+                    .insert(UserAttribute::Manager, mid.as_str().into());
                 if old.as_deref() == Some(mid.as_str()) {
                     return Err("setting the manager it has".into());
                 }

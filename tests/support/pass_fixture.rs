@@ -430,7 +430,7 @@ pub fn convergence(dump: &StateDump, dir: &DirectorySnapshot) -> Convergence {
         if scim_sync::plan::desired_user(du, &Policy::default()).is_err() {
             continue;
         }
-        match by_ext.get(du.object_sid.as_str()).and_then(|v| v.first()) {
+        match by_ext.get(du.object_sid.as_ref()).and_then(|v| v.first()) {
             None if du.enabled => {
                 c.lost += 1;
                 c.problems

@@ -20,7 +20,8 @@ use ldap3::Scope as LdapScope;
 
 use crate::model::settings::{LdapSettings, Scope};
 use crate::model::{
-    ChangedUser, DirectoryGroup, DirectorySnapshot, EntryKind, ReasonCode, SkippedEntry,
+    ChangedUser, DirectoryGroup, DirectorySnapshot, EntryKind, ReasonCode, SharedStrings,
+    SkippedEntry,
 };
 
 use super::super::dn::dn_key;
@@ -58,6 +59,7 @@ pub(super) async fn read_changed_users(
     let mut primary_dns: HashMap<String, Option<String>> = HashMap::new();
     let mut user_attrs = map.user_attributes();
     user_attrs.push(map.member_of);
+    let shared = SharedStrings::default();
     for c in changed {
         *searches += 1;
         let entry = reader
@@ -77,7 +79,7 @@ pub(super) async fn read_changed_users(
             });
             continue;
         };
-        match decode_user(&e, map) {
+        match decode_user(&e, map, &shared) {
             Ok(u) => {
                 let mut starts = e.texts(map.member_of).unwrap_or_default();
                 if let Some(g) = primary_group_sid(&e, map) {
@@ -86,7 +88,7 @@ pub(super) async fn read_changed_users(
                             .await?,
                     );
                 }
-                holds.push((u.object_sid.clone(), starts));
+                holds.push((u.object_sid.to_string(), starts));
                 snapshot.users.push(u);
             }
             Err(s) => snapshot.skipped.push(s),

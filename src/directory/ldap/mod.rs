@@ -20,7 +20,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use ldap3::Scope as LdapScope;
 
 use crate::model::settings::{LdapSettings, Scope};
-use crate::model::{DirectorySnapshot, EntryKind, ReasonCode, SkippedEntry};
+use crate::model::{DirectorySnapshot, EntryKind, ReasonCode, SharedStrings, SkippedEntry};
 
 use super::dn::{dn_key, domain_head, looks_like_dn};
 use super::entry::{decode_group, decode_user, RawEntry};
@@ -368,12 +368,13 @@ async fn read_users(
     }
     let extra = user_filter.unwrap_or_default();
     let mut seen = std::collections::HashSet::new();
+    let shared = SharedStrings::default();
     let mut users = Vec::new();
     let mut primary = Vec::new();
     let mut accept = |e: RawEntry, users: &mut Vec<_>, primary: &mut Vec<(String, String)>| {
         if seen.insert(dn_key(&e.dn)) {
             // (else a member of several groups of the chain)
-            match decode_user(&e, map) {
+            match decode_user(&e, map, &shared) {
                 Ok(u) => {
                     if let Some(g) = primary_group_sid(&e, map) {
                         primary.push((e.dn.clone(), g));

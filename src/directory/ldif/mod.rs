@@ -17,7 +17,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::time::SystemTime;
 
-use crate::model::{DirectorySnapshot, EntryKind, ReasonCode, SkippedEntry};
+use crate::model::{DirectorySnapshot, EntryKind, ReasonCode, SharedStrings, SkippedEntry};
 
 use super::dn::{dn_key, domain_head, key_is_under, looks_like_dn};
 use super::entry::{decode_group, decode_user, RawEntry};
@@ -388,6 +388,7 @@ fn read_in_scope(
     let head_key = domain_head(&scope.group_search_base).map(|h| dn_key(&h));
     let mut head_sid = None;
     let mut domain_entries = Vec::new();
+    let shared = SharedStrings::default();
     for record in export.records()? {
         let e = record.map_err(|x| export.fail(x))?;
         let key = dn_key(&e.dn);
@@ -405,7 +406,7 @@ fn read_in_scope(
                 .user_filter
                 .as_ref()
                 .filter(|f| !filter_matches(f.root(), &e));
-            match (decode_user(&e, map), exclusion, fails_filter) {
+            match (decode_user(&e, map, &shared), exclusion, fails_filter) {
                 (Ok(u), Some(group), _) => excluded.push(in_exclusion_group(&u, group)),
                 (Ok(u), None, Some(f)) => excluded.push(fails_user_filter(&u, f.as_str())),
                 (Ok(u), None, None) => users.push(u),

@@ -262,9 +262,9 @@ fn mapped_attributes_are_read_only_when_asked_for() {
     ]);
     let snap = read_ldif_with(&text, &scope(), &map).unwrap();
     let a = &snap.users[0].attributes;
-    assert_eq!(a.get("title"), Some(&Some("Engineer".to_string())));
-    assert_eq!(a.get("employeeid"), Some(&Some("42".to_string())));
-    assert_eq!(a.get("department"), Some(&Some("R&D".to_string())));
+    assert_eq!(a.get("title"), Some(&Some("Engineer".into())));
+    assert_eq!(a.get("employeeid"), Some(&Some("42".into())));
+    assert_eq!(a.get("department"), Some(&Some("R&D".into())));
     // Not UTF-8: present but unreadable, so the planner leaves it alone.
     assert_eq!(a.get("telephonenumber"), Some(&None));
     assert_eq!(a.get("manager"), None);

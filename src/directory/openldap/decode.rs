@@ -1,6 +1,8 @@
 //! Entries of an RFC 4519 directory into the shared model, for LDAP and LDIF alike.
 
-use crate::model::{DirectoryGroup, DirectoryUser, EntryKind, ReasonCode, SkippedEntry};
+use crate::model::{
+    DirectoryGroup, DirectoryUser, EntryKind, ReasonCode, SharedStrings, SkippedEntry,
+};
 
 use super::super::dn::first_rdn_value;
 use super::super::entry::{mapped_attributes, RawEntry};
@@ -61,6 +63,7 @@ pub(crate) fn decode_user(
     e: &RawEntry,
     reading: &OpenLdapReading,
     identity: &str,
+    shared: &SharedStrings,
 ) -> Result<DirectoryUser, SkippedEntry> {
     let anchor = match entry_anchor(e, reading, identity) {
         Ok(a) => a,
@@ -104,7 +107,7 @@ pub(crate) fn decode_user(
     };
     Ok(DirectoryUser {
         object_guid: anchor.rsplit_once(':').map_or("", |(_, v)| v).to_string(),
-        object_sid: anchor,
+        object_sid: anchor.into(),
         dn: e.dn.clone(),
         sam_account_name: text(UID)?.unwrap_or_default(),
         user_principal_name: None,
@@ -114,7 +117,7 @@ pub(crate) fn decode_user(
         mail: text(MAIL)?,
         enabled: !locked && !inactivated,
         account_expires,
-        attributes: mapped_attributes(e, &reading.extra_user_attributes),
+        attributes: mapped_attributes(e, &reading.extra_user_attributes, shared),
     })
 }
 
@@ -241,9 +244,9 @@ mod tests {
 
     #[test]
     fn a_user_is_anchored_named_and_enabled() {
-        let u = decode_user(&user(), &reading(), ID).unwrap();
+        let u = decode_user(&user(), &reading(), ID, &SharedStrings::default()).unwrap();
         assert_eq!(
-            u.object_sid,
+            &*u.object_sid,
             "ldap:5d2aa662-835a-1041-96e3-bde2299f603c:5d2abaee-835a-1041-96fd-bde2299f603c"
         );
         assert_eq!(u.object_guid, "5d2abaee-835a-1041-96fd-bde2299f603c");
@@ -255,7 +258,7 @@ mod tests {
         );
         assert!(u.enabled);
         assert_eq!(u.account_expires, None);
-        assert_eq!(u.attributes.get("title"), Some(&Some("Lead".to_string())));
+        assert_eq!(u.attributes.get("title"), Some(&Some("Lead".into())));
     }
 
     #[test]
@@ -263,7 +266,7 @@ mod tests {
         let with = |attr: &str, v: &str| {
             let mut e = user();
             e.push(attr, v.as_bytes().to_vec());
-            decode_user(&e, &reading(), ID)
+            decode_user(&e, &reading(), ID, &SharedStrings::default())
         };
         assert!(
             !with("pwdAccountLockedTime", "000001010000Z")
@@ -294,7 +297,7 @@ mod tests {
     fn an_unanchored_user_is_skipped_with_its_names() {
         let mut e = user();
         e.attrs.retain(|(a, _)| a != "entryUUID");
-        let s = decode_user(&e, &reading(), ID).unwrap_err();
+        let s = decode_user(&e, &reading(), ID, &SharedStrings::default()).unwrap_err();
         assert_eq!(s.anchor, None);
         assert_eq!(s.user_names, ["alice@example.test", "alice"]);
         let nsu = OpenLdapReading::new(
@@ -310,13 +313,15 @@ mod tests {
             b"5e1a0000-00000000-00000000-00000101".to_vec(),
         );
         assert_eq!(
-            decode_user(&e, &nsu, ID).unwrap().object_guid,
+            decode_user(&e, &nsu, ID, &SharedStrings::default())
+                .unwrap()
+                .object_guid,
             "5e1a0000-00000000-00000000-00000101"
         );
         let mut e = user();
         e.attrs.retain(|(a, _)| a != "entryUUID");
         e.push("entryUUID", b"x:y".to_vec());
-        assert!(decode_user(&e, &reading(), ID).is_err());
+        assert!(decode_user(&e, &reading(), ID, &SharedStrings::default()).is_err());
     }
 
     #[test]

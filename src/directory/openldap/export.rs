@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::model::settings::Scope;
-use crate::model::DirectorySnapshot;
+use crate::model::{DirectorySnapshot, SharedStrings};
 
 use super::super::chain::Ancestry;
 use super::super::dn::{dn_key, key_is_under, parse_dn};
@@ -39,6 +39,7 @@ pub fn read_openldap_ldif(
     let (groups, id) = read_groups(&export, scope, reading)?;
     let depth = reading.profile.max_nesting_depth;
     let (sync, mut skipped) = groups.scope_reach(scope, "the LDIF export", depth)?;
+    let shared = SharedStrings::default();
     let mut users = Vec::new();
     let mut excluded = Vec::new();
     for record in export.records()? {
@@ -49,11 +50,11 @@ pub fn read_openldap_ldif(
         }
         let fails = user_filter.filter(|f| !filter_matches(f, &e));
         if let Some(group) = sync.excluded.get(&key) {
-            if let Ok(u) = decode_user(&e, reading, &id) {
+            if let Ok(u) = decode_user(&e, reading, &id, &shared) {
                 excluded.push(in_exclusion_group(&u, group));
             }
         } else if sync.members.contains(&key) {
-            match (decode_user(&e, reading, &id), fails) {
+            match (decode_user(&e, reading, &id, &shared), fails) {
                 (Ok(u), Some(_)) => excluded.push(fails_user_filter(&u, f_text(scope))),
                 (Ok(u), None) => users.push(u),
                 (Err(s), None) => skipped.push(s),

@@ -13,7 +13,7 @@
 use ldap3::Scope as LdapScope;
 
 use crate::model::settings::{LdapSettings, Scope};
-use crate::model::DirectorySnapshot;
+use crate::model::{DirectorySnapshot, SharedStrings};
 
 use super::super::chain::{Ancestry, MAX_ANCESTORS};
 use super::super::dn::{dn_key, key_is_under};
@@ -85,6 +85,7 @@ async fn read_all(
     let groups = read_groups(reader, &base, reading, &id).await?;
     let depth = reading.profile.max_nesting_depth;
     let (sync, mut skipped) = groups.scope_reach(scope, &base, depth)?;
+    let shared = SharedStrings::default();
     let mut users = Vec::new();
     let mut excluded = Vec::new();
     let filter = match &scope.rules.user_filter {
@@ -104,11 +105,11 @@ async fn read_all(
                     return Ok(());
                 }
                 if let Some(group) = sync.excluded.get(&key) {
-                    if let Ok(u) = decode_user(&e, reading, &id) {
+                    if let Ok(u) = decode_user(&e, reading, &id, &shared) {
                         excluded.push(in_exclusion_group(&u, group));
                     }
                 } else if sync.members.contains(&key) {
-                    match decode_user(&e, reading, &id) {
+                    match decode_user(&e, reading, &id, &shared) {
                         Ok(u) => users.push(u),
                         Err(s) => skipped.push(s),
                     }
@@ -129,7 +130,7 @@ async fn read_all(
                 &reading.user_attributes(),
                 |e| {
                     let key = dn_key(&e.dn);
-                    let Ok(u) = decode_user(&e, reading, &id) else {
+                    let Ok(u) = decode_user(&e, reading, &id, &shared) else {
                         return Ok(());
                     };
                     if !is_user(&e) {
