@@ -95,10 +95,10 @@ async fn one_seed(d: &Directory, seed: u64) -> (idc_emulator::Counters, Duration
     first_pass(seed, &settings, &emu).await;
     let elapsed = started.elapsed();
     let c = emu.counters();
-    assert!(
-        c.throttled > 0 && c.lost_responses > 0,
-        "seed {seed}: {c:?}"
-    );
+    // 30 % of ~250 requests: a seed without a 429 does not happen. Lost responses (5 % of
+    // ~120 committed writes) are counted over all seeds instead: one seed in ~400 sees none,
+    // and the order of concurrent requests varies between runs.
+    assert!(c.throttled > 0, "seed {seed}: {c:?}");
     emu.shutdown().await;
     (c, elapsed)
 }
@@ -116,6 +116,11 @@ async fn a_first_pass_under_throttling_and_faults_converges_in_one_pass_for_ever
     assert_eq!(results.len() as u64, SEEDS);
     let sum =
         |f: fn(&idc_emulator::Counters) -> u64| results.iter().map(|(c, _)| f(c)).sum::<u64>();
+    assert!(
+        sum(|c| c.lost_responses) >= SEEDS,
+        "the profile's lost responses did not happen: {} over {SEEDS} seeds",
+        sum(|c| c.lost_responses)
+    );
     let slowest = results.iter().map(|(_, t)| *t).max().unwrap_or_default();
     let mean_ms = results.iter().map(|(_, t)| t.as_millis()).sum::<u128>() / u128::from(SEEDS);
     println!(
