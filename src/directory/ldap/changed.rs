@@ -130,22 +130,14 @@ pub(super) async fn read_changed_users(
             }
             if !cache.contains_key(&key) {
                 *searches += 1;
-                let entry = match reader
-                    .read_entry(
+                let entry = reader
+                    .read_entry_here(
                         "read a group above a changed user",
                         &dn,
                         map.group_filter,
                         &group_attrs,
                     )
-                    .await
-                {
-                    Ok(e) => e,
-                    // A group of another naming context (another domain of the forest).
-                    Err(DirectoryError::Search {
-                        code: 10 | 32 | 34, ..
-                    }) => None,
-                    Err(e) => return Err(e),
-                };
+                    .await?;
                 let read = entry.map(|e| ReadGroup {
                     above: e.texts(map.member_of).unwrap_or_default(),
                     group: decode_group(&e, map),

@@ -403,22 +403,14 @@ async fn read_changes(
             }
             if !above_cache.contains_key(&key) {
                 *searches += 1;
-                let entry = match reader
-                    .read_entry(
+                let entry = reader
+                    .read_entry_here(
                         "read a group a changed group is nested in",
                         &dn,
                         map.group_filter,
                         &[map.group_name, map.member_of],
                     )
-                    .await
-                {
-                    Ok(e) => e,
-                    // A group of another naming context (another domain of the forest).
-                    Err(DirectoryError::Search {
-                        code: 10 | 32 | 34, ..
-                    }) => None,
-                    Err(e) => return Err(e),
-                };
+                    .await?;
                 let read = entry.map(|g| {
                     let name = g.text(map.group_name).ok().flatten();
                     let above = g.texts(map.member_of).unwrap_or_default();

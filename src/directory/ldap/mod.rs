@@ -206,22 +206,15 @@ pub(super) async fn read_domain_sids(
     heads.dedup_by_key(|h| dn_key(h));
     let mut sids = Vec::new();
     for head in heads {
-        let entry = match reader
-            .read_entry(
+        // A base outside this server's naming contexts has no head here to read.
+        let entry = reader
+            .read_entry_here(
                 "read the domain head",
                 &head,
                 "(objectClass=*)",
                 &[map.object_sid],
             )
-            .await
-        {
-            Ok(e) => e,
-            // A base outside this server's naming contexts has no head here to read.
-            Err(DirectoryError::Search {
-                code: 10 | 32 | 34, ..
-            }) => None,
-            Err(e) => return Err(e),
-        };
+            .await?;
         let sid = entry
             .as_ref()
             .and_then(|e| e.values(map.object_sid))
@@ -598,15 +591,12 @@ pub(super) async fn resolve_group(
     };
     if looks_like_dn(wanted) {
         return match reader
-            .read_entry("find sync group", wanted, map.group_filter, &["1.1"])
+            .read_entry_here("find sync group", wanted, map.group_filter, &["1.1"])
             .await
         {
             Ok(Some(e)) => Ok(e.dn),
-            Ok(None) => Err(not_found()),
             // A DN outside the server's naming contexts is "not found" for the operator.
-            Err(DirectoryError::Search {
-                code: 10 | 32 | 34, ..
-            }) => Err(not_found()),
+            Ok(None) => Err(not_found()),
             Err(e) => Err(e),
         };
     }

@@ -140,6 +140,25 @@ impl Reader {
         }
         Ok(None)
     }
+
+    /// As [`Self::read_entry`], for a DN the directory itself handed out (a `memberOf`
+    /// value, a domain head) that may belong to another naming context, another domain of
+    /// the forest: a referral (10), no such object (32) or a DN this server cannot place (34)
+    /// means "not here", `None`.
+    pub async fn read_entry_here(
+        &mut self,
+        operation: &str,
+        dn: &str,
+        filter: &str,
+        attrs: &[&str],
+    ) -> Result<Option<RawEntry>, DirectoryError> {
+        match self.read_entry(operation, dn, filter, attrs).await {
+            Err(DirectoryError::Search {
+                code: 10 | 32 | 34, ..
+            }) => Ok(None),
+            other => other,
+        }
+    }
 }
 
 fn with_base(e: DirectoryError, base: &str) -> DirectoryError {
