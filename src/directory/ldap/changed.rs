@@ -13,7 +13,7 @@
 //! users among its members: the incremental planner compares a group's members only for the
 //! users whose memberships it read, so that is all it needs (`plan::incremental::cut_down`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use ldap3::Scope as LdapScope;
@@ -33,6 +33,7 @@ use super::super::mapping::AttributeMap;
 use super::super::scope::{name_has_prefix, primary_group_sid};
 use super::super::sid::sid_from_string;
 use super::search::Reader;
+use super::walk_up::WalkUp;
 use super::{default_naming_context, read_domain_sids};
 
 /// The changed users (in scope now, by the change detector) and the groups in scope holding
@@ -116,54 +117,38 @@ pub(super) async fn read_changed_users(
         map.description,
         map.member_of,
     ];
-    // Every group read this pass, by DN key: decoded (or why not) and the groups above it.
-    let mut cache: HashMap<String, Option<ReadGroup>> = HashMap::new();
+    let mut walk = WalkUp::new(
+        "read a group above a changed user",
+        map.group_filter,
+        &group_attrs,
+        map.member_of,
+    );
     // objectGUID -> the group in scope and the changed users it holds.
     let mut groups: BTreeMap<String, (DirectoryGroup, BTreeSet<String>)> = BTreeMap::new();
     for (sid, starts) in &holds {
-        let mut queue: VecDeque<String> = starts.iter().cloned().collect();
-        let mut visited: HashSet<String> = HashSet::new();
-        while let Some(dn) = queue.pop_front() {
-            let key = dn_key(&dn);
-            if !visited.insert(key.clone()) {
-                continue; // a cycle, or reached twice
+        let visit = |key: &str, read: &Result<DirectoryGroup, SkippedEntry>| match read {
+            Ok(g) if in_scope(&g.dn, &g.name) => {
+                groups
+                    .entry(g.object_guid.to_ascii_lowercase())
+                    .or_insert_with(|| (g.clone(), BTreeSet::new()))
+                    .1
+                    .insert(sid.clone());
             }
-            if !cache.contains_key(&key) {
-                *searches += 1;
-                let entry = reader
-                    .read_entry_here(
-                        "read a group above a changed user",
-                        &dn,
-                        map.group_filter,
-                        &group_attrs,
-                    )
-                    .await?;
-                let read = entry.map(|e| ReadGroup {
-                    above: e.texts(map.member_of).unwrap_or_default(),
-                    group: decode_group(&e, map),
-                });
-                cache.insert(key.clone(), read);
-            }
-            let Some(Some(read)) = cache.get(&key) else {
-                continue; // not a group (or gone)
-            };
-            queue.extend(read.above.iter().cloned());
-            match &read.group {
-                Ok(g) if in_scope(&g.dn, &g.name) => {
-                    groups
-                        .entry(g.object_guid.to_ascii_lowercase())
-                        .or_insert_with(|| (g.clone(), BTreeSet::new()))
-                        .1
-                        .insert(sid.clone());
-                }
-                Ok(_) => {}
-                Err(skip) => {
-                    if !snapshot.skipped.iter().any(|s| dn_key(&s.dn) == key) {
-                        snapshot.skipped.push(skip.clone());
-                    }
+            Ok(_) => {}
+            Err(skip) => {
+                if !snapshot.skipped.iter().any(|s| dn_key(&s.dn) == key) {
+                    snapshot.skipped.push(skip.clone());
                 }
             }
-        }
+        };
+        walk.walk(
+            reader,
+            starts.iter().cloned(),
+            searches,
+            |e| decode_group(e, map),
+            visit,
+        )
+        .await?;
     }
 
     snapshot.groups = groups
@@ -178,13 +163,6 @@ pub(super) async fn read_changed_users(
     *searches += bases.len() as u64;
     snapshot.domain_sids = read_domain_sids(reader, &bases, map).await?;
     Ok(snapshot)
-}
-
-/// A group read on the way up from a changed user.
-struct ReadGroup {
-    /// Its `memberOf`: the groups it is nested in.
-    above: Vec<String>,
-    group: Result<DirectoryGroup, SkippedEntry>,
 }
 
 /// The DN of the group whose objectSid is `sid` (a user's primary group), searched once per

@@ -15,7 +15,7 @@
 //!   show-deactivated-links control is refused), so who left a group is read from Identity
 //!   Center (that group's members) and who left the scope from the watermark's scope.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 
 use ldap3::Scope as LdapScope;
 
@@ -30,6 +30,7 @@ use super::super::scope::{name_has_prefix, primary_group_sid};
 use super::super::sid::{guid_to_string, sid_to_string};
 use super::metadata::{only_ignorable_since, CHURN_ATTRIBUTES};
 use super::search::Reader;
+use super::walk_up::WalkUp;
 use super::{default_naming_context, open_reader, resolve_group};
 
 /// AD's tombstone lifetime when the forest sets none (`tombstoneLifetime` absent).
@@ -373,10 +374,14 @@ async fn read_changes(
             && name.is_some_and(|n| name_has_prefix(n, &scope.group_prefix))
     };
     let mut changed_groups = Vec::new();
-    // Groups read on the way up from a changed group: (DN, name, memberOf), by DN key.
-    type Above = Option<(String, Option<String>, Vec<String>)>;
-    let mut above_cache: std::collections::HashMap<String, Above> =
-        std::collections::HashMap::new();
+    // Groups read on the way up from a changed group: their DN and name.
+    let attrs = [map.group_name, map.member_of];
+    let mut walk = WalkUp::new(
+        "read a group a changed group is nested in",
+        map.group_filter,
+        &attrs,
+        map.member_of,
+    );
     for e in groups {
         let Some(guid) = e
             .values(map.object_guid)
@@ -394,40 +399,20 @@ async fn read_changes(
         // keeps on groups too), one base read per group, each read once per pass. (AD's
         // in-chain rule on `member` answers in one search, but Samba evaluates it against
         // every group under the base: ~20 s at 10k users and 1000 groups.)
-        let mut queue: VecDeque<String> = e.texts(map.member_of).unwrap_or_default().into();
-        let mut visited: HashSet<String> = HashSet::new();
-        while let Some(dn) = queue.pop_front() {
-            let key = dn_key(&dn);
-            if !visited.insert(key.clone()) {
-                continue; // a cycle, or reached twice
-            }
-            if !above_cache.contains_key(&key) {
-                *searches += 1;
-                let entry = reader
-                    .read_entry_here(
-                        "read a group a changed group is nested in",
-                        &dn,
-                        map.group_filter,
-                        &[map.group_name, map.member_of],
-                    )
-                    .await?;
-                let read = entry.map(|g| {
-                    let name = g.text(map.group_name).ok().flatten();
-                    let above = g.texts(map.member_of).unwrap_or_default();
-                    (g.dn, name, above)
-                });
-                above_cache.insert(key.clone(), read);
-            }
-            let Some(Some((group_dn, group_name, above))) = above_cache.get(&key) else {
-                continue;
-            };
-            queue.extend(above.iter().cloned());
-            if synced_here(group_dn, group_name.as_deref())
-                && !synced.iter().any(|s| dn_key(s) == key)
-            {
-                synced.push(group_dn.clone());
-            }
-        }
+        walk.walk(
+            reader,
+            e.texts(map.member_of).unwrap_or_default(),
+            searches,
+            |g| (g.dn.clone(), g.text(map.group_name).ok().flatten()),
+            |key, (group_dn, group_name)| {
+                if synced_here(group_dn, group_name.as_deref())
+                    && !synced.iter().any(|s| dn_key(s) == key)
+                {
+                    synced.push(group_dn.clone());
+                }
+            },
+        )
+        .await?;
         let in_scope_chain = chain.contains(&dn_key(&e.dn));
         if !synced.is_empty() || in_scope_chain {
             changed_groups.push(ChangedGroup {

@@ -14,6 +14,7 @@ mod metadata;
 mod range;
 mod rules;
 mod search;
+mod walk_up;
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
