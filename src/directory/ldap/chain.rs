@@ -8,7 +8,7 @@ use super::super::chain::{Ancestry, MAX_ANCESTORS};
 use super::super::error::DirectoryError;
 use super::super::filter_escape::filter_value;
 use super::super::mapping::AttributeMap;
-use super::{default_naming_context, open_reader, resolve_group, resolve_sync_group, Reader};
+use super::{open_reader, resolve_group, resolve_sync_group, search_base, Reader};
 use crate::model::settings::{LdapSettings, Scope};
 
 /// The groups above `target_dn` (direct and nested) and the sync group's DN.
@@ -31,10 +31,7 @@ async fn walk_up(
     map: &AttributeMap,
     target_dn: &str,
 ) -> Result<Ancestry, DirectoryError> {
-    let base = match &settings.base_dn {
-        Some(b) if !b.trim().is_empty() => b.trim().to_string(),
-        _ => default_naming_context(reader, map).await?,
-    };
+    let base = search_base(reader, settings, map, &mut 0).await?;
     let mut ancestry = Ancestry::new(target_dn);
     ancestry.sync_group_dn = resolve_sync_group(reader, &base, scope, map).await?;
     for (names, dns) in [

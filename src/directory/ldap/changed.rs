@@ -34,7 +34,7 @@ use super::super::scope::{name_has_prefix, primary_group_sid};
 use super::super::sid::sid_from_string;
 use super::search::Reader;
 use super::walk_up::WalkUp;
-use super::{default_naming_context, read_domain_sids};
+use super::{read_domain_sids, search_base};
 
 /// The changed users (in scope now, by the change detector) and the groups in scope holding
 /// them; `searches` counts every search made.
@@ -46,13 +46,7 @@ pub(super) async fn read_changed_users(
     changed: &[ChangedUser],
     searches: &mut u64,
 ) -> Result<DirectorySnapshot, DirectoryError> {
-    let base = match &settings.base_dn {
-        Some(b) if !b.trim().is_empty() => b.trim().to_string(),
-        _ => {
-            *searches += 1;
-            default_naming_context(reader, map).await?
-        }
-    };
+    let base = search_base(reader, settings, map, searches).await?;
     let mut snapshot = DirectorySnapshot::default();
     // (objectSid, the DNs of its direct and primary groups) of each user read.
     let mut holds: Vec<(String, Vec<String>)> = Vec::new();

@@ -31,7 +31,7 @@ use super::super::sid::{guid_to_string, sid_to_string};
 use super::metadata::{only_ignorable_since, CHURN_ATTRIBUTES};
 use super::search::Reader;
 use super::walk_up::WalkUp;
-use super::{default_naming_context, open_reader, resolve_group};
+use super::{open_reader, resolve_group, search_base};
 
 /// AD's tombstone lifetime when the forest sets none (`tombstoneLifetime` absent).
 const DEFAULT_TOMBSTONE_DAYS: u64 = 60;
@@ -212,13 +212,7 @@ async fn read_changes(
     schema_nc: Option<&str>,
     searches: &mut u64,
 ) -> Result<DirectoryChanges, DirectoryError> {
-    let base = match &settings.base_dn {
-        Some(b) if !b.trim().is_empty() => b.trim().to_string(),
-        _ => {
-            *searches += 1;
-            default_naming_context(reader, map).await?
-        }
-    };
+    let base = search_base(reader, settings, map, searches).await?;
     let above = usn.saturating_add(1);
     *searches += 1;
     let users = reader

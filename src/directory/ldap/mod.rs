@@ -80,10 +80,7 @@ async fn read_all(
     scope: &Scope,
     map: &AttributeMap,
 ) -> Result<DirectorySnapshot, DirectoryError> {
-    let base = match &settings.base_dn {
-        Some(b) if !b.trim().is_empty() => b.trim().to_string(),
-        _ => default_naming_context(reader, map).await?,
-    };
+    let base = search_base(reader, settings, map, &mut 0).await?;
     let mut skipped: Vec<SkippedEntry> = Vec::new();
     let sync_dns = rules::resolve_sync_groups(reader, &base, scope, map, &mut skipped).await?;
     // Group SID → DN of every group read, to place primary-group members.
@@ -545,7 +542,24 @@ async fn member_dns(
     Ok(values.map(|v| v.into_iter().map(str::to_string).collect()))
 }
 
-pub(super) async fn default_naming_context(
+/// The base DN searches start from: the configured one, or else the server's default
+/// naming context (one rootDSE read, counted in `searches`).
+pub(super) async fn search_base(
+    reader: &mut Reader,
+    settings: &LdapSettings,
+    map: &AttributeMap,
+    searches: &mut u64,
+) -> Result<String, DirectoryError> {
+    match &settings.base_dn {
+        Some(b) if !b.trim().is_empty() => Ok(b.trim().to_string()),
+        _ => {
+            *searches += 1;
+            default_naming_context(reader, map).await
+        }
+    }
+}
+
+async fn default_naming_context(
     reader: &mut Reader,
     map: &AttributeMap,
 ) -> Result<String, DirectoryError> {
