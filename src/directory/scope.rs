@@ -11,7 +11,7 @@ use crate::model::{
     SkippedEntry,
 };
 
-use super::dn::{dn_key, parse_dn};
+use super::dn::{dn_key, key_is_under, parse_dn};
 use super::error::DirectoryError;
 
 /// Refuses a scope that would silently widen or empty the read (both sources call it): the
@@ -269,6 +269,34 @@ pub(crate) fn fails_user_filter(u: &DirectoryUser, filter: &str) -> ExcludedUser
         sam_account_name: u.sam_account_name.clone(),
         code: ReasonCode::FailsUserFilter,
         reason: format!("out of scope: does not match the user filter {filter} (scope.userFilter)"),
+    }
+}
+
+/// Which groups scim-sync syncs, by their own entry: under one of the group search bases and
+/// named with the prefix. For a group read by DN rather than found by the search of
+/// those bases (an incremental pass walking up `memberOf`).
+pub(crate) struct SyncedGroups<'s> {
+    base_keys: Vec<String>,
+    prefix: &'s str,
+}
+
+impl<'s> SyncedGroups<'s> {
+    pub fn of(scope: &'s Scope) -> Self {
+        SyncedGroups {
+            base_keys: scope
+                .group_search_bases()
+                .map(str::trim)
+                .filter(|b| !b.is_empty())
+                .map(dn_key)
+                .collect(),
+            prefix: &scope.group_prefix,
+        }
+    }
+
+    /// True when the group at `dn` named `name` is one scim-sync syncs.
+    pub fn holds(&self, dn: &str, name: &str) -> bool {
+        let key = dn_key(dn);
+        self.base_keys.iter().any(|b| key_is_under(&key, b)) && name_has_prefix(name, self.prefix)
     }
 }
 

@@ -30,7 +30,7 @@ use super::super::entry::{decode_group, decode_user};
 use super::super::error::DirectoryError;
 use super::super::filter_escape::filter_bytes;
 use super::super::mapping::AttributeMap;
-use super::super::scope::{name_has_prefix, primary_group_sid};
+use super::super::scope::{primary_group_sid, SyncedGroups};
 use super::super::sid::sid_from_string;
 use super::search::Reader;
 use super::walk_up::WalkUp;
@@ -95,14 +95,7 @@ pub(super) async fn read_changed_users(
         .map(|b| b.trim().to_string())
         .filter(|b| !b.is_empty())
         .collect();
-    let base_keys: Vec<String> = group_bases.iter().map(|b| dn_key(b)).collect();
-    let in_scope = |dn: &str, name: &str| {
-        let key = dn_key(dn);
-        base_keys
-            .iter()
-            .any(|b| key == *b || key.ends_with(&format!(",{b}")))
-            && name_has_prefix(name, &scope.group_prefix)
-    };
+    let synced = SyncedGroups::of(scope);
     let group_attrs = [
         map.object_guid,
         map.object_sid,
@@ -121,7 +114,7 @@ pub(super) async fn read_changed_users(
     let mut groups: BTreeMap<String, (DirectoryGroup, BTreeSet<String>)> = BTreeMap::new();
     for (sid, starts) in &holds {
         let visit = |key: &str, read: &Result<DirectoryGroup, SkippedEntry>| match read {
-            Ok(g) if in_scope(&g.dn, &g.name) => {
+            Ok(g) if synced.holds(&g.dn, &g.name) => {
                 groups
                     .entry(g.object_guid.to_ascii_lowercase())
                     .or_insert_with(|| (g.clone(), BTreeSet::new()))

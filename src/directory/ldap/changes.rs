@@ -26,7 +26,7 @@ use super::super::dn::dn_key;
 use super::super::error::DirectoryError;
 use super::super::filter_escape::filter_value;
 use super::super::mapping::AttributeMap;
-use super::super::scope::{name_has_prefix, primary_group_sid};
+use super::super::scope::{primary_group_sid, SyncedGroups};
 use super::super::sid::{guid_to_string, sid_to_string};
 use super::metadata::{only_ignorable_since, CHURN_ATTRIBUTES};
 use super::search::Reader;
@@ -354,19 +354,8 @@ async fn read_changes(
         }
     }
 
-    let group_bases: Vec<String> = scope
-        .group_search_bases()
-        .map(|b| b.trim().to_string())
-        .filter(|b| !b.is_empty())
-        .collect();
-    let base_keys: Vec<String> = group_bases.iter().map(|b| dn_key(b)).collect();
-    let synced_here = |dn: &str, name: Option<&str>| {
-        let key = dn_key(dn);
-        base_keys
-            .iter()
-            .any(|b| key == *b || key.ends_with(&format!(",{b}")))
-            && name.is_some_and(|n| name_has_prefix(n, &scope.group_prefix))
-    };
+    let synced = SyncedGroups::of(scope);
+    let synced_here = |dn: &str, name: Option<&str>| name.is_some_and(|n| synced.holds(dn, n));
     let mut changed_groups = Vec::new();
     // Groups read on the way up from a changed group: their DN and name.
     let attrs = [map.group_name, map.member_of];
