@@ -159,13 +159,7 @@ impl WantedAttributes<'_> {
         if a == UserAttribute::Manager {
             return self.manager_id.clone();
         }
-        if self.held().contains(&a) {
-            return None;
-        }
-        let shared = self
-            .source?
-            .get(source.to_ascii_lowercase().as_str())?
-            .as_ref()?;
+        let shared = self.directory_value(a, source)?;
         match shared.trim() {
             "" => None,
             raw if raw.len() == shared.len() => Some(Arc::clone(shared)),
@@ -178,14 +172,18 @@ impl WantedAttributes<'_> {
         if a == UserAttribute::Manager {
             return self.manager_id.as_deref();
         }
+        Some(self.directory_value(a, source)?.trim()).filter(|v| !v.is_empty())
+    }
+
+    /// The directory's shared copy of `a`'s source attribute, untrimmed; `None` when `a` is
+    /// held or the directory has no value.
+    fn directory_value(&self, a: UserAttribute, source: &str) -> Option<&Arc<str>> {
         if self.held().contains(&a) {
             return None;
         }
-        let shared = self
-            .source?
+        self.source?
             .get(source.to_ascii_lowercase().as_str())?
-            .as_ref()?;
-        Some(shared.trim()).filter(|v| !v.is_empty())
+            .as_ref()
     }
 
     /// The managed attributes (not held) whose wanted value differs from `current`'s,
