@@ -244,28 +244,25 @@ async fn adopt_group_after_conflict(
         object: object.to_string(),
         detail,
     };
+    let adopt = |found: IdcGroup| {
+        tracing::info!(
+            group = object,
+            id = found.id,
+            "create answered 409 but the group carries our externalId: adopted"
+        );
+        t.note_created(&found.id);
+        found.id
+    };
     loop {
         if let Some(found) = find_group_by_external_id(t, external_id).await? {
-            tracing::info!(
-                group = object,
-                id = found.id,
-                "create answered 409 but the group carries our externalId: adopted"
-            );
-            t.note_created(&found.id);
-            return Ok(found.id);
+            return Ok(adopt(found));
         }
         if let Some(holder) = find_group_by_display_name(t, display_name).await? {
             // It may be ours, become visible between the two lookups: Identity Center does
             // not always return a group's externalId, so only asking again by it tells.
             if holder.external_id.is_none() {
                 if let Some(found) = find_group_by_external_id(t, external_id).await? {
-                    tracing::info!(
-                        group = object,
-                        id = found.id,
-                        "create answered 409 and the group became visible: adopted"
-                    );
-                    t.note_created(&found.id);
-                    return Ok(found.id);
+                    return Ok(adopt(found));
                 }
             }
             return Err(conflict(format!(

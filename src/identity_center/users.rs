@@ -159,22 +159,24 @@ async fn adopt_user_after_conflict(
 ) -> Result<String, ScimError> {
     let give_up_at = Instant::now() + t.tuning().read_after_write_grace;
     let mut wait = t.tuning().backoff_base;
+    let adopt = |found: IdcUser| {
+        tracing::info!(
+            user = object,
+            id = &*found.id,
+            "create answered 409 but the user carries our externalId: adopted"
+        );
+        t.note_created(&found.id);
+        found.id.to_string()
+    };
     loop {
         if let Some(found) = find_user_by_external_id(t, &user.external_id).await? {
-            tracing::info!(
-                user = object,
-                id = &*found.id,
-                "create answered 409 but the user carries our externalId: adopted"
-            );
-            t.note_created(&found.id);
-            return Ok(found.id.to_string());
+            return Ok(adopt(found));
         }
         // Someone else holding the userName explains the 409 at once: no point waiting.
         if let Some(holder) = find_user_by_user_name(t, &user.user_name).await? {
             if holder.external_id.as_deref() == Some(user.external_id.as_str()) {
                 // Became visible between the two lookups.
-                t.note_created(&holder.id);
-                return Ok(holder.id.to_string());
+                return Ok(adopt(holder));
             }
             return Err(ScimError::Conflict {
                 operation: "create user".to_string(),
