@@ -251,12 +251,15 @@ async fn directory_changes_reach_identity_center_through_incremental_passes() {
     ));
     // aws-admins is nested in aws-all-staff, so p005 leaves both.
     let direct = incremental(&mut session, &emulator, &store).await;
+    // Only the affected part of the directory is read: aws-admins and aws-all-staff with
+    // their members; the scope chain did not change, so the scope is not listed.
     assert_eq!(
         direct.info().directory_read,
-        "full",
+        "changed",
         "a group changed: {:?}",
         direct.info()
     );
+    assert!(!direct.info().scope_listed, "{:?}", direct.info());
     assert_eq!(direct.summary.members_removed, 2, "{:?}", direct.summary);
     assert_eq!(direct.writes, 2, "one PATCH per group");
     let dump = emulator.dump();
@@ -282,6 +285,12 @@ async fn directory_changes_reach_identity_center_through_incremental_passes() {
         dn_of("p016")
     ));
     let nested = incremental(&mut session, &emulator, &store).await;
+    assert_eq!(
+        nested.info().directory_read,
+        "changed",
+        "{:?}",
+        nested.info()
+    );
     assert_eq!(nested.summary.members_removed, 2, "{:?}", nested.summary);
     assert_eq!(nested.writes, 2, "one PATCH per group");
     let dump = emulator.dump();
@@ -299,6 +308,9 @@ async fn directory_changes_reach_identity_center_through_incremental_passes() {
         dn_of("p033")
     ));
     let left = incremental(&mut session, &emulator, &store).await;
+    // The sync group changed: the scope is listed (DNs and objectSids), not read in full.
+    assert_eq!(left.info().directory_read, "changed", "{:?}", left.info());
+    assert!(left.info().scope_listed, "{:?}", left.info());
     assert_eq!(left.info().left_scope, 1, "{:?}", left.info());
     assert_eq!(left.summary.users_disabled, 1, "{:?}", left.summary);
     assert_eq!(left.summary.members_removed, 2, "{:?}", left.summary);
@@ -307,6 +319,47 @@ async fn directory_changes_reach_identity_center_through_incremental_passes() {
     assert!(!dump.user(&upn("p033")).unwrap().active);
     for g in [samba::SYNC_GROUP, samba::SYNC_GROUP_ALL] {
         assert!(!member_names(&dump, g).contains(&upn("p033")), "{g}");
+    }
+
+    // 7b. A join through a nested group of the scope chain: p046 (out of scope, a member of
+    //     aws-mixed) joins sync-nested-3 (→ -2 → -1 → aws-sync-users → aws-sync-all). It is
+    //     created and added to aws-sync-users, aws-sync-all and aws-mixed: four writes.
+    let nested3 = format!("CN=sync-nested-3,OU=Teams,{}", samba::BASE_DN);
+    assert!(emulator.dump().user(&upn("p046")).is_none());
+    dc.ldapmodify_as_admin(&format!(
+        "dn: {nested3}\nchangetype: modify\nadd: member\nmember: {}\n",
+        dn_of("p046")
+    ));
+    let joined = incremental(&mut session, &emulator, &store).await;
+    assert_eq!(
+        joined.info().directory_read,
+        "changed",
+        "{:?}",
+        joined.info()
+    );
+    assert!(joined.info().scope_listed, "{:?}", joined.info());
+    assert_eq!(joined.info().joined_scope, 1, "{:?}", joined.info());
+    assert_eq!(joined.summary.users_created, 1, "{:?}", joined.summary);
+    assert_eq!(joined.summary.members_added, 3, "{:?}", joined.summary);
+    assert_eq!(joined.writes, 4, "{:?}", joined.summary);
+    let dump = emulator.dump();
+    for g in [samba::SYNC_GROUP, samba::SYNC_GROUP_ALL, "aws-mixed"] {
+        assert!(member_names(&dump, g).contains(&upn("p046")), "{g}");
+    }
+    // 7c. And it leaves again the same way: disabled, out of the three groups.
+    dc.ldapmodify_as_admin(&format!(
+        "dn: {nested3}\nchangetype: modify\ndelete: member\nmember: {}\n",
+        dn_of("p046")
+    ));
+    let gone = incremental(&mut session, &emulator, &store).await;
+    assert_eq!(gone.info().left_scope, 1, "{:?}", gone.info());
+    assert_eq!(gone.summary.users_disabled, 1, "{:?}", gone.summary);
+    assert_eq!(gone.summary.members_removed, 3, "{:?}", gone.summary);
+    assert_eq!(gone.writes, 4, "{:?}", gone.summary);
+    let dump = emulator.dump();
+    assert!(!dump.user(&upn("p046")).unwrap().active);
+    for g in [samba::SYNC_GROUP, samba::SYNC_GROUP_ALL, "aws-mixed"] {
+        assert!(!member_names(&dump, g).contains(&upn("p046")), "{g}");
     }
 
     // What the incremental passes left is what a full pass wants: it writes nothing.

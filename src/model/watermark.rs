@@ -299,10 +299,15 @@ pub struct IncrementalSummary {
     /// changed users when the directory was not read in full.
     pub ldap_searches: u64,
     /// How the directory was read: `full` (the whole scope, as a full pass) or `changed`
-    /// (only the changed users and the groups in scope holding them: no group changed);
+    /// (only the affected objects: the changed users and those who joined the scope, the
+    /// groups in scope holding them, and the changed groups in scope with their members);
     /// empty when it was not read (idle, or a full pass).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub directory_read: String,
+    /// Whether a `changed` read listed the users in scope (their DNs and objectSids only): a
+    /// group of the scope chain changed, so anyone may have joined or left it.
+    #[serde(default)]
+    pub scope_listed: bool,
 }
 
 #[cfg(test)]

@@ -44,8 +44,8 @@ use crate::config::{DirectorySource, Settings};
 use crate::directory::{open_change_reader, AttributeMap};
 use crate::identity_center::filter::is_filter_safe;
 use crate::model::{
-    DcState, DirectoryCounts, DirectorySnapshot, Finding, IdcGroup, IdcSnapshot, IdcUser,
-    IncrementalSummary, ReasonCode, Summary, Watermark,
+    ChangedUser, DcState, DirectoryCounts, DirectorySnapshot, Finding, IdcGroup, IdcSnapshot,
+    IdcUser, IncrementalSummary, ReasonCode, ScopeSet, Summary, Watermark,
 };
 use crate::plan::incremental::{self, Affected, IdcView};
 use crate::plan::GuardBase;
@@ -324,40 +324,66 @@ pub(super) async fn run(
     }
     info.mode = "incremental".into();
 
-    let read = match (mark.counts, only_users_changed(settings, &changes)) {
-        (Some(counts), true) => {
-            // Only users changed: read them and the groups holding them, not the directory.
-            let read = reader.read_changed_users(&changes.users).await;
-            info.ldap_searches = reader.searches();
-            reader.close().await;
-            let directory = match read.and_then(|d| finish_snapshot(settings, d)) {
-                Ok(d) => d,
+    let (mut directory, affected, now_scope, counts, part) = match mark
+        .counts
+        .filter(|_| reads_only_affected(settings))
+    {
+        Some(counts) => {
+            // Only the affected part of the directory is read (see `read_part`); the
+            // connection stays open for the groups the lookups may still name.
+            let part = match read_part(session, &mut reader, &changes, &previous, &leavers).await {
+                Ok(p) => p,
                 Err(e) => {
-                    return full_fallback(session, opts, sink, Some(dc), detection_failed(&e))
-                        .await;
+                    info.ldap_searches = reader.searches();
+                    reader.close().await;
+                    return match e {
+                        PartError::Directory(e) => {
+                            full_fallback(session, opts, sink, Some(dc), detection_failed(&e)).await
+                        }
+                        PartError::Pass(e) => Err(e),
+                    };
                 }
             };
-            let (affected, now_scope) =
-                incremental::affected_by_users(&changes, &previous, &leavers);
-            let users = now_scope.sids().map_or(0, |s| s.len() as u64);
-            let counts = DirectoryCounts { users, ..counts };
+            let counts = DirectoryCounts {
+                users: part.now.len() as u64,
+                ..counts
+            };
             info.directory_read = "changed".into();
-            (directory, affected, now_scope, counts)
+            info.scope_listed = part.scope_listed;
+            let now_scope = ScopeSet::from_sids(part.now.iter().map(String::as_str));
+            (
+                part.directory,
+                part.affected,
+                now_scope,
+                counts,
+                Some((part.view, reader)),
+            )
         }
-        _ => {
+        None => {
             reader.close().await;
             let directory = read_directory(settings).await?;
             let now_scope = incremental::scope_of(&directory);
             let affected = incremental::affected(&directory, &changes, &previous_scope);
             let counts = counts_of(&directory);
             info.directory_read = "full".into();
-            (directory, affected, now_scope, counts)
+            (directory, affected, now_scope, counts, None)
         }
     };
-    let (directory, affected, now_scope, counts) = read;
     info.joined_scope = affected.joined as u64;
     info.left_scope = affected.left as u64;
-    let (dir_sub, idc_sub, notes) = read_affected(session, &directory, &affected).await?;
+    let (dir_sub, idc_sub, notes) = match part {
+        Some((view, mut reader)) => {
+            let read =
+                read_affected(session, &mut directory, &affected, view, Some(&mut reader)).await;
+            info.ldap_searches = reader.searches();
+            reader.close().await;
+            read?
+        }
+        None => {
+            let view = read_whole_groups(session, &affected).await?;
+            read_affected(session, &mut directory, &affected, view, None).await?
+        }
+    };
     info.affected_users = dir_sub.users.len().max(idc_sub.users.len()) as u64;
     info.affected_groups = dir_sub.groups.len() as u64;
 
@@ -387,20 +413,104 @@ pub(super) async fn run(
     Ok(report)
 }
 
-/// True when the directory need not be read in full: no group changed (so no membership
-/// moved, and the scope moved only for the changed users, as the change detector placed
-/// them) and no scope rule or mapping depends on other entries than the changed users'
-/// (`userFilter` and `excludeGroups` are decided by the full read; a mapped `manager` needs
-/// the managers' entries).
-fn only_users_changed(settings: &Settings, changes: &crate::model::DirectoryChanges) -> bool {
-    changes.groups.is_empty()
-        && settings.scope.rules.user_filter.is_none()
+/// True when the directory need not be read in full: no scope rule or mapping depends on
+/// other entries than the affected ones (`userFilter` and `excludeGroups` are decided by
+/// the full read, and the users they leave out are not listed by the scope's member
+/// searches; a mapped `manager` needs the managers' entries).
+fn reads_only_affected(settings: &Settings) -> bool {
+    settings.scope.rules.user_filter.is_none()
         && settings.scope.rules.exclude_groups.is_empty()
         && settings
             .policy
             .attributes
             .source(crate::model::settings::UserAttribute::Manager)
             .is_none()
+}
+
+/// What [`read_part`] read: the directory's side of the affected objects, the scope now, and
+/// Identity Center's changed groups read whole.
+struct Part {
+    directory: DirectorySnapshot,
+    affected: Affected,
+    /// The users in scope now (uppercase objectSids).
+    now: HashSet<String>,
+    /// Whether the scope was listed (a group of the scope chain changed).
+    scope_listed: bool,
+    view: IdcView,
+}
+
+/// Why [`read_part`] stopped: the directory failed (the caller runs a full pass: what the
+/// directory holds is unknown), or Identity Center did (the pass fails, as a full one would).
+enum PartError {
+    Directory(crate::directory::DirectoryError),
+    Pass(PassError),
+}
+
+/// Reads only the affected part of the directory (no `userFilter`, `excludeGroups` or mapped
+/// `manager`: [`reads_only_affected`]):
+/// 1. the scope now: listed (DNs and objectSids only) when a group of the scope chain
+///    changed, else the watermark's moved for the changed users alone;
+/// 2. the primary users (changed, and joined: who left is not in the directory) and the
+///    groups in scope holding them; the changed groups in scope with all their members;
+/// 3. those groups' members in Identity Center, and the directory entries of the ones still
+///    in scope that are not the group's members here any more (they left the group, not the
+///    scope), so the planner removes them from it and knows them as users still in scope.
+async fn read_part(
+    session: &Session,
+    reader: &mut crate::directory::ChangeReader,
+    changes: &crate::model::DirectoryChanges,
+    previous: &HashSet<String>,
+    leavers: &BTreeSet<String>,
+) -> Result<Part, PartError> {
+    let scope_listed = incremental::scope_may_have_moved(changes);
+    let mut primary: Vec<ChangedUser> = changes.users.clone();
+    let now: HashSet<String> = if scope_listed {
+        let listed = reader.read_scope().await.map_err(PartError::Directory)?;
+        let known: HashSet<String> = primary
+            .iter()
+            .map(|u| u.object_sid.to_ascii_uppercase())
+            .collect();
+        primary.extend(
+            listed
+                .iter()
+                .filter(|u| !previous.contains(&u.object_sid) && !known.contains(&u.object_sid))
+                .cloned(),
+        );
+        listed.into_iter().map(|u| u.object_sid).collect()
+    } else {
+        incremental::scope_after_user_changes(changes, previous, leavers)
+    };
+    let whole: Vec<String> = changes
+        .groups
+        .iter()
+        .flat_map(|g| g.synced.iter().cloned())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let in_scope = |sid: &str| now.contains(sid);
+    let mut directory = reader
+        .read_affected(&primary, &whole, &in_scope)
+        .await
+        .map_err(PartError::Directory)?;
+    let affected = incremental::affected_between(&directory, changes, previous, &now);
+    let view = read_whole_groups(session, &affected)
+        .await
+        .map_err(PartError::Pass)?;
+    let missing = incremental::whole_members_unread(&directory, &view, &now);
+    if !missing.is_empty() {
+        reader
+            .read_users_by_sid(&missing, &mut directory)
+            .await
+            .map_err(PartError::Directory)?;
+    }
+    let directory = finish_snapshot(session.settings(), directory).map_err(PartError::Directory)?;
+    Ok(Part {
+        directory,
+        affected,
+        now,
+        scope_listed,
+        view,
+    })
 }
 
 /// The directory's counts (the guard's base) from a full read.
@@ -504,44 +614,15 @@ type Read<T> = Result<(Vec<T>, Vec<String>), crate::identity_center::ScimError>;
 /// part, and notes for the plan.
 async fn read_affected(
     session: &Session,
-    directory: &DirectorySnapshot,
+    directory: &mut DirectorySnapshot,
     affected: &Affected,
+    mut view: IdcView,
+    reader: Option<&mut crate::directory::ChangeReader>,
 ) -> Result<(DirectorySnapshot, IdcSnapshot, Vec<Finding>), PassError> {
     let client = session.client();
     let concurrency = session.settings().scim.concurrency.max(1);
-    let mut view = IdcView::default();
 
-    // 1. The groups compared whole, by externalId, and their members (who left a group is
-    //    known only to Identity Center).
-    find_groups(
-        client,
-        concurrency,
-        &affected.whole_groups,
-        &mut view.groups,
-    )
-    .await?;
-    let whole: Vec<(String, String)> = affected
-        .whole_groups
-        .iter()
-        .filter_map(|x| view.groups.get(x).map(|g| (x.clone(), g.id.clone())))
-        .collect();
-    let members: Vec<(String, Read<IdcUser>)> = stream::iter(whole)
-        .map(|(x, id)| async move { (x, client.users_in_group(&id).await) })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-    for (x, result) in members {
-        match result {
-            Ok((users, skipped)) => {
-                view.read_errors.extend(skipped);
-                view.whole_members.insert(x, users);
-            }
-            Err(e) if e.is_configuration_error() => return Err(e.into()),
-            Err(e) => view
-                .read_errors
-                .push(format!("could not read the members of group {x}: {e}")),
-        }
-    }
+    // 1. The groups compared whole and their members: [`read_whole_groups`], already read.
 
     // 2. The users to plan, by externalId (unless a group read already returned them).
     let planned = incremental::users_to_plan(directory, affected, &view);
@@ -598,11 +679,65 @@ async fn read_affected(
         }
     }
 
+    // 3b. When only part of the directory was read (`reader`), the groups Identity Center
+    //     says hold a primary user and that part does not have: those in scope are read
+    //     (with no member), so a user who left the scope is taken out of them. A failed
+    //     read holds back what takes access away, as any failed read does.
+    if let Some(reader) = reader {
+        let unknown = incremental::groups_not_read(directory, &view);
+        if !unknown.is_empty() {
+            if let Err(e) = reader.read_synced_groups_by_guid(&unknown, directory).await {
+                view.read_errors.push(format!(
+                    "could not read from the directory the groups that hold a user this \
+                     incremental pass synced: {e}"
+                ));
+            }
+        }
+    }
+
     // 4. The groups holding a primary user that no read named yet, by externalId.
     let wanted = incremental::groups_to_look_up(directory, affected, &view);
     find_groups(client, concurrency, &wanted, &mut view.groups).await?;
 
     Ok(incremental::cut_down(directory, affected, &planned, &view))
+}
+
+/// Step 1 of the lookups: the groups compared whole, by externalId, and their members in
+/// Identity Center (who left a group is known only there).
+async fn read_whole_groups(session: &Session, affected: &Affected) -> Result<IdcView, PassError> {
+    let client = session.client();
+    let concurrency = session.settings().scim.concurrency.max(1);
+    let mut view = IdcView::default();
+    find_groups(
+        client,
+        concurrency,
+        &affected.whole_groups,
+        &mut view.groups,
+    )
+    .await?;
+    let whole: Vec<(String, String)> = affected
+        .whole_groups
+        .iter()
+        .filter_map(|x| view.groups.get(x).map(|g| (x.clone(), g.id.clone())))
+        .collect();
+    let members: Vec<(String, Read<IdcUser>)> = stream::iter(whole)
+        .map(|(x, id)| async move { (x, client.users_in_group(&id).await) })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    for (x, result) in members {
+        match result {
+            Ok((users, skipped)) => {
+                view.read_errors.extend(skipped);
+                view.whole_members.insert(x, users);
+            }
+            Err(e) if e.is_configuration_error() => return Err(e.into()),
+            Err(e) => view
+                .read_errors
+                .push(format!("could not read the members of group {x}: {e}")),
+        }
+    }
+    Ok(view)
 }
 
 /// Looks up each group of `wanted` (objectGUIDs) by externalId into `into` (keyed lowercase).

@@ -152,7 +152,10 @@ impl Session {
         let (planned, read_held) = plan::withhold_on_read_errors(planned, &current);
         let (planned, guard_held) = match guard_base {
             None => plan::apply_guard(planned, &current, &directory, &guard),
-            Some(base) => plan::apply_guard_on(planned, &base, directory.users.is_empty(), &guard),
+            // The directory here is the part an incremental pass read (it may hold no user
+            // at all, e.g. when the only change is a user who left): whether the directory
+            // is empty is the base's to say.
+            Some(base) => plan::apply_guard_on(planned, &base, base.users == 0, &guard),
         };
         let held_because: Vec<Finding> = guard_held.iter().chain(&read_held).cloned().collect();
         withheld.extend(read_held);

@@ -45,7 +45,7 @@ pub struct Affected {
 }
 
 /// The affected objects, from the changes and the scope then (`previous_scope`, objectSids)
-/// against the scope now (`directory`).
+/// against the scope now (`directory`, read in full).
 pub fn affected(
     directory: &DirectorySnapshot,
     changes: &DirectoryChanges,
@@ -60,12 +60,25 @@ pub fn affected(
         .iter()
         .map(|s| s.to_ascii_uppercase())
         .collect();
+    affected_between(directory, changes, &before, &now)
+}
+
+/// The affected objects between the scope then (`before`) and now (`now`, both uppercase
+/// objectSids): who joined and who left, the changed users, and the groups of `directory`
+/// a changed group can change (itself when in scope, and every group in scope it is nested
+/// in), whose whole membership is compared.
+pub fn affected_between(
+    directory: &DirectorySnapshot,
+    changes: &DirectoryChanges,
+    before: &HashSet<String>,
+    now: &HashSet<String>,
+) -> Affected {
     let mut a = Affected::default();
-    for joined in now.difference(&before) {
+    for joined in now.difference(before) {
         a.primary.insert(joined.clone());
         a.joined += 1;
     }
-    for left in before.difference(&now) {
+    for left in before.difference(now) {
         a.primary.insert(left.clone());
         a.left += 1;
     }
@@ -90,32 +103,32 @@ pub fn affected(
     a
 }
 
-/// The affected objects when only users changed (no group: the scope moved only for them),
-/// and the scope now: the watermark's (`previous`, uppercase objectSids) with the changed
-/// users in scope added and `leavers` (changed users outside the scope chain now that were
-/// in it) taken out. No group is compared whole.
-pub fn affected_by_users(
+/// The scope now when no group of the scope chain changed, so that it moved only for the
+/// changed users: the watermark's (`previous`, uppercase objectSids) with the changed users
+/// (in the chain now, by the change detector) added and `leavers` (changed users outside the
+/// chain now) taken out.
+pub fn scope_after_user_changes(
     changes: &DirectoryChanges,
     previous: &HashSet<String>,
     leavers: &BTreeSet<String>,
-) -> (Affected, ScopeSet) {
-    let mut a = Affected::default();
-    let mut now: BTreeSet<String> = previous.iter().cloned().collect();
-    for u in &changes.users {
-        let sid = u.object_sid.to_ascii_uppercase();
-        if !previous.contains(&sid) {
-            a.joined += 1;
-        }
-        now.insert(sid.clone());
-        a.primary.insert(sid);
-    }
+) -> HashSet<String> {
+    let mut now = previous.clone();
+    now.extend(
+        changes
+            .users
+            .iter()
+            .map(|u| u.object_sid.to_ascii_uppercase()),
+    );
     for sid in leavers {
-        if now.remove(sid) {
-            a.left += 1;
-        }
-        a.primary.insert(sid.clone());
+        now.remove(sid);
     }
-    (a, ScopeSet::from_sids(now.iter().map(String::as_str)))
+    now
+}
+
+/// True when a changed group is in the scope chain (the sync group or nested in it): the
+/// scope may then have moved for any user, and has to be listed again.
+pub fn scope_may_have_moved(changes: &DirectoryChanges) -> bool {
+    changes.groups.iter().any(|g| g.in_scope_chain)
 }
 
 /// What the lookups found in Identity Center.
@@ -150,6 +163,37 @@ impl IdcView {
             .filter_map(|u| Some((u.external_id?.to_ascii_uppercase(), u.id.to_string())))
             .collect()
     }
+}
+
+/// The Identity Center members of the groups read whole that are in scope (`now`, uppercase
+/// objectSids) but not among the directory's users (`directory`, a part read for the
+/// affected objects): users who left such a group and stayed in scope. Their entries must be
+/// read before planning, or the planner would take them for users who left the scope.
+pub fn whole_members_unread(
+    directory: &DirectorySnapshot,
+    view: &IdcView,
+    now: &HashSet<String>,
+) -> Vec<String> {
+    let known: HashSet<String> = directory
+        .users
+        .iter()
+        .map(|u| u.object_sid.to_ascii_uppercase())
+        .chain(
+            directory
+                .skipped
+                .iter()
+                .filter(|s| s.kind == EntryKind::User)
+                .filter_map(|s| s.anchor.as_ref().map(|a| a.to_ascii_uppercase())),
+        )
+        .collect();
+    let missing: BTreeSet<String> = view
+        .whole_members
+        .values()
+        .flatten()
+        .filter_map(|u| u.external_id.as_ref().map(|x| x.to_ascii_uppercase()))
+        .filter(|x| now.contains(x) && !known.contains(x))
+        .collect();
+    missing.into_iter().collect()
 }
 
 /// The users to plan (uppercase objectSids): the primary users, the directory members of the
@@ -227,6 +271,26 @@ pub fn users_to_plan(
         }
     }
     sids
+}
+
+/// The externalIds (lowercase) of the groups Identity Center says hold a primary user
+/// (`view.user_groups`) that `directory` (a part read for the affected objects) does not
+/// have: a group holding only users who left the scope. Which of them are in scope only the
+/// directory can say.
+pub fn groups_not_read(directory: &DirectorySnapshot, view: &IdcView) -> Vec<String> {
+    let here: HashSet<String> = directory
+        .groups
+        .iter()
+        .map(|g| g.object_guid.to_ascii_lowercase())
+        .collect();
+    let wanted: BTreeSet<String> = view
+        .user_groups
+        .values()
+        .flatten()
+        .filter_map(|g| g.external_id.as_ref().map(|x| x.to_ascii_lowercase()))
+        .filter(|x| !here.contains(x))
+        .collect();
+    wanted.into_iter().collect()
 }
 
 /// The groups still to look up by externalId once the primary users' groups were read: every
@@ -407,8 +471,10 @@ mod tests {
             ],
             ..DirectoryChanges::default()
         };
+        assert!(!scope_may_have_moved(&changes));
         let leavers: BTreeSet<String> = [format!("{d}-1002")].into_iter().collect();
-        let (a, scope) = affected_by_users(&changes, &previous, &leavers);
+        let now = scope_after_user_changes(&changes, &previous, &leavers);
+        let a = affected_between(&DirectorySnapshot::default(), &changes, &previous, &now);
         assert_eq!((a.joined, a.left), (1, 1));
         assert!(a.whole_groups.is_empty());
         let primary: Vec<&str> = a.primary.iter().map(String::as_str).collect();
@@ -420,7 +486,7 @@ mod tests {
                 format!("{d}-1005").as_str()
             ]
         );
-        let mut now = scope.sids().unwrap_or_default();
+        let mut now: Vec<String> = now.into_iter().collect();
         now.sort();
         assert_eq!(
             now,

@@ -89,21 +89,91 @@ impl ChangeReader {
         Ok(changes)
     }
 
-    /// The changed users' entries and the groups in scope holding them, for a pass in which
-    /// no group changed (see `changed.rs`); for `changes.users` of [`Self::changes_since`].
-    pub async fn read_changed_users(
-        &mut self,
-        changed: &[ChangedUser],
-    ) -> Result<DirectorySnapshot, DirectoryError> {
-        super::changed::read_changed_users(
+    /// Every user in scope now (DN and objectSid, uppercase), listed with two attributes
+    /// each; for a scope without `userFilter` and `excludeGroups` (see `affected.rs`).
+    pub async fn read_scope(&mut self) -> Result<Vec<ChangedUser>, DirectoryError> {
+        super::affected::read_scope(
             &mut self.reader,
             &self.settings,
             &self.scope,
             &self.map,
-            changed,
             &mut self.searches,
         )
         .await
+    }
+
+    /// The directory's side of the affected objects, for a scope without `userFilter` and
+    /// `excludeGroups`: the `primary` users' entries (in scope now) and the groups in scope
+    /// holding them, with only them as members (see `changed.rs`); and the `whole` groups
+    /// (DNs of changed groups in scope) with every member in scope (`in_scope`, uppercase
+    /// objectSid) and those members' entries (see `affected.rs`).
+    pub async fn read_affected(
+        &mut self,
+        primary: &[ChangedUser],
+        whole: &[String],
+        in_scope: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Result<DirectorySnapshot, DirectoryError> {
+        let mut snapshot = super::changed::read_changed_users(
+            &mut self.reader,
+            &self.settings,
+            &self.scope,
+            &self.map,
+            primary,
+            &mut self.searches,
+        )
+        .await?;
+        if !whole.is_empty() {
+            let groups = super::affected::read_whole_groups(
+                &mut self.reader,
+                &self.settings,
+                &self.map,
+                whole,
+                in_scope,
+                &mut self.searches,
+            )
+            .await?;
+            super::affected::merge(&mut snapshot, groups);
+        }
+        Ok(snapshot)
+    }
+
+    /// Adds to `into` the entries of the users with these objectSids (uppercase; users known
+    /// to be in scope), each not found listed as skipped with its anchor.
+    pub async fn read_users_by_sid(
+        &mut self,
+        sids: &[String],
+        into: &mut DirectorySnapshot,
+    ) -> Result<(), DirectoryError> {
+        let read = super::affected::read_users_by_sid(
+            &mut self.reader,
+            &self.settings,
+            &self.map,
+            sids,
+            &mut self.searches,
+        )
+        .await?;
+        super::affected::merge(into, read);
+        Ok(())
+    }
+
+    /// Adds to `into` the groups in scope among those with these objectGUIDs, with no
+    /// member (groups Identity Center says hold a user who left the scope).
+    pub async fn read_synced_groups_by_guid(
+        &mut self,
+        guids: &[String],
+        into: &mut DirectorySnapshot,
+    ) -> Result<(), DirectoryError> {
+        let read = super::affected::read_synced_groups_by_guid(
+            &mut self.reader,
+            &self.settings,
+            &self.scope,
+            &self.map,
+            guids,
+            &mut self.searches,
+        )
+        .await?;
+        super::affected::merge(into, read);
+        Ok(())
     }
 
     /// Searches made so far (base reads included).

@@ -6,6 +6,7 @@
 //! the group search base; their `member` values (ranged) and those of the groups nested in
 //! them are flattened client-side by the same code the LDIF source uses.
 
+mod affected;
 mod chain;
 mod changed;
 mod changes;
@@ -293,12 +294,7 @@ fn texts<'e>(values: Vec<&'e [u8]>, map: &AttributeMap) -> Result<Vec<&'e str>, 
 const GROUPS_PER_USER_SEARCH: usize = 100;
 
 /// The users in scope: direct members of a sync group or of any group nested in one, that
-/// match `user_filter` (`scope.userFilter`) when there is one.
-///
-/// AD's in-chain rule finds the nested groups (few candidates, cheap); the users then come
-/// from indexed `memberOf` equality searches. That is the same set as an in-chain search
-/// over users, which directories evaluate against every user object (on Samba, seconds
-/// for a few thousand users instead of a fraction of a second).
+/// match `user_filter` (`scope.userFilter`) when there is one; see [`each_member_entry`].
 /// Users in scope, and for those with a `primaryGroupID`, (DN, primary group SID).
 type UsersRead = (Vec<crate::model::DirectoryUser>, Vec<(String, String)>);
 
@@ -311,21 +307,83 @@ async fn read_users(
     skipped: &mut Vec<SkippedEntry>,
     group_dn_by_sid: &mut HashMap<String, String>,
 ) -> Result<UsersRead, DirectoryError> {
+    let shared = SharedStrings::default();
+    let mut users = Vec::new();
+    let mut primary = Vec::new();
+    let attrs = map.user_attributes();
+    each_member_entry(
+        reader,
+        MemberSearch {
+            base,
+            heads: sync_dns,
+            user_filter,
+            attrs: &attrs,
+            map,
+        },
+        group_dn_by_sid,
+        |e| match decode_user(&e, map, &shared) {
+            Ok(u) => {
+                if let Some(g) = primary_group_sid(&e, map) {
+                    primary.push((e.dn.clone(), g));
+                }
+                users.push(u);
+            }
+            Err(s) => skipped.push(s),
+        },
+    )
+    .await?;
+    Ok((users, primary))
+}
+
+/// What [`each_member_entry`] searches: the users under `base` that are direct members of
+/// one of `heads` or of a group nested in one (and match `user_filter`), read with `attrs`.
+pub(super) struct MemberSearch<'a> {
+    pub base: &'a str,
+    pub heads: &'a [String],
+    pub user_filter: Option<&'a str>,
+    pub attrs: &'a [&'a str],
+    pub map: &'a AttributeMap,
+}
+
+/// Calls `each` once per user entry that is a direct member of a head group or of any group
+/// nested in one, at any depth, or has one of them as its primary group.
+///
+/// AD's in-chain rule finds the nested groups (few candidates, cheap); the users then come
+/// from indexed `memberOf` equality searches. That is the same set as an in-chain search
+/// over users, which directories evaluate against every user object (on Samba, seconds
+/// for a few thousand users instead of a fraction of a second). `group_dn_by_sid` learns
+/// the SID → DN of every group of the chain (to place primary-group members). Returns the
+/// number of searches made.
+pub(super) async fn each_member_entry(
+    reader: &mut Reader,
+    search: MemberSearch<'_>,
+    group_dn_by_sid: &mut HashMap<String, String>,
+    mut each: impl FnMut(RawEntry),
+) -> Result<u64, DirectoryError> {
+    let MemberSearch {
+        base,
+        heads,
+        user_filter,
+        attrs,
+        map,
+    } = search;
     let mut closure: Vec<String> = Vec::new();
     let mut in_closure: HashSet<String> = HashSet::new();
     let mut closure_sids: HashSet<String> = HashSet::new();
-    for sync_dn in sync_dns {
+    let mut searches = 0u64;
+    for head_dn in heads {
+        searches += 2;
         let nested_filter = format!(
             "(&{}({}:{}:={}))",
             map.group_filter,
             map.member_of,
             map.in_chain_rule,
-            filter_value(sync_dn)
+            filter_value(head_dn)
         );
-        let sync_entry = reader
+        let head_entry = reader
             .read_entry(
                 "read sync group",
-                sync_dn,
+                head_dn,
                 map.group_filter,
                 &[map.object_sid],
             )
@@ -339,7 +397,7 @@ async fn read_users(
                 &[map.object_sid],
             )
             .await?;
-        for e in sync_entry.iter().chain(&nested) {
+        for e in head_entry.iter().chain(&nested) {
             if let Some(sid) = e
                 .values(map.object_sid)
                 .and_then(|v| v.first())
@@ -350,7 +408,7 @@ async fn read_users(
                 closure_sids.insert(sid);
             }
         }
-        let dns = std::iter::once(sync_dn.clone()).chain(nested.into_iter().map(|e| e.dn));
+        let dns = std::iter::once(head_dn.clone()).chain(nested.into_iter().map(|e| e.dn));
         for dn in dns {
             if in_closure.insert(dn_key(&dn)) {
                 closure.push(dn);
@@ -358,22 +416,11 @@ async fn read_users(
         }
     }
     let extra = user_filter.unwrap_or_default();
-    let mut seen = std::collections::HashSet::new();
-    let shared = SharedStrings::default();
-    let mut users = Vec::new();
-    let mut primary = Vec::new();
-    let mut accept = |e: RawEntry, users: &mut Vec<_>, primary: &mut Vec<(String, String)>| {
+    let mut seen = HashSet::new();
+    // (else a member of several groups of the chain)
+    let mut accept = |e: RawEntry| {
         if seen.insert(dn_key(&e.dn)) {
-            // (else a member of several groups of the chain)
-            match decode_user(&e, map, &shared) {
-                Ok(u) => {
-                    if let Some(g) = primary_group_sid(&e, map) {
-                        primary.push((e.dn.clone(), g));
-                    }
-                    users.push(u);
-                }
-                Err(s) => skipped.push(s),
-            }
+            each(e);
         }
     };
     for chunk in closure.chunks(GROUPS_PER_USER_SEARCH) {
@@ -382,15 +429,16 @@ async fn read_users(
             .map(|g| format!("({}={})", map.member_of, filter_value(g)))
             .collect();
         let filter = format!("(&{}{extra}(|{any_of}))", map.user_filter);
+        searches += 1;
         reader
             .search_each(
                 "users in scope",
                 base,
                 LdapScope::Subtree,
                 &filter,
-                &map.user_attributes(),
+                attrs,
                 |e| {
-                    accept(e, &mut users, &mut primary);
+                    accept(e);
                     Ok(())
                 },
             )
@@ -409,23 +457,24 @@ async fn read_users(
             .map(|rid| format!("({}={rid})", map.primary_group_id))
             .collect();
         let filter = format!("(&{}{extra}(|{any_of}))", map.user_filter);
+        searches += 1;
         reader
             .search_each(
                 "users in scope by primary group",
                 base,
                 LdapScope::Subtree,
                 &filter,
-                &map.user_attributes(),
+                attrs,
                 |e| {
                     if primary_group_sid(&e, map).is_some_and(|g| closure_sids.contains(&g)) {
-                        accept(e, &mut users, &mut primary);
+                        accept(e);
                     }
                     Ok(())
                 },
             )
             .await?;
     }
-    Ok((users, primary))
+    Ok(searches)
 }
 
 /// Reads the members of every group nested (at any depth) in the groups in scope, so that
