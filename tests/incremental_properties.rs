@@ -9,13 +9,17 @@
 //! membership changes, a user's manager) go through incremental passes (`plan::incremental`:
 //! affected objects, lookups by anchor simulated on an in-memory Identity Center, both sides
 //! cut down, the ordinary planner), and after every step Identity Center must be exactly what
-//! full passes make of the same directory, and a full pass must find nothing left to do.
+//! full passes make of the same directory, and a full pass must find nothing left to do. Each
+//! case runs twice: with the directory read whole (a mapped `manager`), and with only its
+//! affected part read as `ChangeReader::read_affected` does (the primary users, the groups
+//! holding them, the changed groups whole; the scope listed only when the chain changed), plus
+//! the two reads the pass adds (whole groups' members still in scope, groups holding a leaver).
 
 #[allow(dead_code)]
 #[path = "support/idc_sim.rs"]
 mod idc_sim;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use idc_sim::Sim;
 use proptest::prelude::*;
@@ -25,7 +29,9 @@ use scim_sync::model::{
     IdcGroup, IdcSnapshot,
 };
 use scim_sync::plan::incremental::{
-    affected, cut_down, groups_to_look_up, scope_of, users_to_plan, IdcView,
+    affected, affected_between, cut_down, groups_not_read, groups_to_look_up,
+    scope_after_user_changes, scope_may_have_moved, scope_of, users_to_plan, whole_members_unread,
+    Affected, IdcView,
 };
 use scim_sync::plan::{plan, Policy};
 
@@ -254,9 +260,10 @@ fn full_snapshot(sim: &Sim, dir: &DirectorySnapshot) -> IdcSnapshot {
 /// What the pass's lookups would read from `sim`: groups and users by externalId, a whole
 /// group's members, a user's groups (with their externalIds, as the emulator echoes them).
 fn look_up(
-    dir: &DirectorySnapshot,
-    a: &scim_sync::plan::incremental::Affected,
+    dir: &mut DirectorySnapshot,
+    a: &Affected,
     sim: &Sim,
+    part: Option<&Part>,
 ) -> (IdcView, BTreeSet<String>) {
     let find_group = |x: &str| {
         sim.groups
@@ -280,6 +287,17 @@ fn look_up(
             view.whole_members.insert(x.clone(), members);
             view.groups.insert(x.clone(), g);
         }
+    }
+    if let Some(part) = part {
+        // The pass reads the entries of the whole groups' members still in scope.
+        let missing = whole_members_unread(dir, &view, &part.now);
+        dir.users.extend(
+            part.full
+                .users
+                .iter()
+                .filter(|u| missing.contains(&u.object_sid.to_string()))
+                .cloned(),
+        );
     }
     let planned = users_to_plan(dir, a, &view);
     for x in &planned {
@@ -316,12 +334,83 @@ fn look_up(
             .collect();
         view.user_groups.insert(id, groups);
     }
+    if let Some(part) = part {
+        // And the groups in scope that hold a primary user in Identity Center only, with no
+        // member (every group of the model is in scope).
+        let unknown = groups_not_read(dir, &view);
+        for g in &part.full.groups {
+            if unknown.contains(&g.object_guid) {
+                let mut g = g.clone();
+                g.member_sids.clear();
+                dir.groups.push(g);
+            }
+        }
+    }
     for x in groups_to_look_up(dir, a, &view) {
         if let Some(g) = find_group(&x) {
             view.groups.insert(x, g);
         }
     }
     (view, planned)
+}
+
+/// What an incremental pass that reads only the affected part of the directory learns
+/// besides the part: the whole directory (which the simulated LDAP reads take entries from)
+/// and the scope now.
+struct Part {
+    full: DirectorySnapshot,
+    now: HashSet<String>,
+}
+
+/// The part of `full` the directory side reads (`ChangeReader::read_affected`): the primary
+/// users in scope now (changed, joined) and the groups holding them with only them as
+/// members, and the changed groups in scope whole, with their members' entries.
+fn read_part(
+    full: &DirectorySnapshot,
+    changes: &DirectoryChanges,
+    now: &HashSet<String>,
+    before: &HashSet<String>,
+) -> DirectorySnapshot {
+    let mut primary: BTreeSet<String> = changes
+        .users
+        .iter()
+        .map(|u| u.object_sid.to_uppercase())
+        .collect();
+    primary.extend(now.difference(before).cloned());
+    let whole: BTreeSet<String> = changes
+        .groups
+        .iter()
+        .flat_map(|g| g.synced.iter().cloned())
+        .collect();
+    let mut users: BTreeSet<String> = primary
+        .iter()
+        .filter(|s| now.contains(*s))
+        .cloned()
+        .collect();
+    let mut groups = Vec::new();
+    for g in &full.groups {
+        let mut g = g.clone();
+        if whole.contains(&g.dn) {
+            users.extend(g.member_sids.iter().map(|m| m.to_string()));
+        } else {
+            g.member_sids.retain(|m| primary.contains(m.as_ref()));
+            if g.member_sids.is_empty() {
+                continue;
+            }
+        }
+        groups.push(g);
+    }
+    DirectorySnapshot {
+        users: full
+            .users
+            .iter()
+            .filter(|u| users.contains(u.object_sid.as_ref()))
+            .cloned()
+            .collect(),
+        groups,
+        domain_sids: full.domain_sids.clone(),
+        ..DirectorySnapshot::default()
+    }
 }
 
 /// Identity Center's state without its ids: users by externalId (with their manager's),
@@ -379,49 +468,103 @@ proptest! {
     ) {
         let mut policy = Policy::default();
         policy.attributes.set(UserAttribute::Manager, "manager");
-        let mut m = start;
-        let mut dir = m.snapshot();
-        let mut incremental_sim = Sim::default();
-        converge(&dir, &mut incremental_sim, &policy)?;
-        let mut full_sim = incremental_sim.clone();
-
-        for step in steps {
-            let before_scope = scope_of(&dir).sids().unwrap();
-            let mut changed_users = BTreeSet::new();
-            let mut changed_groups = Vec::new();
-            for c in &step {
-                let (u, g) = c.apply(&mut m);
-                changed_users.extend(u);
-                changed_groups.extend(g);
+        for read_only_affected in [false, true] {
+            if read_only_affected {
+                // The pass reads only the affected part when no manager is mapped.
+                policy = Policy::default();
             }
-            dir = m.snapshot();
-            let changes = DirectoryChanges {
-                // The detector reports changed users that are in scope now.
-                users: changed_users
-                    .into_iter()
-                    .filter(|u| m.in_sync_group[*u])
-                    .map(|u| ChangedUser { dn: format!("CN=u{u},OU=Staff,DC=corp"), object_sid: sid(u) })
-                    .collect(),
-                groups: changed_groups,
-                ldap_searches: 0,
-                unsynced_users: 0,
-                outside: Vec::new(),
-            };
-
-            let a = affected(&dir, &changes, &before_scope);
-            let (view, planned) = look_up(&dir, &a, &incremental_sim);
-            let (dir_sub, idc_sub, _notes) = cut_down(&dir, &a, &planned, &view);
-            let p = plan(&dir_sub, &idc_sub, &policy);
-            incremental_sim.apply(&p, false).map_err(TestCaseError::fail)?;
-
-            converge(&dir, &mut full_sim, &policy)?;
-            let left = plan(&dir, &full_snapshot(&incremental_sim, &dir), &policy);
-            prop_assert!(
-                left.operations.is_empty(),
-                "after {step:?} a full pass still plans {:#?}\nincremental plan: {p:#?}",
-                left.operations
-            );
-            prop_assert_eq!(named(&incremental_sim), named(&full_sim), "after {:?}", step);
+            run_steps(start.clone(), &steps, &policy, read_only_affected)?;
         }
     }
+}
+
+/// Runs `steps` through incremental passes against full passes from `start`: with the whole
+/// directory read, or (`read_only_affected`) only its affected part.
+fn run_steps(
+    start: Model,
+    steps: &[Vec<Change>],
+    policy: &Policy,
+    read_only_affected: bool,
+) -> Result<(), TestCaseError> {
+    let policy = policy.clone();
+    let mut m = start;
+    let mut dir = m.snapshot();
+    let mut incremental_sim = Sim::default();
+    converge(&dir, &mut incremental_sim, &policy)?;
+    let mut full_sim = incremental_sim.clone();
+
+    for step in steps {
+        let step = step.clone();
+        let before_scope = scope_of(&dir).sids().unwrap();
+        let mut changed_users = BTreeSet::new();
+        let mut changed_groups = Vec::new();
+        for c in &step {
+            let (u, g) = c.apply(&mut m);
+            changed_users.extend(u);
+            changed_groups.extend(g);
+        }
+        dir = m.snapshot();
+        let changes = DirectoryChanges {
+            // The detector reports changed users that are in scope now.
+            users: changed_users
+                .into_iter()
+                .filter(|u| m.in_sync_group[*u])
+                .map(|u| ChangedUser {
+                    dn: format!("CN=u{u},OU=Staff,DC=corp"),
+                    object_sid: sid(u),
+                })
+                .collect(),
+            groups: changed_groups,
+            ldap_searches: 0,
+            unsynced_users: 0,
+            outside: Vec::new(),
+        };
+
+        let (mut read, a, part) = if read_only_affected {
+            let before: HashSet<String> = before_scope.iter().cloned().collect();
+            let listed: HashSet<String> = scope_of(&dir).sids().unwrap().into_iter().collect();
+            let now = if scope_may_have_moved(&changes) {
+                listed
+            } else {
+                // No group of the scope chain changed: the scope moved for the changed
+                // users alone, and the pass knows it without listing it.
+                let now = scope_after_user_changes(&changes, &before, &BTreeSet::new());
+                prop_assert_eq!(&now, &listed);
+                now
+            };
+            let read = read_part(&dir, &changes, &now, &before);
+            let a = affected_between(&read, &changes, &before, &now);
+            (
+                read,
+                a,
+                Some(Part {
+                    full: dir.clone(),
+                    now,
+                }),
+            )
+        } else {
+            (dir.clone(), affected(&dir, &changes, &before_scope), None)
+        };
+        let (view, planned) = look_up(&mut read, &a, &incremental_sim, part.as_ref());
+        let (dir_sub, idc_sub, _notes) = cut_down(&read, &a, &planned, &view);
+        let p = plan(&dir_sub, &idc_sub, &policy);
+        incremental_sim
+            .apply(&p, false)
+            .map_err(TestCaseError::fail)?;
+
+        converge(&dir, &mut full_sim, &policy)?;
+        let left = plan(&dir, &full_snapshot(&incremental_sim, &dir), &policy);
+        prop_assert!(
+            left.operations.is_empty(),
+            "after {step:?} a full pass still plans {:#?}\nincremental plan: {p:#?}",
+            left.operations
+        );
+        prop_assert_eq!(
+            named(&incremental_sim),
+            named(&full_sim),
+            "after {:?}",
+            step
+        );
+    }
+    Ok(())
 }
