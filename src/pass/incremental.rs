@@ -11,11 +11,12 @@
 //! 2. No USN committed since: done, no other LDAP search and no SCIM request. USNs committed
 //!    but nothing in scope changed (out-of-scope objects): done after two `(uSNChanged>=N)`
 //!    searches and the scope chain; still no SCIM request, and the watermark stays.
-//! 3. Otherwise, when only users changed (no group) and no scope rule needs other entries,
-//!    only their entries and the groups in scope holding them are read (`directory` layer,
-//!    `read_changed_users`), and the scope moves for them alone; else the directory is read
-//!    in full (the scope and nesting exactly as a full pass sees them) and compared with the
-//!    watermark's scope: who joined or left it. The affected
+//! 3. Otherwise, when no scope rule or mapping needs other entries, only the affected part of
+//!    the directory is read ([`read_part`]): the scope listed as SIDs when a group of its
+//!    chain changed (else moved for the changed users alone), the changed and joining users
+//!    with the groups in scope holding them, the changed groups in scope whole; else the
+//!    directory is read in full (the scope and nesting exactly as a full pass sees them) and
+//!    compared with the watermark's scope: who joined or left it. The affected
 //!    objects are the changed users in scope, the users who joined or left the scope, the
 //!    groups in scope a changed group can change (itself, and every group in scope it is
 //!    nested in), and (for the attributes they are named in) the managers of every user

@@ -1,17 +1,18 @@
-//! The directory side of an incremental pass in which only users changed: their own entries
-//! and the groups in scope that hold them, instead of the whole directory.
+//! The directory side of an incremental pass for its primary users (changed, or joining the
+//! scope): their own entries and the groups in scope that hold them, instead of the whole
+//! directory.
 //!
-//! When no group changed since the watermark (no `member` moved anywhere) and no scope rule
-//! depends on a user's own attributes (no `userFilter`, no `excludeGroups`), who is in scope
-//! changed only for the changed users themselves, and the change detector already says
-//! whether each is in the sync group's chain. Each changed user is then read by DN, and the
-//! groups that hold it at any depth are found by walking up `memberOf` (a back link AD keeps
-//! on users and groups alike) from its direct groups and its primary group, one base read
-//! per group, each group read once per pass. (AD's in-chain rule on `member` would answer in
-//! one search, but Samba evaluates it against every group under the base: about 20 s per
-//! search at 10k users and 1000 groups, docs/performance.md.) Each group in scope is returned with only the changed
-//! users among its members: the incremental planner compares a group's members only for the
-//! users whose memberships it read, so that is all it needs (`plan::incremental::cut_down`).
+//! The caller knows which of them are in scope now (the change detector placed each changed
+//! user in or out of the sync group's chain; a listed scope names who joined). Each is read
+//! by DN, and the groups that hold it at any depth are found by walking up `memberOf` (a
+//! back link AD keeps on users and groups alike) from its direct groups and its primary
+//! group, one base read per group, each group read once per pass. (AD's in-chain rule on
+//! `member` would answer in one search, but Samba evaluates it against every group under
+//! the base: about 20 s per search at 10k users and 1000 groups, docs/performance.md.) Each
+//! group in scope is returned with only these users among its members: the incremental
+//! planner compares a group's members only for the users whose memberships it read, so that
+//! is all it needs (`plan::incremental::cut_down`); a changed group is read whole apart
+//! (`affected.rs`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;

@@ -9,8 +9,8 @@
 //!   back link), so membership changes are found as changed groups;
 //! - a deleted user is not returned to a read-only account, not even with the show-deleted
 //!   control, and deleting it does not move its groups' `uSNChanged`: it is found by
-//!   comparing the scope with the watermark's when anything in scope changed, else by the
-//!   next full pass;
+//!   comparing the scope with the watermark's when the scope is listed (a group of its chain
+//!   changed) or read in full, else by the next full pass;
 //! - the values a group lost are not readable (no `msDS-ReplValueMetaData`, the
 //!   show-deactivated-links control is refused), so who left a group is read from Identity
 //!   Center (that group's members) and who left the scope from the watermark's scope.
