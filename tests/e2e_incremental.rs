@@ -362,6 +362,46 @@ async fn directory_changes_reach_identity_center_through_incremental_passes() {
         assert!(!member_names(&dump, g).contains(&upn("p046")), "{g}");
     }
 
+    // 7d. An account that expires: setting accountExpires is a change (nothing to write yet),
+    //     but the moment it passes changes nothing in the directory. The watermark keeps the
+    //     next expiry, and the first pass after it finds p019 expired: one write, the disable.
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let expires = unix + 4;
+    dc.ldapmodify_as_admin(&format!(
+        "dn: {}\nchangetype: modify\nreplace: accountExpires\naccountExpires: {}\n",
+        dn_of("p019"),
+        (expires + 11_644_473_600) * 10_000_000
+    ));
+    let set = incremental(&mut session, &emulator, &store).await;
+    assert_eq!(set.info().changed_users, 1, "{:?}", set.info());
+    assert_eq!(set.writes, 0, "{:?}", set.summary);
+    let idle = incremental(&mut session, &emulator, &store).await;
+    assert_eq!(idle.info().mode, "idle", "not expired yet: {:?}", idle.info());
+    assert_eq!((idle.reads, idle.writes), (0, 0));
+    while std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        <= expires
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let expired = incremental(&mut session, &emulator, &store).await;
+    assert_eq!(expired.info().mode, "incremental", "{:?}", expired.info());
+    assert_eq!(expired.info().expired_users, 1, "{:?}", expired.info());
+    assert_eq!(expired.summary.users_disabled, 1, "{:?}", expired.summary);
+    assert_eq!(expired.writes, 1);
+    assert!(!emulator.dump().user(&upn("p019")).unwrap().active);
+    assert!(expired.info().saved);
+    // No expiry is left to come: idle, no search for one.
+    let idle = incremental(&mut session, &emulator, &store).await;
+    assert_eq!(idle.info().mode, "idle", "{:?}", idle.info());
+    assert_eq!(idle.info().expired_users, 0);
+    assert_eq!((idle.reads, idle.writes), (0, 0));
+
     // What the incremental passes left is what a full pass wants: it writes nothing.
     let full = session.run(&PassOptions::default()).await.unwrap();
     assert_eq!(full.summary.scim_writes, 0, "{:#?}", full.plan);

@@ -200,11 +200,11 @@ pub(crate) fn mapped_attributes(
 }
 
 /// Seconds between 1601-01-01 (the FILETIME epoch) and 1970-01-01.
-const FILETIME_UNIX_OFFSET_SECONDS: i64 = 11_644_473_600;
+pub(crate) const FILETIME_UNIX_OFFSET_SECONDS: i64 = 11_644_473_600;
 
 /// `accountExpires` (100 ns ticks since 1601, as a decimal) as Unix seconds: `Some(None)` for
 /// "never" (0 or 0x7FFFFFFFFFFFFFFF, both of which AD writes), `None` when not a number.
-fn filetime_expiry(raw: &str) -> Option<Option<i64>> {
+pub(crate) fn filetime_expiry(raw: &str) -> Option<Option<i64>> {
     let ticks: i64 = raw.trim().parse().ok()?;
     if ticks == 0 || ticks == i64::MAX {
         return Some(None);

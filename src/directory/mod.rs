@@ -31,7 +31,9 @@ pub mod sid;
 pub use crate::model::settings::{LdapSettings, Scope};
 pub use chain::{chain_text, Ancestry};
 pub use error::{DirectoryError, CREDENTIALS_SECRET_HINT};
-pub use ldap::{open_change_reader, read_ldap, read_ldap_ancestry, read_ldap_with, ChangeReader};
+pub use ldap::{
+    open_change_reader, read_ldap, read_ldap_ancestry, read_ldap_with, ChangeReader, Expiries,
+};
 pub use ldif::{
     read_ldif, read_ldif_ancestry, read_ldif_file, read_ldif_file_with, read_ldif_with,
 };

@@ -55,6 +55,12 @@ pub struct Watermark {
     /// reads the directory in full).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counts: Option<DirectoryCounts>,
+    /// The earliest `accountExpires` after `taken_at` among the users in scope (Unix
+    /// seconds), as far as the passes since the last full read saw: an account expiring
+    /// changes nothing in the directory, so an incremental pass that finds this moment
+    /// passed looks for the accounts that expired (one search). `None`: none is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_expiry: Option<i64>,
 }
 
 /// How large the directory's scope was at a full read.
@@ -287,6 +293,10 @@ pub struct IncrementalSummary {
     pub changed_groups: u64,
     pub joined_scope: u64,
     pub left_scope: u64,
+    /// Users in scope whose account expired since the watermark's `nextExpiry` (no change
+    /// in the directory marks that): synced as changed users.
+    #[serde(default)]
+    pub expired_users: u64,
     /// Changed users in scope whose only changes since the watermark are to attributes
     /// scim-sync neither syncs nor scopes on (`lastLogonTimestamp`, a password): not synced,
     /// and alone they leave the pass idle.

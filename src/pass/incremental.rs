@@ -45,8 +45,8 @@ use crate::config::{DirectorySource, Settings};
 use crate::directory::{open_change_reader, AttributeMap};
 use crate::identity_center::filter::is_filter_safe;
 use crate::model::{
-    ChangedUser, DcState, DirectoryCounts, DirectorySnapshot, Finding, IdcGroup, IdcSnapshot,
-    IdcUser, IncrementalSummary, ReasonCode, ScopeSet, Summary, Watermark,
+    ChangedUser, DcState, DirectoryChanges, DirectoryCounts, DirectorySnapshot, Finding, IdcGroup,
+    IdcSnapshot, IdcUser, IncrementalSummary, ReasonCode, ScopeSet, Summary, Watermark,
 };
 use crate::plan::incremental::{self, Affected, IdcView};
 use crate::plan::GuardBase;
@@ -144,14 +144,16 @@ pub(super) async fn save_after_full_pass(
     if !complete(&report.summary) {
         return;
     }
+    let taken_at = now_secs();
     let mark = Watermark {
         dns_host_name: dc.dns_host_name.clone(),
         invocation_id: dc.invocation_id.clone(),
         usn: dc.highest_committed_usn,
-        taken_at: now_secs(),
+        taken_at,
         settings_fingerprint: settings_fingerprint(session.settings()),
         scope: incremental::scope_of(&inspection.directory),
         counts: Some(counts_of(&inspection.directory)),
+        next_expiry: incremental::next_expiry(&inspection.directory.users, taken_at),
     };
     let saved = save(session, store, &mark).await;
     if let Some(info) = report.summary.incremental.as_mut() {
@@ -270,24 +272,31 @@ pub(super) async fn run(
         to_usn: dc.highest_committed_usn,
         ..IncrementalSummary::default()
     };
-    if dc.highest_committed_usn == mark.usn {
+    let now = now_secs();
+    // An account whose expiry passed since: nothing in the directory marks it (`expiry.rs`).
+    let expiry_due = mark.next_expiry.filter(|at| *at <= now);
+    if dc.highest_committed_usn == mark.usn && expiry_due.is_none() {
         info.ldap_searches = reader.searches();
         reader.close().await;
         return Ok(idle_report(opts, info, started));
     }
-    let changes = match reader.changes_since(mark.usn).await {
-        Ok(c) => c,
-        Err(e) => {
-            info.ldap_searches = reader.searches();
-            reader.close().await;
-            return full_fallback(session, opts, sink, Some(dc), detection_failed(&e)).await;
+    let mut changes = if dc.highest_committed_usn == mark.usn {
+        DirectoryChanges::default()
+    } else {
+        match reader.changes_since(mark.usn).await {
+            Ok(c) => c,
+            Err(e) => {
+                info.ldap_searches = reader.searches();
+                reader.close().await;
+                return full_fallback(session, opts, sink, Some(dc), detection_failed(&e)).await;
+            }
         }
     };
     info.ldap_searches = reader.searches();
     info.changed_users = changes.users.len() as u64;
     info.unsynced_users = changes.unsynced_users;
     info.changed_groups = changes.groups.len() as u64;
-    if changes.is_empty() && changes.outside.is_empty() {
+    if changes.is_empty() && changes.outside.is_empty() && expiry_due.is_none() {
         // Nothing in scope moved. The watermark stays: saving it would rewrite the scope (up
         // to ~270 kB) every minute on a busy directory, while searching from the older USN
         // again costs two searches whose results are ignored the same way.
@@ -319,12 +328,48 @@ pub(super) async fn run(
         .filter(|s| previous.contains(*s))
         .cloned()
         .collect();
+    let mut next_expiry = mark.next_expiry;
+    if let Some(from) = expiry_due {
+        let found = match reader.expiries(from, now).await {
+            Ok(x) => x,
+            Err(e) => {
+                reader.close().await;
+                return full_fallback(session, opts, sink, Some(dc), detection_failed(&e)).await;
+            }
+        };
+        info.ldap_searches = reader.searches();
+        next_expiry = found
+            .to_come
+            .iter()
+            .filter(|(sid, _)| previous.contains(sid))
+            .map(|(_, at)| *at)
+            .min();
+        let known: HashSet<String> = changes
+            .users
+            .iter()
+            .map(|u| u.object_sid.to_ascii_uppercase())
+            .collect();
+        for user in found.expired {
+            if previous.contains(&user.object_sid) && !known.contains(&user.object_sid) {
+                info.expired_users += 1;
+                changes.users.push(user);
+            }
+        }
+    }
     if changes.is_empty() && leavers.is_empty() {
         reader.close().await;
+        if expiry_due.is_some() {
+            // The expiry looked for is behind us: keep the next one, or every pass would
+            // search for it again.
+            let kept = Watermark {
+                next_expiry,
+                ..mark.clone()
+            };
+            info.saved = !opts.dry_run && save(session, store, &kept).await;
+        }
         return Ok(idle_report(opts, info, started));
     }
     info.mode = "incremental".into();
-
     let (mut directory, affected, now_scope, counts, part) = match mark
         .counts
         .filter(|_| reads_only_affected(settings))
@@ -367,6 +412,7 @@ pub(super) async fn run(
             let affected = incremental::affected(&directory, &changes, &previous_scope);
             let counts = counts_of(&directory);
             info.directory_read = "full".into();
+            next_expiry = None; // the whole scope was read: it alone says
             (directory, affected, now_scope, counts, None)
         }
     };
@@ -399,14 +445,19 @@ pub(super) async fn run(
         .finish(&inspection, opts, sink, started, requests_before)
         .await?;
     if complete(&report.summary) {
+        let taken_at = now_secs();
         let new_mark = Watermark {
             dns_host_name: dc.dns_host_name.clone(),
             invocation_id: dc.invocation_id.clone(),
             usn: dc.highest_committed_usn,
-            taken_at: now_secs(),
+            taken_at,
             settings_fingerprint: fingerprint,
             scope: now_scope,
             counts: Some(counts),
+            next_expiry: earliest(
+                next_expiry,
+                incremental::next_expiry(&directory.users, taken_at),
+            ),
         };
         info.saved = save(session, store, &new_mark).await;
     }
@@ -480,7 +531,9 @@ async fn read_part(
         listed.into_iter().map(|u| u.object_sid).collect()
     } else {
         incremental::scope_after_user_changes(changes, previous, leavers)
-    };
+    }; // Only users in scope now are read as users (an expired account, say, may have left the
+       // scope in the same pass).
+    primary.retain(|u| now.contains(&u.object_sid.to_ascii_uppercase()));
     let whole: Vec<String> = changes
         .groups
         .iter()
@@ -512,6 +565,14 @@ async fn read_part(
         scope_listed,
         view,
     })
+}
+
+/// The earlier of two moments, either of which may be unknown.
+fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// The directory's counts (the guard's base) from a full read.

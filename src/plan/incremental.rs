@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use super::ownership::fold;
 use crate::model::{
-    DirectoryChanges, DirectoryGroup, DirectorySnapshot, EntryKind, Finding, IdcGroup, IdcSnapshot,
-    IdcUser, ReasonCode, ScopeSet,
+    DirectoryChanges, DirectoryGroup, DirectorySnapshot, DirectoryUser, EntryKind, Finding,
+    IdcGroup, IdcSnapshot, IdcUser, ReasonCode, ScopeSet,
 };
 
 /// The users a snapshot holds in scope, unreadable ones included (unknown is not gone: an
@@ -28,6 +28,20 @@ pub fn scope_of(directory: &DirectorySnapshot) -> ScopeSet {
             .filter_map(|s| s.anchor.as_deref()),
     );
     ScopeSet::from_sids(sids)
+}
+
+/// The earliest account expiry after `after` (Unix seconds) among `users`: the moment an
+/// incremental pass has to look for expired accounts, since nothing in the directory changes
+/// when one expires.
+pub fn next_expiry<'a>(
+    users: impl IntoIterator<Item = &'a DirectoryUser>,
+    after: i64,
+) -> Option<i64> {
+    users
+        .into_iter()
+        .filter_map(|u| u.account_expires)
+        .filter(|at| *at > after)
+        .min()
 }
 
 /// What the directory says is affected, before Identity Center is read.

@@ -223,6 +223,7 @@ mod tests {
             settings_fingerprint: "f".into(),
             scope: ScopeSet::from_sids(["S-1-5-21-1-2-3-1000"]),
             counts: None,
+            next_expiry: None,
         }
     }
 

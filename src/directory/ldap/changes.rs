@@ -176,6 +176,24 @@ impl ChangeReader {
         Ok(())
     }
 
+    /// The users whose account expires at or after `from` (Unix seconds), split into those
+    /// expired by `now` and those still to expire (see `expiry.rs`).
+    pub async fn expiries(
+        &mut self,
+        from: i64,
+        now: i64,
+    ) -> Result<super::expiry::Expiries, DirectoryError> {
+        super::expiry::read_expiries(
+            &mut self.reader,
+            &self.settings,
+            &self.map,
+            from,
+            now,
+            &mut self.searches,
+        )
+        .await
+    }
+
     /// Searches made so far (base reads included).
     pub fn searches(&self) -> u64 {
         self.searches

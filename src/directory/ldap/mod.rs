@@ -11,6 +11,7 @@ mod chain;
 mod changed;
 mod changes;
 mod connect;
+mod expiry;
 mod metadata;
 mod range;
 mod rules;
@@ -36,6 +37,7 @@ pub(crate) use search::Reader;
 
 pub use chain::read_ldap_ancestry;
 pub use changes::{open_change_reader, ChangeReader};
+pub use expiry::Expiries;
 
 /// Reads the directory in scope over LDAP (Active Directory attribute profile).
 pub async fn read_ldap(
