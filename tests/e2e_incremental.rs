@@ -379,7 +379,12 @@ async fn directory_changes_reach_identity_center_through_incremental_passes() {
     assert_eq!(set.info().changed_users, 1, "{:?}", set.info());
     assert_eq!(set.writes, 0, "{:?}", set.summary);
     let idle = incremental(&mut session, &emulator, &store).await;
-    assert_eq!(idle.info().mode, "idle", "not expired yet: {:?}", idle.info());
+    assert_eq!(
+        idle.info().mode,
+        "idle",
+        "not expired yet: {:?}",
+        idle.info()
+    );
     assert_eq!((idle.reads, idle.writes), (0, 0));
     while std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

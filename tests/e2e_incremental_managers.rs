@@ -1,7 +1,8 @@
 //! Managers through incremental passes against the Samba AD DC and the Identity Center
 //! emulator (issue 14 §1): a manager who is created by an incremental pass (here: enabled in
 //! AD) is referenced by its reports in that same pass, although the reports themselves did not
-//! change, and the next pass writes nothing. DC address 127.0.0.80 (see tests/support/samba.rs).
+//! change, and the next pass writes nothing; a manager who leaves the scope is emptied on its
+//! reports in the pass that sees it leave. DC address 127.0.0.80 (see tests/support/samba.rs).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "support/pass_fixture.rs"]
@@ -58,7 +59,9 @@ async fn a_manager_created_by_an_incremental_pass_is_referenced_by_its_reports_a
     let emulator = Emulator::start(EmulatorConfig::new(TOKEN)).await.unwrap();
     let scope = Scope {
         sync_group: samba::SYNC_GROUP.into(),
-        group_prefix: samba::GROUP_PREFIX.into(),
+        // Only aws-admins (p001–p005) is synced: the sync group is not, so a departure from
+        // it plans no group whole, and p001 (step 4) is planned only as p003's report.
+        group_prefix: "aws-admins".into(),
         group_search_base: samba::GROUP_BASE.into(),
         extra_domain_sids: Vec::new(),
         rules: Default::default(),
@@ -141,4 +144,30 @@ async fn a_manager_created_by_an_incremental_pass_is_referenced_by_its_reports_a
     // 3. Nothing changed since: nothing is written.
     let third = incremental(&mut session, &store).await;
     assert_eq!(third.summary.scim_writes, 0, "{:#?}", third.plan.operations);
+
+    // 4. p003 leaves the scope (out of the sync group): disabled, and in the same pass p001's
+    //    manager is emptied, as a full pass would (p001 did not change; the pass reads the
+    //    leaver's entry for its DN).
+    dc.ldapmodify_as_admin(&format!(
+        "dn: CN={},{}\nchangetype: modify\ndelete: member\nmember: {}\n",
+        samba::SYNC_GROUP,
+        samba::GROUP_BASE,
+        dn_of("p003")
+    ));
+    let fourth = incremental(&mut session, &store).await;
+    let info = fourth.summary.incremental.as_ref().unwrap();
+    assert_eq!(info.left_scope, 1, "{info:?}");
+    assert_eq!(
+        fourth.summary.users_disabled, 1,
+        "{:#?}",
+        fourth.plan.operations
+    );
+    assert_eq!(
+        fourth.summary.users_updated, 1,
+        "{:#?}",
+        fourth.plan.operations
+    );
+    assert_eq!(manager_of(&emulator, report), serde_json::Value::Null);
+    let full = session.run(&PassOptions::default()).await.unwrap();
+    assert_eq!(full.summary.scim_writes, 0, "{:#?}", full.plan.operations);
 }

@@ -406,10 +406,12 @@ pub(super) async fn run(
             )
         }
         None => {
-            reader.close().await;
             let directory = read_directory(settings).await?;
             let now_scope = incremental::scope_of(&directory);
-            let affected = incremental::affected(&directory, &changes, &previous_scope);
+            let mut affected = incremental::affected(&directory, &changes, &previous_scope);
+            affected.former_users =
+                former_users(settings, &mut reader, &affected, &now_scope).await;
+            reader.close().await;
             let counts = counts_of(&directory);
             info.directory_read = "full".into();
             next_expiry = None; // the whole scope was read: it alone says
@@ -565,6 +567,37 @@ async fn read_part(
         scope_listed,
         view,
     })
+}
+
+/// The DNs of the users who left the scope (`affected`'s primary users not in `now`), when a
+/// mapped attribute names users (`manager`), read by objectSid: their reports are planned.
+/// A failed read leaves the reports to the full pass (nothing is taken away by it).
+async fn former_users(
+    settings: &Settings,
+    reader: &mut crate::directory::ChangeReader,
+    affected: &Affected,
+    now: &ScopeSet,
+) -> BTreeSet<String> {
+    let manager_mapped = settings
+        .policy
+        .attributes
+        .source(crate::model::settings::UserAttribute::Manager)
+        .is_some();
+    if affected.left == 0 || !manager_mapped {
+        return BTreeSet::new();
+    }
+    let now: HashSet<String> = now.sids().unwrap_or_default().into_iter().collect();
+    let left: Vec<String> = affected
+        .primary
+        .iter()
+        .filter(|sid| !now.contains(*sid))
+        .cloned()
+        .collect();
+    let mut read = DirectorySnapshot::default();
+    if let Err(e) = reader.read_users_by_sid(&left, &mut read).await {
+        tracing::warn!(error = %e, "the entries of the users who left the scope could not be read: their reports' manager is emptied by the next full pass");
+    }
+    read.users.into_iter().map(|u| u.dn).collect()
 }
 
 /// The earlier of two moments, either of which may be unknown.

@@ -56,6 +56,11 @@ pub struct Affected {
     /// How many users joined and left the scope since the watermark.
     pub joined: usize,
     pub left: usize,
+    /// The DNs of users who left the scope, when a mapped attribute names users (`manager`):
+    /// the users that name them are planned too, so a manager who left is emptied on its
+    /// reports in this pass, as a full pass does. Filled by the pass, which reads the
+    /// leavers' entries (they are not in the directory's scope).
+    pub former_users: BTreeSet<String>,
 }
 
 /// The affected objects, from the changes and the scope then (`previous_scope`, objectSids)
@@ -249,7 +254,8 @@ pub fn users_to_plan(
         .map(|u| (fold(&u.dn).into_owned(), u.object_sid.to_ascii_uppercase()))
         .collect();
     // The reports of every primary user in scope: a manager created (or back in scope) in
-    // this pass is referenced by them in this pass, as a full pass does.
+    // this pass is referenced by them in this pass, as a full pass does; and of every user
+    // who left, so a manager who left is emptied on them.
     let primary_dns: HashSet<String> = directory
         .users
         .iter()
@@ -259,6 +265,7 @@ pub fn users_to_plan(
                 .contains(&u.object_sid.to_ascii_uppercase())
         })
         .map(|u| fold(&u.dn).into_owned())
+        .chain(affected.former_users.iter().map(|dn| fold(dn).into_owned()))
         .collect();
     if !primary_dns.is_empty() {
         for u in &directory.users {
