@@ -8,8 +8,8 @@
 //!   endpoint), and a conditional write keeps an older pass from moving the watermark back.
 //!   An SSM parameter would need a second IAM grant, allows 4 KB (8 KB advanced, which costs
 //!   per parameter), and `PutParameter` is throttled to a few writes a second per account;
-//!   the scope the watermark keeps is about 2 bytes per user, so 100k users need ~270 kB,
-//!   which fits DynamoDB's 400 kB item.
+//!   the scope the watermark keeps is deflated to about 0.56 bytes per user in a pessimistic
+//!   case (`model::ScopeSet`), so 100k users need ~56 kB of DynamoDB's 400 kB item.
 //! - **a JSON file** (`run.stateFile`, the CLI in local mode): written to a temporary file
 //!   and renamed, so a crash leaves the old record or the new one, never half of one.
 //!
