@@ -2,7 +2,8 @@
 //! emulator (issue 14 §1): a manager who is created by an incremental pass (here: enabled in
 //! AD) is referenced by its reports in that same pass, although the reports themselves did not
 //! change, and the next pass writes nothing; a manager who leaves the scope is emptied on its
-//! reports in the pass that sees it leave. DC address 127.0.0.80 (see tests/support/samba.rs).
+//! reports in the pass that sees it leave; a group renamed out of the prefix is deleted by
+//! the pass that sees the rename (`deleteGroupsOutOfScope`). DC address 127.0.0.80 (see tests/support/samba.rs).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "support/pass_fixture.rs"]
@@ -79,6 +80,10 @@ async fn a_manager_created_by_an_incremental_pass_is_referenced_by_its_reports_a
         .policy
         .attributes
         .set(UserAttribute::Manager, "manager");
+    // For step 5: a group renamed out of the prefix is deleted. It is the only group in
+    // scope, so the mass-change guard would hold its deletion back (100 % of the groups).
+    settings.policy.delete_groups_out_of_scope = true;
+    settings.guard.allow_mass_changes = true;
     let state_dir =
         std::env::temp_dir().join(format!("scim-sync-e2e-managers-{}", std::process::id()));
     std::fs::create_dir_all(&state_dir).unwrap();
@@ -168,6 +173,35 @@ async fn a_manager_created_by_an_incremental_pass_is_referenced_by_its_reports_a
         fourth.plan.operations
     );
     assert_eq!(manager_of(&emulator, report), serde_json::Value::Null);
+    let full = session.run(&PassOptions::default()).await.unwrap();
+    assert_eq!(full.summary.scim_writes, 0, "{:#?}", full.plan.operations);
+
+    // 5. aws-admins is renamed out of the prefix: it has left the scope, and with
+    //    deleteGroupsOutOfScope the incremental pass deletes it (one write), as a full pass
+    //    would.
+    assert!(emulator
+        .dump()
+        .groups
+        .iter()
+        .any(|g| g.display_name == "aws-admins"));
+    dc.ldapmodify_as_admin(&format!(
+        "dn: CN=aws-admins,{}\nchangetype: modrdn\nnewrdn: CN=legacy-admins\ndeleteoldrdn: 1\n",
+        samba::GROUP_BASE
+    ));
+    let fifth = incremental(&mut session, &store).await;
+    let info = fifth.summary.incremental.as_ref().unwrap();
+    assert_eq!(info.mode, "incremental", "{info:?}");
+    assert_eq!(
+        fifth.summary.groups_deleted, 1,
+        "{info:?} {:#?}",
+        fifth.summary
+    );
+    assert_eq!(fifth.summary.scim_writes, 1, "{:#?}", fifth.plan.operations);
+    assert!(!emulator
+        .dump()
+        .groups
+        .iter()
+        .any(|g| g.display_name == "aws-admins"));
     let full = session.run(&PassOptions::default()).await.unwrap();
     assert_eq!(full.summary.scim_writes, 0, "{:#?}", full.plan.operations);
 }

@@ -516,6 +516,7 @@ fn run_steps(
             ldap_searches: 0,
             unsynced_users: 0,
             outside: Vec::new(),
+            out_of_scope_groups: Vec::new(),
         };
 
         let (mut read, a, part) = if read_only_affected {

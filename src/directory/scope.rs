@@ -295,8 +295,13 @@ impl<'s> SyncedGroups<'s> {
 
     /// True when the group at `dn` named `name` is one scim-sync syncs.
     pub fn holds(&self, dn: &str, name: &str) -> bool {
+        self.is_under_a_base(dn) && name_has_prefix(name, self.prefix)
+    }
+
+    /// True when `dn` is under a group search base (a group there is synced by its name).
+    pub fn is_under_a_base(&self, dn: &str) -> bool {
         let key = dn_key(dn);
-        self.base_keys.iter().any(|b| key_is_under(&key, b)) && name_has_prefix(name, self.prefix)
+        self.base_keys.iter().any(|b| key_is_under(&key, b))
     }
 }
 

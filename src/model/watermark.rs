@@ -305,6 +305,11 @@ pub struct DirectoryChanges {
     /// changes left out): any of them in the watermark's scope left it by its own entry.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outside: Vec<String>,
+    /// Changed groups under a group search base that are not in scope now (lowercase
+    /// objectGUIDs): one that Identity Center holds was renamed out of the prefix, and has
+    /// left the scope (deleted when `deleteGroupsOutOfScope` is set, as a full pass does).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub out_of_scope_groups: Vec<String>,
 }
 
 impl DirectoryChanges {

@@ -293,13 +293,21 @@ pub(super) async fn run(
         }
     };
     info.ldap_searches = reader.searches();
+    if !settings.policy.delete_groups_out_of_scope {
+        // A group renamed out of the prefix stays in Identity Center, as in a full pass.
+        changes.out_of_scope_groups.clear();
+    }
     info.changed_users = changes.users.len() as u64;
     info.unsynced_users = changes.unsynced_users;
     info.changed_groups = changes.groups.len() as u64;
-    if changes.is_empty() && changes.outside.is_empty() && expiry_due.is_none() {
+    if changes.is_empty()
+        && changes.outside.is_empty()
+        && changes.out_of_scope_groups.is_empty()
+        && expiry_due.is_none()
+    {
         // Nothing in scope moved. The watermark stays: saving it would rewrite the scope (up
-        // to ~56 kB at 100k users) every minute on a busy directory, while searching from the older USN
-        // again costs two searches whose results are ignored the same way.
+        // to ~56 kB at 100k users) every minute on a busy directory, while searching from the
+        // older USN again costs two searches whose results are ignored the same way.
         reader.close().await;
         return Ok(idle_report(opts, info, started));
     }
@@ -356,7 +364,7 @@ pub(super) async fn run(
             }
         }
     }
-    if changes.is_empty() && leavers.is_empty() {
+    if changes.is_empty() && leavers.is_empty() && changes.out_of_scope_groups.is_empty() {
         reader.close().await;
         if expiry_due.is_some() {
             // The expiry looked for is behind us: keep the next one, or every pass would
@@ -418,6 +426,8 @@ pub(super) async fn run(
             (directory, affected, now_scope, counts, None)
         }
     };
+    let mut affected = affected;
+    affected.gone_groups = changes.out_of_scope_groups.iter().cloned().collect();
     info.joined_scope = affected.joined as u64;
     info.left_scope = affected.left as u64;
     let (dir_sub, idc_sub, notes) = match part {
@@ -790,8 +800,10 @@ async fn read_affected(
         }
     }
 
-    // 4. The groups holding a primary user that no read named yet, by externalId.
-    let wanted = incremental::groups_to_look_up(directory, affected, &view);
+    // 4. The groups holding a primary user that no read named yet, and the changed groups
+    //    out of scope now, by externalId.
+    let mut wanted = incremental::groups_to_look_up(directory, affected, &view);
+    wanted.extend(affected.gone_groups.iter().cloned());
     find_groups(client, concurrency, &wanted, &mut view.groups).await?;
 
     Ok(incremental::cut_down(directory, affected, &planned, &view))

@@ -61,6 +61,10 @@ pub struct Affected {
     /// reports in this pass, as a full pass does. Filled by the pass, which reads the
     /// leavers' entries (they are not in the directory's scope).
     pub former_users: BTreeSet<String>,
+    /// Groups (lowercase objectGUIDs) that changed and are not in scope now (renamed out of
+    /// the prefix), when `deleteGroupsOutOfScope` is set: the ones Identity Center holds are
+    /// planned as groups out of scope. Filled by the pass.
+    pub gone_groups: BTreeSet<String>,
 }
 
 /// The affected objects, from the changes and the scope then (`previous_scope`, objectSids)
@@ -411,6 +415,13 @@ pub fn cut_down(
     let mut idc_groups_out: Vec<IdcGroup> = Vec::new();
     for (x, mut g) in idc_groups {
         let Some(dir_group) = dir_groups.get(&x) else {
+            if affected.gone_groups.contains(&x) {
+                // Out of scope now: the planner deletes it (its members are not read, as a
+                // full pass does not read them for a group out of scope).
+                g.member_ids = None;
+                g.external_id = Some(x);
+                idc_groups_out.push(g);
+            }
             continue;
         };
         if affected.whole_groups.contains(&x) {

@@ -442,9 +442,11 @@ async fn read_changes(
         }
     }
 
-    let synced = SyncedGroups::of(scope);
-    let synced_here = |dn: &str, name: Option<&str>| name.is_some_and(|n| synced.holds(dn, n));
+    let synced_groups = SyncedGroups::of(scope);
+    let synced_here =
+        |dn: &str, name: Option<&str>| name.is_some_and(|n| synced_groups.holds(dn, n));
     let mut changed_groups = Vec::new();
+    let mut out_of_scope_groups = Vec::new();
     // Groups read on the way up from a changed group: their DN and name.
     let attrs = [map.group_name, map.member_of];
     let mut walk = WalkUp::new(
@@ -485,6 +487,11 @@ async fn read_changes(
         )
         .await?;
         let in_scope_chain = chain.contains(&dn_key(&e.dn));
+        if synced.first().is_none_or(|s| dn_key(s) != dn_key(&e.dn))
+            && synced_groups.is_under_a_base(&e.dn)
+        {
+            out_of_scope_groups.push(guid.to_ascii_lowercase());
+        }
         if !synced.is_empty() || in_scope_chain {
             changed_groups.push(ChangedGroup {
                 dn: e.dn,
@@ -500,6 +507,7 @@ async fn read_changes(
         ldap_searches: 0,
         unsynced_users,
         outside,
+        out_of_scope_groups,
     })
 }
 
