@@ -90,6 +90,18 @@ impl AttributeMap {
         self
     }
 
+    /// The attributes a group is decoded from (`entry::decode_group`), its members aside:
+    /// each read of groups adds what it needs besides (`member`, `memberOf`).
+    pub fn group_attributes(&self) -> [&'static str; 5] {
+        [
+            self.object_guid,
+            self.object_sid,
+            self.group_name,
+            self.account_name,
+            self.description,
+        ]
+    }
+
     /// Attributes requested for a user entry.
     pub fn user_attributes(&self) -> Vec<&str> {
         let mut names = vec![

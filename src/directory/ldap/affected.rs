@@ -110,13 +110,7 @@ pub(super) async fn read_whole_groups(
     let mut snapshot = DirectorySnapshot::default();
     let shared = SharedStrings::default();
     let user_attrs = map.user_attributes();
-    let group_attrs = [
-        map.object_guid,
-        map.object_sid,
-        map.group_name,
-        map.account_name,
-        map.description,
-    ];
+    let group_attrs = map.group_attributes();
     let mut users_read: HashSet<String> = HashSet::new();
     for dn in dns {
         *searches += 1;
@@ -272,13 +266,7 @@ pub(super) async fn read_synced_groups_by_guid(
 ) -> Result<DirectorySnapshot, DirectoryError> {
     let base = search_base(reader, settings, map, searches).await?;
     let synced = SyncedGroups::of(scope);
-    let attrs = [
-        map.object_guid,
-        map.object_sid,
-        map.group_name,
-        map.account_name,
-        map.description,
-    ];
+    let attrs = map.group_attributes();
     let mut snapshot = DirectorySnapshot::default();
     for guid in guids {
         let Some(bytes) = guid_from_string(guid) else {

@@ -97,14 +97,11 @@ pub(super) async fn read_changed_users(
         .filter(|b| !b.is_empty())
         .collect();
     let synced = SyncedGroups::of(scope);
-    let group_attrs = [
-        map.object_guid,
-        map.object_sid,
-        map.group_name,
-        map.account_name,
-        map.description,
-        map.member_of,
-    ];
+    let group_attrs: Vec<&str> = map
+        .group_attributes()
+        .into_iter()
+        .chain([map.member_of])
+        .collect();
     let mut walk = WalkUp::new(
         "read a group above a changed user",
         map.group_filter,

@@ -113,14 +113,11 @@ async fn read_all(
             filter_value(&scope.group_prefix)
         )
     };
-    let group_attrs = [
-        map.object_guid,
-        map.object_sid,
-        map.group_name,
-        map.account_name,
-        map.description,
-        member_request.as_str(),
-    ];
+    let group_attrs: Vec<&str> = map
+        .group_attributes()
+        .into_iter()
+        .chain([member_request.as_str()])
+        .collect();
     let mut found = GroupsFound::default();
     // Groups whose members the server cut short (AD's 1500-value ranges): read after the
     // search, since completing them needs the connection the search is using.
