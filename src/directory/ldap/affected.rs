@@ -18,8 +18,6 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use ldap3::Scope as LdapScope;
-
 use crate::model::settings::{LdapSettings, Scope};
 use crate::model::{
     ChangedUser, DirectorySnapshot, EntryKind, ReasonCode, SharedStrings, SkippedEntry,
@@ -28,7 +26,6 @@ use crate::model::{
 use super::super::dn::dn_key;
 use super::super::entry::{decode_group, decode_user};
 use super::super::error::DirectoryError;
-use super::super::filter_escape::filter_bytes;
 use super::super::mapping::AttributeMap;
 use super::super::scope::SyncedGroups;
 use super::super::sid::{guid_from_string, sid_from_string, sid_to_string};
@@ -188,23 +185,18 @@ pub(super) async fn read_users_by_sid(
             Some(bytes) => {
                 *searches += 1;
                 reader
-                    .search_paged(
+                    .find_by_value(
                         "read a user by objectSid",
                         &base,
-                        LdapScope::Subtree,
-                        &format!(
-                            "(&{}({}={}))",
-                            map.user_filter,
-                            map.object_sid,
-                            filter_bytes(&bytes)
-                        ),
+                        map.user_filter,
+                        (map.object_sid, &bytes),
                         &attrs,
                     )
                     .await?
             }
-            None => Vec::new(),
+            None => None,
         };
-        match found.first().map(|e| decode_user(e, map, &shared)) {
+        match found.map(|e| decode_user(&e, map, &shared)) {
             Some(Ok(u)) => snapshot.users.push(u),
             Some(Err(skip)) => snapshot.skipped.push(skip),
             None => snapshot.skipped.push(SkippedEntry {
@@ -274,20 +266,15 @@ pub(super) async fn read_synced_groups_by_guid(
         };
         *searches += 1;
         let found = reader
-            .search_paged(
+            .find_by_value(
                 "read a group by objectGUID",
                 &base,
-                LdapScope::Subtree,
-                &format!(
-                    "(&{}({}={}))",
-                    map.group_filter,
-                    map.object_guid,
-                    filter_bytes(&bytes)
-                ),
+                map.group_filter,
+                (map.object_guid, &bytes),
                 &attrs,
             )
             .await?;
-        match found.first().map(|e| decode_group(e, map)) {
+        match found.map(|e| decode_group(&e, map)) {
             Some(Ok(g)) if synced.holds(&g.dn, &g.name) => snapshot.groups.push(g),
             Some(Ok(_)) | None => {}
             Some(Err(skip)) => snapshot.skipped.push(skip),

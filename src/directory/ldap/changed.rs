@@ -17,8 +17,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use ldap3::Scope as LdapScope;
-
 use crate::model::settings::{LdapSettings, Scope};
 use crate::model::{
     ChangedUser, DirectoryGroup, DirectorySnapshot, EntryKind, ReasonCode, SharedStrings,
@@ -26,10 +24,8 @@ use crate::model::{
 };
 
 use super::super::dn::dn_key;
-use super::super::entry::RawEntry;
 use super::super::entry::{decode_group, decode_user};
 use super::super::error::DirectoryError;
-use super::super::filter_escape::filter_bytes;
 use super::super::mapping::AttributeMap;
 use super::super::scope::{primary_group_sid, SyncedGroups};
 use super::super::sid::sid_from_string;
@@ -166,21 +162,16 @@ async fn primary_group_dn(
     let mut dn = None;
     if let Some(bytes) = sid_from_string(sid) {
         *searches += 1;
-        let found: Vec<RawEntry> = reader
-            .search_paged(
+        dn = reader
+            .find_by_value(
                 "find a changed user's primary group",
                 base,
-                LdapScope::Subtree,
-                &format!(
-                    "(&{}({}={}))",
-                    map.group_filter,
-                    map.object_sid,
-                    filter_bytes(&bytes)
-                ),
+                map.group_filter,
+                (map.object_sid, &bytes),
                 &["1.1"],
             )
-            .await?;
-        dn = found.into_iter().next().map(|e| e.dn);
+            .await?
+            .map(|e| e.dn);
     }
     known.insert(sid.to_string(), dn.clone());
     Ok(dn)

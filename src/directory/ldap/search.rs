@@ -10,6 +10,7 @@ use ldap3::{Ldap, LdapResult, Scope as LdapScope};
 
 use crate::directory::entry::RawEntry;
 use crate::directory::error::DirectoryError;
+use crate::directory::filter_escape::filter_bytes;
 
 use super::connect::op_error;
 
@@ -158,6 +159,26 @@ impl Reader {
             }) => Ok(None),
             other => other,
         }
+    }
+}
+
+impl Reader {
+    /// The first entry under `base` matching `object_filter` whose `attr` holds exactly
+    /// `value` (a binary anchor: an objectSid, an objectGUID), searched as an escaped
+    /// equality filter; `None` when there is none.
+    pub async fn find_by_value(
+        &mut self,
+        operation: &str,
+        base: &str,
+        object_filter: &str,
+        (attr, value): (&str, &[u8]),
+        attrs: &[&str],
+    ) -> Result<Option<RawEntry>, DirectoryError> {
+        let filter = format!("(&{object_filter}({attr}={}))", filter_bytes(value));
+        let found = self
+            .search_paged(operation, base, LdapScope::Subtree, &filter, attrs)
+            .await?;
+        Ok(found.into_iter().next())
     }
 }
 
