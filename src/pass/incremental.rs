@@ -378,7 +378,7 @@ pub(super) async fn run(
         return Ok(idle_report(opts, info, started));
     }
     info.mode = "incremental".into();
-    let (mut directory, affected, now_scope, counts, part) = match mark
+    let (mut directory, mut affected, now_scope, counts, part) = match mark
         .counts
         .filter(|_| reads_only_affected(settings))
     {
@@ -418,7 +418,7 @@ pub(super) async fn run(
             let now_scope = incremental::scope_of(&directory);
             let mut affected = incremental::affected(&directory, &changes, &previous_scope);
             affected.former_users =
-                former_users(settings, &mut reader, &affected, &now_scope).await;
+                former_users(settings, &mut reader, &affected, &directory).await;
             reader.close().await;
             let counts = counts_of(&directory);
             info.directory_read = "full".into();
@@ -426,7 +426,6 @@ pub(super) async fn run(
             (directory, affected, now_scope, counts, None)
         }
     };
-    let mut affected = affected;
     affected.gone_groups = changes.out_of_scope_groups.iter().cloned().collect();
     info.joined_scope = affected.joined as u64;
     info.left_scope = affected.left as u64;
@@ -543,8 +542,9 @@ async fn read_part(
         listed.into_iter().map(|u| u.object_sid).collect()
     } else {
         incremental::scope_after_user_changes(changes, previous, leavers)
-    }; // Only users in scope now are read as users (an expired account, say, may have left the
-       // scope in the same pass).
+    };
+    // Only users in scope now are read as users (an expired account, say, may have left the
+    // scope in the same pass).
     primary.retain(|u| now.contains(&u.object_sid.to_ascii_uppercase()));
     let whole: Vec<String> = changes
         .groups
@@ -579,14 +579,15 @@ async fn read_part(
     })
 }
 
-/// The DNs of the users who left the scope (`affected`'s primary users not in `now`), when a
-/// mapped attribute names users (`manager`), read by objectSid: their reports are planned.
-/// A failed read leaves the reports to the full pass (nothing is taken away by it).
+/// The DNs of the users who left the scope (`affected`'s primary users not in `directory`,
+/// read in full), when a mapped attribute names users (`manager`), read by objectSid: their
+/// reports are planned. A failed read leaves the reports to the full pass (nothing is taken
+/// away by it).
 async fn former_users(
     settings: &Settings,
     reader: &mut crate::directory::ChangeReader,
     affected: &Affected,
-    now: &ScopeSet,
+    directory: &DirectorySnapshot,
 ) -> BTreeSet<String> {
     let manager_mapped = settings
         .policy
@@ -596,7 +597,7 @@ async fn former_users(
     if affected.left == 0 || !manager_mapped {
         return BTreeSet::new();
     }
-    let now: HashSet<String> = now.sids().unwrap_or_default().into_iter().collect();
+    let now = incremental::in_scope_sids(directory);
     let left: Vec<String> = affected
         .primary
         .iter()

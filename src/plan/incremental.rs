@@ -20,14 +20,24 @@ use crate::model::{
 /// The users a snapshot holds in scope, unreadable ones included (unknown is not gone: an
 /// entry skipped this pass did not leave the scope).
 pub fn scope_of(directory: &DirectorySnapshot) -> ScopeSet {
-    let sids = directory.users.iter().map(|u| u.object_sid.as_ref()).chain(
-        directory
-            .skipped
-            .iter()
-            .filter(|s| s.kind == EntryKind::User)
-            .filter_map(|s| s.anchor.as_deref()),
-    );
-    ScopeSet::from_sids(sids)
+    ScopeSet::from_sids(in_scope_sids(directory).iter().map(String::as_str))
+}
+
+/// [`scope_of`] as a set of uppercase objectSids, for comparing without encoding it.
+pub fn in_scope_sids(directory: &DirectorySnapshot) -> HashSet<String> {
+    directory
+        .users
+        .iter()
+        .map(|u| u.object_sid.as_ref())
+        .chain(
+            directory
+                .skipped
+                .iter()
+                .filter(|s| s.kind == EntryKind::User)
+                .filter_map(|s| s.anchor.as_deref()),
+        )
+        .map(str::to_ascii_uppercase)
+        .collect()
 }
 
 /// The earliest account expiry after `after` (Unix seconds) among `users`: the moment an
@@ -74,11 +84,7 @@ pub fn affected(
     changes: &DirectoryChanges,
     previous_scope: &[String],
 ) -> Affected {
-    let now: HashSet<String> = scope_of(directory)
-        .sids()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let now = in_scope_sids(directory);
     let before: HashSet<String> = previous_scope
         .iter()
         .map(|s| s.to_ascii_uppercase())
@@ -197,18 +203,7 @@ pub fn whole_members_unread(
     view: &IdcView,
     now: &HashSet<String>,
 ) -> Vec<String> {
-    let known: HashSet<String> = directory
-        .users
-        .iter()
-        .map(|u| u.object_sid.to_ascii_uppercase())
-        .chain(
-            directory
-                .skipped
-                .iter()
-                .filter(|s| s.kind == EntryKind::User)
-                .filter_map(|s| s.anchor.as_ref().map(|a| a.to_ascii_uppercase())),
-        )
-        .collect();
+    let known = in_scope_sids(directory);
     let missing: BTreeSet<String> = view
         .whole_members
         .values()
