@@ -465,8 +465,12 @@ async fn read_changes(
         };
         let name = e.text(map.group_name).ok().flatten();
         let mut synced = Vec::new();
-        if synced_here(&e.dn, name.as_deref()) {
+        let synced_itself = synced_here(&e.dn, name.as_deref());
+        if synced_itself {
             synced.push(e.dn.clone());
+        } else if synced_groups.is_under_a_base(&e.dn) {
+            // Not in scope by its name now: renamed out of the prefix, if it ever was in.
+            out_of_scope_groups.push(guid.to_ascii_lowercase());
         }
         // The groups in scope it is nested in, at any depth: up `memberOf` (a back link AD
         // keeps on groups too), one base read per group, each read once per pass. (AD's
@@ -487,11 +491,6 @@ async fn read_changes(
         )
         .await?;
         let in_scope_chain = chain.contains(&dn_key(&e.dn));
-        if synced.first().is_none_or(|s| dn_key(s) != dn_key(&e.dn))
-            && synced_groups.is_under_a_base(&e.dn)
-        {
-            out_of_scope_groups.push(guid.to_ascii_lowercase());
-        }
         if !synced.is_empty() || in_scope_chain {
             changed_groups.push(ChangedGroup {
                 dn: e.dn,
