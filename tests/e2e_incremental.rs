@@ -260,6 +260,10 @@ async fn directory_changes_reach_identity_center_through_incremental_passes() {
         direct.info()
     );
     assert!(!direct.info().scope_listed, "{:?}", direct.info());
+    // The two groups' members are compared as objectSids, and entries are read only for
+    // the members on one side only: p005 (left, still in scope) and the disabled p003 and
+    // p017 (members here that Identity Center does not hold as members), not the ~40 others.
+    assert_eq!(direct.info().affected_users, 3, "{:?}", direct.info());
     assert_eq!(direct.summary.members_removed, 2, "{:?}", direct.summary);
     assert_eq!(direct.writes, 2, "one PATCH per group");
     let dump = emulator.dump();
@@ -292,6 +296,8 @@ async fn directory_changes_reach_identity_center_through_incremental_passes() {
         nested.info()
     );
     assert_eq!(nested.summary.members_removed, 2, "{:?}", nested.summary);
+    // p016 and, as in step 5, the two disabled members of aws-all-staff.
+    assert_eq!(nested.info().affected_users, 3, "{:?}", nested.info());
     assert_eq!(nested.writes, 2, "one PATCH per group");
     let dump = emulator.dump();
     for g in ["aws-developers", "aws-all-staff"] {

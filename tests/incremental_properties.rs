@@ -12,8 +12,9 @@
 //! full passes make of the same directory, and a full pass must find nothing left to do. Each
 //! case runs twice: with the directory read whole (a mapped `manager`), and with only its
 //! affected part read as `ChangeReader::read_affected` does (the primary users, the groups
-//! holding them, the changed groups whole; the scope listed only when the chain changed), plus
-//! the two reads the pass adds (whole groups' members still in scope, groups holding a leaver).
+//! holding them, the changed groups whole with their members as objectSids; the scope listed
+//! only when the chain changed), plus the two reads the pass adds (the entries of a whole
+//! group's members on one side only, groups holding a leaver).
 
 #[allow(dead_code)]
 #[path = "support/idc_sim.rs"]
@@ -287,8 +288,8 @@ fn look_up(
         }
     }
     if let Some(part) = part {
-        // The pass reads the entries of the whole groups' members still in scope.
-        let missing = whole_members_unread(dir, &view, &part.now);
+        // The pass reads the entries of the whole groups' members on one side only.
+        let missing = whole_members_unread(dir, a, &view, &part.now);
         dir.users.extend(
             part.full
                 .users
@@ -362,7 +363,7 @@ struct Part {
 
 /// The part of `full` the directory side reads (`ChangeReader::read_affected`): the primary
 /// users in scope now (changed, joined) and the groups holding them with only them as
-/// members, and the changed groups in scope whole, with their members' entries.
+/// members, and the changed groups in scope whole (their members as objectSids only).
 fn read_part(
     full: &DirectorySnapshot,
     changes: &DirectoryChanges,
@@ -380,7 +381,7 @@ fn read_part(
         .iter()
         .flat_map(|g| g.synced.iter().cloned())
         .collect();
-    let mut users: BTreeSet<String> = primary
+    let users: BTreeSet<String> = primary
         .iter()
         .filter(|s| now.contains(*s))
         .cloned()
@@ -388,9 +389,7 @@ fn read_part(
     let mut groups = Vec::new();
     for g in &full.groups {
         let mut g = g.clone();
-        if whole.contains(&g.dn) {
-            users.extend(g.member_sids.iter().map(|m| m.to_string()));
-        } else {
+        if !whole.contains(&g.dn) {
             g.member_sids.retain(|m| primary.contains(m.as_ref()));
             if g.member_sids.is_empty() {
                 continue;

@@ -562,7 +562,7 @@ async fn read_part(
     let view = read_whole_groups(session, &affected)
         .await
         .map_err(PartError::Pass)?;
-    let missing = incremental::whole_members_unread(&directory, &view, &now);
+    let missing = incremental::whole_members_unread(&directory, &affected, &view, &now);
     if !missing.is_empty() {
         reader
             .read_users_by_sid(&missing, &mut directory)

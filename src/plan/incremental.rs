@@ -194,28 +194,84 @@ impl IdcView {
     }
 }
 
-/// The Identity Center members of the groups read whole that are in scope (`now`, uppercase
-/// objectSids) but not among the directory's users (`directory`, a part read for the
-/// affected objects): users who left such a group and stayed in scope. Their entries must be
-/// read before planning, or the planner would take them for users who left the scope.
+/// The users in scope (`now`, uppercase objectSids) whose entries must be read before
+/// planning the groups compared whole: each such group's members on one side only, here or
+/// in Identity Center, that `directory` (a part read for the affected objects) does not
+/// have yet. A member only in Identity Center left the group and stayed in scope (without
+/// its entry the planner would take it for a user who left); a member only here is added
+/// (and created if Identity Center lacks it). The members on both sides need no entry:
+/// [`cut_down`] takes them out of both. A group whose members Identity Center did not give
+/// has every member here read.
 pub fn whole_members_unread(
     directory: &DirectorySnapshot,
+    affected: &Affected,
     view: &IdcView,
     now: &HashSet<String>,
 ) -> Vec<String> {
     let known = in_scope_sids(directory);
-    let missing: BTreeSet<String> = view
-        .whole_members
-        .values()
-        .flatten()
-        .filter_map(|u| u.external_id.as_ref().map(|x| x.to_ascii_uppercase()))
-        .filter(|x| now.contains(x) && !known.contains(x))
-        .collect();
+    let mut missing: BTreeSet<String> = BTreeSet::new();
+    for g in whole_groups_of(directory, affected) {
+        let x = g.object_guid.to_ascii_lowercase();
+        let here = upper_sids(&g.member_sids);
+        let there = member_external_ids(view.whole_members.get(&x));
+        missing.extend(
+            here.symmetric_difference(&there)
+                .filter(|s| now.contains(*s) && !known.contains(*s))
+                .cloned(),
+        );
+    }
     missing.into_iter().collect()
 }
 
+/// The directory's groups that are compared whole.
+fn whole_groups_of<'a>(
+    directory: &'a DirectorySnapshot,
+    affected: &'a Affected,
+) -> impl Iterator<Item = &'a DirectoryGroup> {
+    directory.groups.iter().filter(|g| {
+        affected
+            .whole_groups
+            .contains(&g.object_guid.to_ascii_lowercase())
+    })
+}
+
+fn upper_sids(sids: &[Arc<str>]) -> HashSet<String> {
+    sids.iter().map(|s| s.to_ascii_uppercase()).collect()
+}
+
+/// The externalIds (uppercase) of Identity Center members; none when they were not read.
+fn member_external_ids(members: Option<&Vec<IdcUser>>) -> HashSet<String> {
+    members
+        .into_iter()
+        .flatten()
+        .filter_map(|u| u.external_id.as_ref().map(|x| x.to_ascii_uppercase()))
+        .collect()
+}
+
+/// The members of the groups compared whole that are on both sides and whose entries were
+/// not read (uppercase objectSids): nothing changes for them, and leaving them in would
+/// make the planner take them for users who left (in Identity Center, not in `directory`).
+fn unread_common_members(
+    directory: &DirectorySnapshot,
+    affected: &Affected,
+    view: &IdcView,
+) -> HashSet<String> {
+    let known = in_scope_sids(directory);
+    let mut common = HashSet::new();
+    for g in whole_groups_of(directory, affected) {
+        let there =
+            member_external_ids(view.whole_members.get(&g.object_guid.to_ascii_lowercase()));
+        common.extend(
+            upper_sids(&g.member_sids)
+                .into_iter()
+                .filter(|s| there.contains(s) && !known.contains(s)),
+        );
+    }
+    common
+}
+
 /// The users to plan (uppercase objectSids): the primary users, the directory members of the
-/// whole groups, the directory users among the whole groups' Identity Center members, the
+/// whole groups (less those on both sides whose entries were not read), the directory users among the whole groups' Identity Center members, the
 /// users whose manager is a primary user in scope (so a manager created in this pass is
 /// referenced at once), and the managers of all of them, at any depth (a manager left out
 /// would read as "not synced" and be emptied). Called after the whole groups' members were
@@ -232,13 +288,13 @@ pub fn users_to_plan(
         .map(|(i, u)| (u.object_sid.to_ascii_uppercase(), i))
         .collect();
     let mut sids = affected.primary.clone();
-    for g in &directory.groups {
-        if affected
-            .whole_groups
-            .contains(&g.object_guid.to_ascii_lowercase())
-        {
-            sids.extend(g.member_sids.iter().map(|m| m.to_ascii_uppercase()));
-        }
+    let unread = unread_common_members(directory, affected, view);
+    for g in whole_groups_of(directory, affected) {
+        sids.extend(
+            upper_sids(&g.member_sids)
+                .into_iter()
+                .filter(|m| !unread.contains(m)),
+        );
     }
     for u in view.whole_members.values().flatten() {
         if let Some(x) = &u.external_id {
@@ -354,6 +410,12 @@ pub fn cut_down(
         .collect();
     let users = view.all_users();
     let ids_by_sid = view.user_ids_by_sid();
+    let unread = unread_common_members(directory, affected, view);
+    let is_unread = |u: &IdcUser| {
+        u.external_id
+            .as_ref()
+            .is_some_and(|x| unread.contains(&x.to_ascii_uppercase()))
+    };
 
     // Identity Center groups: those found by externalId, and those a primary user's group
     // read returned with the externalId of a group in scope.
@@ -420,11 +482,17 @@ pub fn cut_down(
             continue;
         };
         if affected.whole_groups.contains(&x) {
-            g.member_ids = view
-                .whole_members
-                .get(&x)
-                .map(|m| m.iter().map(|u| Arc::clone(&u.id)).collect());
-            groups_out.push((*dir_group).clone());
+            // Compared whole, less the members on both sides whose entries were not read.
+            g.member_ids = view.whole_members.get(&x).map(|m| {
+                m.iter()
+                    .filter(|u| !is_unread(u))
+                    .map(|u| Arc::clone(&u.id))
+                    .collect()
+            });
+            let mut d = (*dir_group).clone();
+            d.member_sids
+                .retain(|m| !unread.contains(&m.to_ascii_uppercase()));
+            groups_out.push(d);
         } else {
             g.member_ids = Some(
                 member_of
@@ -466,7 +534,7 @@ pub fn cut_down(
         excluded: directory.excluded.clone(),
     };
     let idc_sub = IdcSnapshot {
-        users: users.into_values().collect(),
+        users: users.into_values().filter(|u| !is_unread(u)).collect(),
         groups: idc_groups_out,
         read_errors: view.read_errors.clone(),
     };
@@ -477,6 +545,58 @@ pub fn cut_down(
 mod tests {
     use super::*;
     use crate::model::ChangedUser;
+
+    /// A group compared whole: members 1 and 4 are on both sides, 2 only here (added), 3
+    /// only in Identity Center and still in scope (removed from it), 9 only there and never
+    /// in scope. Entries are read for 2 and 3 alone, and both sides are cut down to them and
+    /// to 9 (whose removal rests on no entry).
+    #[test]
+    fn a_group_compared_whole_reads_entries_only_where_the_two_sides_differ() {
+        use super::super::planner_tests::{dir_group, dir_user, idc_group, idc_user, sid};
+        let group = dir_group(1, &[1, 2, 4]);
+        let x = group.object_guid.clone();
+        let mut directory = DirectorySnapshot {
+            groups: vec![group],
+            domain_sids: vec![super::super::planner_tests::DOMAIN.into()],
+            ..DirectorySnapshot::default()
+        };
+        let affected = Affected {
+            whole_groups: [x.clone()].into_iter().collect(),
+            ..Affected::default()
+        };
+        let mut view = IdcView::default();
+        view.groups.insert(x.clone(), idc_group(1, &[]));
+        view.whole_members
+            .insert(x.clone(), [1, 3, 4, 9].into_iter().map(idc_user).collect());
+        let now: HashSet<String> = [1, 2, 3, 4].into_iter().map(sid).collect();
+
+        let unread = whole_members_unread(&directory, &affected, &view, &now);
+        assert_eq!(unread, vec![sid(2), sid(3)]);
+
+        directory.users = vec![dir_user(2), dir_user(3)];
+        let planned = users_to_plan(&directory, &affected, &view);
+        assert_eq!(
+            planned,
+            [sid(2), sid(3)].into_iter().collect::<BTreeSet<_>>()
+        );
+        let (dir_sub, idc_sub, _) = cut_down(&directory, &affected, &planned, &view);
+        let members: Vec<&str> = dir_sub.groups[0].member_sids.iter().map(|m| &**m).collect();
+        assert_eq!(members, [sid(2)]);
+        let idc_members: Vec<&str> = idc_sub.groups[0]
+            .member_ids
+            .iter()
+            .flatten()
+            .map(|m| &**m)
+            .collect();
+        assert_eq!(idc_members, ["u-3", "u-9"]);
+        let users: BTreeSet<&str> = idc_sub.users.iter().map(|u| &*u.id).collect();
+        assert_eq!(users, ["u-3", "u-9"].into_iter().collect());
+        assert_eq!(
+            whole_members_unread(&directory, &affected, &view, &now),
+            Vec::<String>::new(),
+            "nothing is left to read once the differing members were read"
+        );
+    }
 
     #[test]
     fn only_users_changed_moves_the_scope_for_them_alone() {

@@ -6,14 +6,15 @@
 //!   comparing it with the watermark's. It is the full read's own member searches
 //!   (`each_member_entry`), asking for two attributes instead of every mapped one.
 //! - **Each changed group in scope whose members may have moved**, with every member in
-//!   scope and their entries: the pass compares such a group's whole membership, and every
-//!   member it names must be a user the planner knows. Its members are found the way the
+//!   scope as an objectSid only: the pass compares such a group's membership with Identity
+//!   Center's and needs entries only where the two differ. Its members are found the way the
 //!   full read finds the users of the sync group (the groups nested in it by AD's in-chain
-//!   rule, then indexed `memberOf` searches), so the cost is that of the group, not of the
-//!   directory.
-//! - **Users by objectSid**: the Identity Center members of such a group that are in scope
-//!   but no longer its members here (they left it and stayed in scope). The planner needs
-//!   their entries to remove them from the group without taking them for users who left.
+//!   rule, then indexed `memberOf` searches), so the cost is one small entry per member of
+//!   the group, not the directory.
+//! - **Users by objectSid**: the members of such a group on one side only. Those only in
+//!   Identity Center are in scope but no longer its members here (they left it and stayed in
+//!   scope): the planner needs their entries to remove them from the group without taking
+//!   them for users who left. Those only here are added to it, and created if need be.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -93,8 +94,12 @@ pub(super) async fn read_scope(
 }
 
 /// The groups at `dns` (changed groups in scope), each with every member in scope
-/// (`in_scope`: uppercase objectSid), and those members' entries. A group that is no longer
-/// there is left out (the full pass decides on it).
+/// (`in_scope`: uppercase objectSid), as objectSids only. The pass reads entries only for
+/// the members whose membership differs from Identity Center's
+/// (`plan::incremental::whole_members_unread`): a group of 3,000 members costs one small
+/// entry per member here, not 3,000 full ones. A group that is no longer there is left out
+/// (the full pass decides on it); a member whose objectSid cannot be read is not one this
+/// directory can name, and is left out as the full read leaves it out.
 pub(super) async fn read_whole_groups(
     reader: &mut Reader,
     settings: &LdapSettings,
@@ -105,10 +110,8 @@ pub(super) async fn read_whole_groups(
 ) -> Result<DirectorySnapshot, DirectoryError> {
     let base = search_base(reader, settings, map, searches).await?;
     let mut snapshot = DirectorySnapshot::default();
-    let shared = SharedStrings::default();
-    let user_attrs = map.user_attributes();
     let group_attrs = map.group_attributes();
-    let mut users_read: HashSet<String> = HashSet::new();
+    let member_attrs = [map.object_sid];
     for dn in dns {
         *searches += 1;
         let Some(entry) = reader
@@ -125,7 +128,6 @@ pub(super) async fn read_whole_groups(
             }
         };
         let mut member_sids: Vec<Arc<str>> = Vec::new();
-        let (users, skipped) = (&mut snapshot.users, &mut snapshot.skipped);
         let heads = [entry.dn.clone()];
         *searches += each_member_entry(
             reader,
@@ -133,27 +135,18 @@ pub(super) async fn read_whole_groups(
                 base: &base,
                 heads: &heads,
                 user_filter: None,
-                attrs: &user_attrs,
+                attrs: &member_attrs,
                 map,
             },
             &mut HashMap::new(),
-            |e| match decode_user(&e, map, &shared) {
-                Ok(u) if in_scope(&u.object_sid.to_ascii_uppercase()) => {
-                    member_sids.push(Arc::clone(&u.object_sid));
-                    if users_read.insert(u.object_sid.to_ascii_uppercase()) {
-                        users.push(u);
-                    }
-                }
-                Ok(_) => {} // a member outside the scope
-                Err(skip) => {
-                    if skip
-                        .anchor
-                        .as_deref()
-                        .is_some_and(|a| in_scope(&a.to_ascii_uppercase()))
-                        && !skipped.iter().any(|s| dn_key(&s.dn) == dn_key(&skip.dn))
-                    {
-                        skipped.push(skip);
-                    }
+            |e| {
+                let sid = e
+                    .values(map.object_sid)
+                    .and_then(|v| v.first())
+                    .and_then(|b| sid_to_string(b))
+                    .map(|s| s.to_ascii_uppercase());
+                if let Some(sid) = sid.filter(|s| in_scope(s)) {
+                    member_sids.push(Arc::from(sid));
                 }
             },
         )

@@ -106,7 +106,7 @@ impl ChangeReader {
     /// `excludeGroups`: the `primary` users' entries (in scope now) and the groups in scope
     /// holding them, with only them as members (see `changed.rs`); and the `whole` groups
     /// (DNs of changed groups in scope) with every member in scope (`in_scope`, uppercase
-    /// objectSid) and those members' entries (see `affected.rs`).
+    /// objectSid), as objectSids only (see `affected.rs`).
     pub async fn read_affected(
         &mut self,
         primary: &[ChangedUser],
