@@ -368,6 +368,33 @@ async fn directory_changes_reach_identity_center_through_incremental_passes() {
         assert!(!member_names(&dump, g).contains(&upn("p046")), "{g}");
     }
 
+    // 7e. A user deleted in AD (offboarding by deletion). Deleting p031 removes it from
+    //     aws-sync-users and aws-sub-team without moving their uSNChanged: only its
+    //     tombstone shows it. The read-only account cannot list Deleted Objects (AD's
+    //     default), so the pass is idle and the deletion waits for the full pass...
+    assert!(member_names(&emulator.dump(), "aws-sub-team").contains(&upn("p031")));
+    dc.ldapmodify_as_admin(&format!("dn: {}\nchangetype: delete\n", dn_of("p031")));
+    let unseen = incremental(&mut session, &emulator, &store).await;
+    assert_eq!(unseen.info().mode, "idle", "{:?}", unseen.info());
+    assert_eq!((unseen.reads, unseen.writes), (0, 0));
+    //     ... until the account may list it (List Contents and Read Property, as
+    //     docs/deployment.md says): the idle pass kept its watermark, so the next one finds
+    //     the tombstone. p031 left the scope: disabled, and removed from aws-sync-users,
+    //     aws-sync-all and aws-sub-team.
+    dc.grant_deleted_objects_listing();
+    let deleted = incremental(&mut session, &emulator, &store).await;
+    assert_eq!(deleted.info().mode, "incremental", "{:?}", deleted.info());
+    assert_eq!(deleted.info().deleted_users, 1, "{:?}", deleted.info());
+    assert_eq!(deleted.info().left_scope, 1, "{:?}", deleted.info());
+    assert_eq!(deleted.summary.users_disabled, 1, "{:?}", deleted.summary);
+    assert_eq!(deleted.summary.members_removed, 3, "{:?}", deleted.summary);
+    assert_eq!(deleted.writes, 4, "{:?}", deleted.summary);
+    let dump = emulator.dump();
+    assert!(!dump.user(&upn("p031")).unwrap().active);
+    for g in [samba::SYNC_GROUP, samba::SYNC_GROUP_ALL, "aws-sub-team"] {
+        assert!(!member_names(&dump, g).contains(&upn("p031")), "{g}");
+    }
+
     // 7d. An account that expires: setting accountExpires is a change (nothing to write yet),
     //     but the moment it passes changes nothing in the directory. The watermark keeps the
     //     next expiry, and the first pass after it finds p019 expired: one write, the disable.

@@ -516,6 +516,7 @@ fn run_steps(
             unsynced_users: 0,
             outside: Vec::new(),
             out_of_scope_groups: Vec::new(),
+            deleted_users: Vec::new(),
         };
 
         let (mut read, a, part) = if read_only_affected {

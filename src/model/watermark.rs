@@ -310,6 +310,11 @@ pub struct DirectoryChanges {
     /// left the scope (deleted when `deleteGroupsOutOfScope` is set, as a full pass does).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub out_of_scope_groups: Vec<String>,
+    /// Users deleted since the watermark (uppercase objectSids, from their tombstones; seen
+    /// only when the bind account may list Deleted Objects): any of them in the watermark's
+    /// scope has left it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deleted_users: Vec<String>,
 }
 
 impl DirectoryChanges {
@@ -347,6 +352,10 @@ pub struct IncrementalSummary {
     /// in the directory marks that): synced as changed users.
     #[serde(default)]
     pub expired_users: u64,
+    /// Users in the watermark's scope deleted since (found by their tombstones, when the
+    /// bind account may list Deleted Objects): synced as users who left the scope.
+    #[serde(default)]
+    pub deleted_users: u64,
     /// Changed users in scope whose only changes since the watermark are to attributes
     /// scim-sync neither syncs nor scopes on (`lastLogonTimestamp`, a password): not synced,
     /// and alone they leave the pass idle.

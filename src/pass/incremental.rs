@@ -302,6 +302,7 @@ pub(super) async fn run(
     info.changed_groups = changes.groups.len() as u64;
     if changes.is_empty()
         && changes.outside.is_empty()
+        && changes.deleted_users.is_empty()
         && changes.out_of_scope_groups.is_empty()
         && expiry_due.is_none()
     {
@@ -329,13 +330,20 @@ pub(super) async fn run(
         .iter()
         .map(|s| s.to_ascii_uppercase())
         .collect();
-    // Changed users outside the scope chain that were in scope: they left by their own entry.
+    // Changed users outside the scope chain and deleted users that were in scope: they left
+    // by their own entry.
     let leavers: BTreeSet<String> = changes
         .outside
         .iter()
+        .chain(&changes.deleted_users)
         .filter(|s| previous.contains(*s))
         .cloned()
         .collect();
+    info.deleted_users = changes
+        .deleted_users
+        .iter()
+        .filter(|s| previous.contains(*s))
+        .count() as u64;
     let mut next_expiry = mark.next_expiry;
     if let Some(from) = expiry_due {
         let found = match reader.expiries(from, now).await {

@@ -205,6 +205,35 @@ impl SambaDc {
         &self.dir
     }
 
+    /// Grants the read-only bind account List Contents and Read Property on the domain's
+    /// Deleted Objects container (AD's default lets only SYSTEM and administrators list it),
+    /// so it sees tombstones, as docs/deployment.md tells operators to do. Samba's LDAP
+    /// server does not take a descriptor as SDDL text, so the DC's database is written
+    /// directly (Samba sees the change at once).
+    pub fn grant_deleted_objects_listing(&self) {
+        let script = format!(
+            r#"set -euo pipefail
+db='{db}'
+sid=$(ldbsearch -H "$db" -b '{bind}' -s base objectSid | sed -n 's/^objectSid: //p')
+sd=$(ldbsearch -H "$db" --show-deleted --controls=sd_flags:1:4 -b 'CN=Deleted Objects,{base}' \
+  -s base nTSecurityDescriptor | sed -n 's/^nTSecurityDescriptor: //p')
+printf 'dn: CN=Deleted Objects,{base}\nchangetype: modify\nreplace: nTSecurityDescriptor\nnTSecurityDescriptor: %s(A;;RPLC;;;%s)\n' "$sd" "$sid" |
+  ldbmodify -H "$db" --controls=show_deleted:1 --controls=sd_flags:1:4 >/dev/null"#,
+            db = self.dir.join("private/sam.ldb").display(),
+            bind = BIND_DN_FULL,
+            base = BASE_DN,
+        );
+        let out = Command::new("bash")
+            .args(["-c", &script])
+            .output()
+            .expect("run ldbmodify");
+        assert!(
+            out.status.success(),
+            "granting the listing of Deleted Objects failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Applies an LDIF change (`changetype: modify/add/delete/modrdn`) as Administrator,
     /// e.g. to disable a user, rename a group or remove a member. Panics on failure.
     pub fn ldapmodify_as_admin(&self, ldif: &str) {

@@ -7,10 +7,11 @@
 //! `(uSNChanged>=N)` searches. Measured on Samba (docs/performance.md, "Incremental passes"):
 //! - a `member` change moves the *group's* `uSNChanged`, not the member's (`memberOf` is a
 //!   back link), so membership changes are found as changed groups;
-//! - a deleted user is not returned to a read-only account, not even with the show-deleted
-//!   control, and deleting it does not move its groups' `uSNChanged`: it is found by
-//!   comparing the scope with the watermark's when the scope is listed (a group of its chain
-//!   changed) or read in full, else by the next full pass;
+//! - deleting a user does not move its groups' `uSNChanged`; its tombstone (in Deleted
+//!   Objects, with its objectSid) is the only trace, and AD shows tombstones only to an
+//!   account that may list that container (`deleted.rs`). Without that grant a deleted user
+//!   is found by comparing the scope with the watermark's when the scope is listed (a group
+//!   of its chain changed) or read in full, else by the next full pass;
 //! - the values a group lost are not readable (no `msDS-ReplValueMetaData`, the
 //!   show-deactivated-links control is refused), so who left a group is read from Identity
 //!   Center (that group's members) and who left the scope from the watermark's scope.
@@ -28,6 +29,7 @@ use super::super::filter_escape::filter_value;
 use super::super::mapping::AttributeMap;
 use super::super::scope::{primary_group_sid, SyncedGroups};
 use super::super::sid::{guid_to_string, sid_to_string};
+use super::deleted::{read_tombstones, Tombstones};
 use super::metadata::{only_ignorable_since, CHURN_ATTRIBUTES};
 use super::search::Reader;
 use super::walk_up::WalkUp;
@@ -44,9 +46,18 @@ pub struct ChangeReader {
     scope: Scope,
     map: AttributeMap,
     searches: u64,
-    /// The rootDSE's `schemaNamingContext` (read with the DC's state): where to ask which
-    /// attributes are linked.
-    schema_nc: Option<String>,
+    /// The rootDSE's naming contexts (read with the DC's state).
+    contexts: NamingContexts,
+}
+
+/// The naming contexts the change detector reads from, from the rootDSE.
+#[derive(Debug, Clone, Default)]
+struct NamingContexts {
+    /// `schemaNamingContext`: where to ask which attributes are linked.
+    schema: Option<String>,
+    /// `defaultNamingContext`: the domain, whose Deleted Objects container holds the
+    /// tombstones of deleted users and groups.
+    domain: Option<String>,
 }
 
 /// Checks the scope, connects and binds.
@@ -61,15 +72,15 @@ pub async fn open_change_reader(
         scope: scope.clone(),
         map: map.clone(),
         searches: 0,
-        schema_nc: None,
+        contexts: NamingContexts::default(),
     })
 }
 
 impl ChangeReader {
     /// `highestCommittedUSN`, `dnsHostName`, `invocationId` and the tombstone lifetime.
     pub async fn dc_state(&mut self) -> Result<DcState, DirectoryError> {
-        let (dc, schema_nc) = read_dc_state(&mut self.reader, &mut self.searches).await?;
-        self.schema_nc = schema_nc;
+        let (dc, contexts) = read_dc_state(&mut self.reader, &mut self.searches).await?;
+        self.contexts = contexts;
         Ok(dc)
     }
 
@@ -81,7 +92,7 @@ impl ChangeReader {
             &self.scope,
             &self.map,
             usn,
-            self.schema_nc.as_deref(),
+            &self.contexts,
             &mut self.searches,
         )
         .await?;
@@ -208,7 +219,7 @@ impl ChangeReader {
 async fn read_dc_state(
     reader: &mut Reader,
     searches: &mut u64,
-) -> Result<(DcState, Option<String>), DirectoryError> {
+) -> Result<(DcState, NamingContexts), DirectoryError> {
     let missing = |what: &str| DirectoryError::Protocol {
         operation: "read the change watermark".into(),
         detail: format!(
@@ -228,6 +239,7 @@ async fn read_dc_state(
                 "dnsHostName",
                 "configurationNamingContext",
                 "schemaNamingContext",
+                "defaultNamingContext",
             ],
         )
         .await?
@@ -286,7 +298,10 @@ async fn read_dc_state(
             highest_committed_usn: usn,
             tombstone_lifetime_days,
         },
-        text("schemaNamingContext"),
+        NamingContexts {
+            schema: text("schemaNamingContext"),
+            domain: text("defaultNamingContext"),
+        },
     ))
 }
 
@@ -297,7 +312,7 @@ async fn read_changes(
     scope: &Scope,
     map: &AttributeMap,
     usn: u64,
-    schema_nc: Option<&str>,
+    contexts: &NamingContexts,
     searches: &mut u64,
 ) -> Result<DirectoryChanges, DirectoryError> {
     let base = search_base(reader, settings, map, searches).await?;
@@ -328,7 +343,11 @@ async fn read_changes(
             &[map.object_guid, map.group_name, map.member_of],
         )
         .await?;
-    if users.is_empty() && groups.is_empty() {
+    let tombstones = match &contexts.domain {
+        Some(nc) => read_tombstones(reader, nc, map, above, searches).await?,
+        None => Tombstones::default(),
+    };
+    if users.is_empty() && groups.is_empty() && tombstones.is_empty() {
         return Ok(DirectoryChanges::default());
     }
 
@@ -435,7 +454,9 @@ async fn read_changes(
     }
     let mut unsynced_users = 0;
     if !churn.is_empty() {
-        if no_read_attribute_is_linked(reader, scope, map, schema_nc, searches).await? {
+        if no_read_attribute_is_linked(reader, scope, map, contexts.schema.as_deref(), searches)
+            .await?
+        {
             unsynced_users = churn.len() as u64;
         } else {
             changed_users.append(&mut churn);
@@ -500,6 +521,18 @@ async fn read_changes(
             });
         }
     }
+    // A deleted group may have been anywhere in the scope chain (its tombstone keeps no
+    // memberOf), and its groups' uSNChanged did not move: the scope is listed again. One
+    // that Identity Center holds is out of scope, as it is for a full pass.
+    for guid in &tombstones.groups {
+        changed_groups.push(ChangedGroup {
+            dn: format!("<GUID={guid}>"),
+            object_guid: guid.clone(),
+            synced: Vec::new(),
+            in_scope_chain: true,
+        });
+        out_of_scope_groups.push(guid.clone());
+    }
     Ok(DirectoryChanges {
         users: changed_users,
         groups: changed_groups,
@@ -507,6 +540,7 @@ async fn read_changes(
         unsynced_users,
         outside,
         out_of_scope_groups,
+        deleted_users: tombstones.users,
     })
 }
 

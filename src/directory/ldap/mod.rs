@@ -11,6 +11,7 @@ mod chain;
 mod changed;
 mod changes;
 mod connect;
+mod deleted;
 mod expiry;
 mod metadata;
 mod range;

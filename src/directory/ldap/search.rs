@@ -15,6 +15,8 @@ use crate::directory::filter_escape::filter_bytes;
 use super::connect::op_error;
 
 const PAGED_RESULTS_OID: &str = "1.2.840.113556.1.4.319";
+/// AD's LDAP_SERVER_SHOW_DELETED_OID: a search returns tombstones too.
+const SHOW_DELETED_OID: &str = "1.2.840.113556.1.4.417";
 
 /// A bound connection plus the limits every search obeys.
 pub(crate) struct Reader {
@@ -54,20 +56,63 @@ impl Reader {
         scope: LdapScope,
         filter: &str,
         attrs: &[&str],
+        each: impl FnMut(RawEntry) -> Result<(), DirectoryError>,
+    ) -> Result<(), DirectoryError> {
+        self.search_each_with(operation, (base, scope, filter), attrs, None, each)
+            .await
+    }
+
+    /// [`Self::search_paged`] with AD's show-deleted control (non-critical: a server without
+    /// it returns no tombstone, as one that hides them from the bind account does).
+    pub async fn search_deleted(
+        &mut self,
+        operation: &str,
+        base: &str,
+        filter: &str,
+        attrs: &[&str],
+    ) -> Result<Vec<RawEntry>, DirectoryError> {
+        let show_deleted = RawControl {
+            ctype: SHOW_DELETED_OID.to_string(),
+            crit: false,
+            val: None,
+        };
+        let mut out = Vec::new();
+        self.search_each_with(
+            operation,
+            (base, LdapScope::OneLevel, filter),
+            attrs,
+            Some(show_deleted),
+            |e| {
+                out.push(e);
+                Ok(())
+            },
+        )
+        .await?;
+        Ok(out)
+    }
+
+    /// [`Self::search_each`], with one more control on every page.
+    async fn search_each_with(
+        &mut self,
+        operation: &str,
+        (base, scope, filter): (&str, LdapScope, &str),
+        attrs: &[&str],
+        extra: Option<RawControl>,
         mut each: impl FnMut(RawEntry) -> Result<(), DirectoryError>,
     ) -> Result<(), DirectoryError> {
         let size = i32::try_from(self.page_size.max(1)).unwrap_or(i32::MAX);
         let mut cookie: Vec<u8> = Vec::new();
         let mut pages = 0u32;
         loop {
-            let control: RawControl = PagedResults {
+            let paged: RawControl = PagedResults {
                 size,
                 cookie: std::mem::take(&mut cookie),
             }
             .into();
+            let controls: Vec<RawControl> = std::iter::once(paged).chain(extra.clone()).collect();
             let result = self
                 .ldap
-                .with_controls(control)
+                .with_controls(controls)
                 .with_timeout(self.timeout)
                 .search(base, scope, filter, attrs.to_vec())
                 .await
