@@ -3,7 +3,9 @@
 //! AD) is referenced by its reports in that same pass, although the reports themselves did not
 //! change, and the next pass writes nothing; a manager who leaves the scope is emptied on its
 //! reports in the pass that sees it leave; a group renamed out of the prefix is deleted by
-//! the pass that sees the rename (`deleteGroupsOutOfScope`). DC address 127.0.0.80 (see tests/support/samba.rs).
+//! the pass that sees the rename (`deleteGroupsOutOfScope`); a new group is created, and a
+//! group deleted in AD is deleted by the pass that finds its tombstone. DC address 127.0.0.80
+//! (see tests/support/samba.rs).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "support/pass_fixture.rs"]
@@ -197,6 +199,50 @@ async fn a_manager_created_by_an_incremental_pass_is_referenced_by_its_reports_a
         fifth.summary
     );
     assert_eq!(fifth.summary.scim_writes, 1, "{:#?}", fifth.plan.operations);
+    assert!(!emulator
+        .dump()
+        .groups
+        .iter()
+        .any(|g| g.display_name == "aws-admins"));
+    let full = session.run(&PassOptions::default()).await.unwrap();
+    assert_eq!(full.summary.scim_writes, 0, "{:#?}", full.plan.operations);
+
+    // 6. A new group in scope is created by the incremental pass that sees it, and a group
+    //    deleted in AD is deleted from Identity Center by the pass that finds its tombstone
+    //    (the bind account may list Deleted Objects; deleteGroupsOutOfScope is set).
+    dc.grant_deleted_objects_listing();
+    dc.ldapmodify_as_admin(&format!(
+        "dn: CN=aws-admins,{base}\nchangetype: add\nobjectClass: group\n\
+         sAMAccountName: aws-admins-2\nmember: {}\n",
+        dn_of("p002"),
+        base = samba::GROUP_BASE
+    ));
+    let created = incremental(&mut session, &store).await;
+    assert_eq!(created.summary.groups_created, 1, "{:#?}", created.summary);
+    let members = emulator
+        .dump()
+        .groups
+        .iter()
+        .find(|g| g.display_name == "aws-admins")
+        .map(|g| g.member_ids.len());
+    assert_eq!(members, Some(1), "{:#?}", created.plan.operations);
+    dc.ldapmodify_as_admin(&format!(
+        "dn: CN=aws-admins,{}\nchangetype: delete\n",
+        samba::GROUP_BASE
+    ));
+    let deleted = incremental(&mut session, &store).await;
+    let info = deleted.summary.incremental.as_ref().unwrap();
+    assert_eq!(info.mode, "incremental", "{info:?}");
+    assert_eq!(
+        deleted.summary.groups_deleted, 1,
+        "{info:?} {:#?}",
+        deleted.summary
+    );
+    assert_eq!(
+        deleted.summary.scim_writes, 1,
+        "{:#?}",
+        deleted.plan.operations
+    );
     assert!(!emulator
         .dump()
         .groups
