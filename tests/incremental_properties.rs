@@ -517,6 +517,7 @@ fn run_steps(
             outside: Vec::new(),
             out_of_scope_groups: Vec::new(),
             deleted_users: Vec::new(),
+            searched_bytes: 0,
         };
 
         let (mut read, a, part) = if read_only_affected {

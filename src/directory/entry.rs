@@ -21,6 +21,16 @@ pub(crate) struct RawEntry {
 }
 
 impl RawEntry {
+    /// About how many bytes the entry took on the wire: its DN, attribute names and values.
+    pub fn size(&self) -> u64 {
+        let values: usize = self
+            .attrs
+            .iter()
+            .map(|(a, v)| a.len() + v.iter().map(Vec::len).sum::<usize>())
+            .sum();
+        (self.dn.len() + values) as u64
+    }
+
     /// All values of `name` (case-insensitive, exact description, no options).
     pub fn values(&self, name: &str) -> Option<&[Vec<u8>]> {
         self.attrs

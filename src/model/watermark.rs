@@ -315,6 +315,10 @@ pub struct DirectoryChanges {
     /// scope has left it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deleted_users: Vec<String>,
+    /// How many bytes the `uSNChanged` searches returned (entries kept or not): what
+    /// searching from the same watermark again costs at least.
+    #[serde(default)]
+    pub searched_bytes: u64,
 }
 
 impl DirectoryChanges {

@@ -306,10 +306,12 @@ pub(super) async fn run(
         && changes.out_of_scope_groups.is_empty()
         && expiry_due.is_none()
     {
-        // Nothing in scope moved. The watermark stays: saving it would rewrite the scope (up
-        // to ~56 kB at 100k users) every minute on a busy directory, while searching from the
-        // older USN again costs two searches whose results are ignored the same way.
+        // Nothing in scope moved. The watermark stays, unless searching from it again costs
+        // more than saving one (`moved_idle_mark`).
         reader.close().await;
+        if let Some(moved) = moved_idle_mark(&mark, &dc, &changes, now) {
+            info.saved = !opts.dry_run && save(session, store, &moved).await;
+        }
         return Ok(idle_report(opts, info, started));
     }
 
@@ -374,14 +376,16 @@ pub(super) async fn run(
     }
     if changes.is_empty() && leavers.is_empty() && changes.out_of_scope_groups.is_empty() {
         reader.close().await;
-        if expiry_due.is_some() {
-            // The expiry looked for is behind us: keep the next one, or every pass would
-            // search for it again.
-            let kept = Watermark {
-                next_expiry,
-                ..mark.clone()
-            };
-            info.saved = !opts.dry_run && save(session, store, &kept).await;
+        // The expiry looked for is behind us: keep the next one, or every pass would search
+        // for it again.
+        let kept = Watermark {
+            next_expiry,
+            ..mark.clone()
+        };
+        let moved = moved_idle_mark(&kept, &dc, &changes, now);
+        if expiry_due.is_some() || moved.is_some() {
+            info.saved =
+                !opts.dry_run && save(session, store, moved.as_ref().unwrap_or(&kept)).await;
         }
         return Ok(idle_report(opts, info, started));
     }
@@ -617,6 +621,27 @@ async fn former_users(
         tracing::warn!(error = %e, "the entries of the users who left the scope could not be read: their reports' manager is emptied by the next full pass");
     }
     read.users.into_iter().map(|u| u.dn).collect()
+}
+
+/// An idle pass's watermark moved up to the DC's USN, when searching from `mark` again would
+/// cost more than saving: the `uSNChanged` searches returned more bytes than the record holds
+/// (entries the pass had no use for, such as logon-timestamp churn or changes out of scope,
+/// which every pass from the same USN reads again, and which add up). Everything up to the
+/// DC's USN was looked at and changed nothing in scope, so the moved watermark stands for
+/// it; the scope and counts stay as they are. `None`: keep `mark` (reading those entries
+/// again costs less than writing the record, ~56 kB at 100k users, every minute).
+fn moved_idle_mark(
+    mark: &Watermark,
+    dc: &DcState,
+    changes: &DirectoryChanges,
+    now: i64,
+) -> Option<Watermark> {
+    let record = serde_json::to_vec(mark).map_or(0, |v| v.len() as u64);
+    (dc.highest_committed_usn > mark.usn && changes.searched_bytes > record).then(|| Watermark {
+        usn: dc.highest_committed_usn,
+        taken_at: now,
+        ..mark.clone()
+    })
 }
 
 /// The earlier of two moments, either of which may be unknown.

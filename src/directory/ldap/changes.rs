@@ -24,6 +24,7 @@ use crate::model::settings::{FilterNode, LdapSettings, Scope};
 use crate::model::{ChangedGroup, ChangedUser, DcState, DirectoryChanges, DirectorySnapshot};
 
 use super::super::dn::dn_key;
+use super::super::entry::RawEntry;
 use super::super::error::DirectoryError;
 use super::super::filter_escape::filter_value;
 use super::super::mapping::AttributeMap;
@@ -343,6 +344,7 @@ async fn read_changes(
             &[map.object_guid, map.group_name, map.member_of],
         )
         .await?;
+    let searched_bytes: u64 = users.iter().chain(&groups).map(RawEntry::size).sum();
     let tombstones = match &contexts.domain {
         Some(nc) => read_tombstones(reader, nc, map, above, searches).await?,
         None => Tombstones::default(),
@@ -541,6 +543,7 @@ async fn read_changes(
         outside,
         out_of_scope_groups,
         deleted_users: tombstones.users,
+        searched_bytes,
     })
 }
 
