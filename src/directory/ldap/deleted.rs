@@ -47,14 +47,25 @@ pub(super) async fn read_tombstones(
     // objectCategory) cannot be used; computers are users too, and are never in scope.
     let filter =
         format!("(&(isDeleted=TRUE)(uSNChanged>={above})(|(objectClass=user)(objectClass=group)))");
-    let entries = reader
+    let entries = match reader
         .search_deleted(
             "users and groups deleted since the watermark",
             &base,
             &filter,
             &[map.object_sid, map.object_guid, "objectClass"],
         )
-        .await?;
+        .await
+    {
+        Ok(entries) => entries,
+        // The DC answered, with a refusal (no such container for this account, access
+        // denied, the control not supported): tombstones are not visible to it, the same as
+        // an empty answer. Failing here instead would turn every pass into a full one.
+        Err(e @ DirectoryError::Search { .. }) => {
+            tracing::debug!(error = %e, "tombstones are not visible to the bind account");
+            Vec::new()
+        }
+        Err(e) => return Err(e),
+    };
     let mut found = Tombstones::default();
     for e in entries {
         let is_group = e
