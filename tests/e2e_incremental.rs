@@ -43,6 +43,25 @@ impl Run {
     }
 }
 
+/// `run` took `sam` out of the scope: one user disabled, and taken out of `groups` (one
+/// PATCH each), in Identity Center too.
+fn assert_left_scope(run: &Run, emulator: &RunningEmulator, sam: &str, groups: &[&str]) {
+    assert_eq!(run.info().left_scope, 1, "{:?}", run.info());
+    assert_eq!(run.summary.users_disabled, 1, "{:?}", run.summary);
+    assert_eq!(
+        run.summary.members_removed,
+        groups.len() as u64,
+        "{:?}",
+        run.summary
+    );
+    assert_eq!(run.writes, groups.len() as u64 + 1, "{:?}", run.summary);
+    let dump = emulator.dump();
+    assert!(!dump.user(&upn(sam)).unwrap().active);
+    for g in groups {
+        assert!(!member_names(&dump, g).contains(&upn(sam)), "{g}");
+    }
+}
+
 async fn incremental(
     session: &mut Session,
     emulator: &RunningEmulator,
@@ -325,15 +344,12 @@ async fn directory_changes_reach_identity_center_through_incremental_passes() {
     // The sync group changed: the scope is listed (DNs and objectSids), not read in full.
     assert_eq!(left.info().directory_read, "changed", "{:?}", left.info());
     assert!(left.info().scope_listed, "{:?}", left.info());
-    assert_eq!(left.info().left_scope, 1, "{:?}", left.info());
-    assert_eq!(left.summary.users_disabled, 1, "{:?}", left.summary);
-    assert_eq!(left.summary.members_removed, 2, "{:?}", left.summary);
-    assert_eq!(left.writes, 3);
-    let dump = emulator.dump();
-    assert!(!dump.user(&upn("p033")).unwrap().active);
-    for g in [samba::SYNC_GROUP, samba::SYNC_GROUP_ALL] {
-        assert!(!member_names(&dump, g).contains(&upn("p033")), "{g}");
-    }
+    assert_left_scope(
+        &left,
+        &emulator,
+        "p033",
+        &[samba::SYNC_GROUP, samba::SYNC_GROUP_ALL],
+    );
 
     // 7b. A join through a nested group of the scope chain: p046 (out of scope, a member of
     //     aws-mixed) joins sync-nested-3 (→ -2 → -1 → aws-sync-users → aws-sync-all). It is
@@ -366,15 +382,12 @@ async fn directory_changes_reach_identity_center_through_incremental_passes() {
         dn_of("p046")
     ));
     let gone = incremental(&mut session, &emulator, &store).await;
-    assert_eq!(gone.info().left_scope, 1, "{:?}", gone.info());
-    assert_eq!(gone.summary.users_disabled, 1, "{:?}", gone.summary);
-    assert_eq!(gone.summary.members_removed, 3, "{:?}", gone.summary);
-    assert_eq!(gone.writes, 4, "{:?}", gone.summary);
-    let dump = emulator.dump();
-    assert!(!dump.user(&upn("p046")).unwrap().active);
-    for g in [samba::SYNC_GROUP, samba::SYNC_GROUP_ALL, "aws-mixed"] {
-        assert!(!member_names(&dump, g).contains(&upn("p046")), "{g}");
-    }
+    assert_left_scope(
+        &gone,
+        &emulator,
+        "p046",
+        &[samba::SYNC_GROUP, samba::SYNC_GROUP_ALL, "aws-mixed"],
+    );
 
     // 7e. A user deleted in AD (offboarding by deletion). Deleting p031 removes it from
     //     aws-sync-users and aws-sub-team without moving their uSNChanged: only its
@@ -393,15 +406,12 @@ async fn directory_changes_reach_identity_center_through_incremental_passes() {
     let deleted = incremental(&mut session, &emulator, &store).await;
     assert_eq!(deleted.info().mode, "incremental", "{:?}", deleted.info());
     assert_eq!(deleted.info().deleted_users, 1, "{:?}", deleted.info());
-    assert_eq!(deleted.info().left_scope, 1, "{:?}", deleted.info());
-    assert_eq!(deleted.summary.users_disabled, 1, "{:?}", deleted.summary);
-    assert_eq!(deleted.summary.members_removed, 3, "{:?}", deleted.summary);
-    assert_eq!(deleted.writes, 4, "{:?}", deleted.summary);
-    let dump = emulator.dump();
-    assert!(!dump.user(&upn("p031")).unwrap().active);
-    for g in [samba::SYNC_GROUP, samba::SYNC_GROUP_ALL, "aws-sub-team"] {
-        assert!(!member_names(&dump, g).contains(&upn("p031")), "{g}");
-    }
+    assert_left_scope(
+        &deleted,
+        &emulator,
+        "p031",
+        &[samba::SYNC_GROUP, samba::SYNC_GROUP_ALL, "aws-sub-team"],
+    );
 
     // 7d. An account that expires: setting accountExpires is a change (nothing to write yet),
     //     but the moment it passes changes nothing in the directory. The watermark keeps the
