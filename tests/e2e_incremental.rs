@@ -350,6 +350,10 @@ async fn directory_changes_reach_identity_center_through_incremental_passes() {
         "p033",
         &[samba::SYNC_GROUP, samba::SYNC_GROUP_ALL],
     );
+    // aws-sync-users (synced itself) and aws-sync-all (which holds it) hold the whole scope:
+    // their membership changes are the joiners and leavers, so neither is read whole from
+    // Identity Center. Two reads: p033 by externalId, and its groups.
+    assert_eq!(left.reads, 2, "{:?}", left.info());
 
     // 7b. A join through a nested group of the scope chain: p046 (out of scope, a member of
     //     aws-mixed) joins sync-nested-3 (→ -2 → -1 → aws-sync-users → aws-sync-all). It is

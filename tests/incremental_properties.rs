@@ -31,8 +31,8 @@ use scim_sync::model::{
 };
 use scim_sync::plan::incremental::{
     affected, affected_between, cut_down, groups_not_read, groups_to_look_up,
-    scope_after_user_changes, scope_may_have_moved, scope_of, users_to_plan, whole_members_unread,
-    Affected, IdcView,
+    scope_after_user_changes, scope_may_have_moved, scope_of, users_to_plan, whole_group_dns,
+    whole_members_unread, Affected, IdcView,
 };
 use scim_sync::plan::{plan, Policy};
 
@@ -70,6 +70,9 @@ struct Model {
     nested_in: [BTreeSet<usize>; TEAMS],
     /// Each user's manager (AD's `manager`, a DN), one of the first `MANAGERS` users.
     manager: [Option<usize>; USERS],
+    /// Whether the sync group is nested in group 0 in scope (which then holds the whole
+    /// scope: the change detector reports it in `scope_wide_groups`).
+    holds_sync: bool,
 }
 
 impl Model {
@@ -102,6 +105,9 @@ impl Model {
         let groups = (0..SYNCED)
             .map(|g| {
                 let mut members = self.direct[g].clone();
+                if g == 0 && self.holds_sync {
+                    members.extend(0..USERS);
+                }
                 for t in 0..TEAMS {
                     if self.nested_in[t].contains(&g) {
                         members.extend(self.team[t].iter().copied());
@@ -141,6 +147,8 @@ enum Change {
     Direct(usize, usize, bool),
     Team(usize, usize, bool),
     Manager(usize, Option<usize>),
+    /// The sync group is nested in group 0, or taken out of it (a change to group 0).
+    Nest(bool),
 }
 
 impl Change {
@@ -168,11 +176,16 @@ impl Change {
             }
             Change::SyncGroup(u, on) => {
                 m.in_sync_group[u] = on;
-                // The sync group is in the scope chain and not a group in scope itself.
+                // The sync group is in the scope chain and not a group in scope itself; it
+                // may be nested in group 0.
                 let c = ChangedGroup {
                     dn: "CN=sync,OU=AWS,DC=corp".into(),
                     object_guid: "30000000-0000-4000-8000-000000000000".into(),
-                    synced: Vec::new(),
+                    synced: if m.holds_sync {
+                        vec![group_dn(0)]
+                    } else {
+                        Vec::new()
+                    },
                     in_scope_chain: true,
                 };
                 (None, Some(c))
@@ -183,6 +196,16 @@ impl Change {
                     dn: group_dn(g),
                     object_guid: guid(g),
                     synced: vec![group_dn(g)],
+                    in_scope_chain: false,
+                };
+                (None, Some(c))
+            }
+            Change::Nest(on) => {
+                m.holds_sync = on;
+                let c = ChangedGroup {
+                    dn: group_dn(0),
+                    object_guid: guid(0),
+                    synced: vec![group_dn(0)],
                     in_scope_chain: false,
                 };
                 (None, Some(c))
@@ -209,6 +232,7 @@ fn change() -> impl Strategy<Value = Change> {
         (0..USERS, proptest::option::of(0..MANAGERS)).prop_map(|(u, m)| Change::Manager(u, m)),
         (0..SYNCED, 0..USERS, any::<bool>()).prop_map(|(g, u, on)| Change::Direct(g, u, on)),
         (0..TEAMS, 0..USERS, any::<bool>()).prop_map(|(t, u, on)| Change::Team(t, u, on)),
+        any::<bool>().prop_map(Change::Nest),
     ]
 }
 
@@ -225,16 +249,20 @@ fn model() -> impl Strategy<Value = Model> {
         proptest::array::uniform3(set_of(USERS)),
         proptest::array::uniform3(set_of(SYNCED)),
         proptest::array::uniform10(proptest::option::weighted(0.4, 0..MANAGERS)),
+        any::<bool>(),
     )
         .prop_map(
-            |(enabled, display, in_sync_group, direct, team, nested_in, manager)| Model {
-                enabled,
-                display,
-                in_sync_group,
-                direct,
-                team,
-                nested_in,
-                manager,
+            |(enabled, display, in_sync_group, direct, team, nested_in, manager, holds_sync)| {
+                Model {
+                    enabled,
+                    display,
+                    in_sync_group,
+                    direct,
+                    team,
+                    nested_in,
+                    manager,
+                    holds_sync,
+                }
             },
         )
 }
@@ -376,11 +404,7 @@ fn read_part(
         .map(|u| u.object_sid.to_uppercase())
         .collect();
     primary.extend(now.difference(before).cloned());
-    let whole: BTreeSet<String> = changes
-        .groups
-        .iter()
-        .flat_map(|g| g.synced.iter().cloned())
-        .collect();
+    let whole = whole_group_dns(changes);
     let users: BTreeSet<String> = primary
         .iter()
         .filter(|s| now.contains(*s))
@@ -518,6 +542,16 @@ fn run_steps(
             out_of_scope_groups: Vec::new(),
             deleted_users: Vec::new(),
             searched_bytes: 0,
+            // Group 0 holds the sync group, and held it before unless it changed itself.
+            scope_wide_groups: if m.holds_sync
+                && !step
+                    .iter()
+                    .any(|c| matches!(c, Change::Direct(0, _, _) | Change::Nest(_)))
+            {
+                vec![group_dn(0)]
+            } else {
+                Vec::new()
+            },
         };
 
         let (mut read, a, part) = if read_only_affected {

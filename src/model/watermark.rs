@@ -319,6 +319,11 @@ pub struct DirectoryChanges {
     /// searching from the same watermark again costs at least.
     #[serde(default)]
     pub searched_bytes: u64,
+    /// Groups in scope (DNs) that hold every sync group, and held them before the changes:
+    /// their members in scope are the scope itself, so their membership changes are exactly
+    /// the users who joined and left it, and they are not compared whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scope_wide_groups: Vec<String>,
 }
 
 impl DirectoryChanges {

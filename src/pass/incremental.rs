@@ -558,13 +558,7 @@ async fn read_part(
     // Only users in scope now are read as users (an expired account, say, may have left the
     // scope in the same pass).
     primary.retain(|u| now.contains(&u.object_sid.to_ascii_uppercase()));
-    let whole: Vec<String> = changes
-        .groups
-        .iter()
-        .flat_map(|g| g.synced.iter().cloned())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let whole: Vec<String> = incremental::whole_group_dns(changes).into_iter().collect();
     let in_scope = |sid: &str| now.contains(sid);
     let mut directory = reader
         .read_affected(&primary, &whole, &in_scope)

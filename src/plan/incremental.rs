@@ -122,14 +122,31 @@ pub fn affected_between(
         .iter()
         .map(|g| (fold(&g.dn).into_owned(), g))
         .collect();
-    for c in &changes.groups {
-        for dn in &c.synced {
-            if let Some(g) = by_dn.get(fold(dn).as_ref()) {
-                a.whole_groups.insert(g.object_guid.to_ascii_lowercase());
-            }
+    for dn in whole_group_dns(changes) {
+        if let Some(g) = by_dn.get(fold(&dn).as_ref()) {
+            a.whole_groups.insert(g.object_guid.to_ascii_lowercase());
         }
     }
     a
+}
+
+/// The DNs of the groups in scope whose whole membership is compared: each changed group in
+/// scope and each group in scope it is nested in, less the groups that hold every sync group
+/// (`scope_wide_groups`: their membership changes are the joiners and leavers, compared as
+/// primary users).
+pub fn whole_group_dns(changes: &DirectoryChanges) -> BTreeSet<String> {
+    let scope_wide: HashSet<String> = changes
+        .scope_wide_groups
+        .iter()
+        .map(|dn| fold(dn).into_owned())
+        .collect();
+    changes
+        .groups
+        .iter()
+        .flat_map(|g| g.synced.iter())
+        .filter(|dn| !scope_wide.contains(fold(dn).as_ref()))
+        .cloned()
+        .collect()
 }
 
 /// The scope now when no group of the scope chain changed, so that it moved only for the
