@@ -159,9 +159,9 @@ pub(super) async fn read_whole_groups(
     Ok(snapshot)
 }
 
-/// The entries of the users with these objectSids (uppercase), one indexed search each. A
-/// SID that finds no user is listed as skipped with that anchor: the caller knows it is in
-/// scope, so not finding it now is unknown, not gone.
+/// The entries of the users with these objectSids (uppercase), a hundred to an indexed
+/// search. A SID that finds no user is listed as skipped with that anchor: the caller knows
+/// it is in scope, so not finding it now is unknown, not gone.
 pub(super) async fn read_users_by_sid(
     reader: &mut Reader,
     settings: &LdapSettings,
@@ -173,37 +173,46 @@ pub(super) async fn read_users_by_sid(
     let mut snapshot = DirectorySnapshot::default();
     let shared = SharedStrings::default();
     let attrs = map.user_attributes();
-    for sid in sids {
-        let found = match sid_from_string(sid) {
-            Some(bytes) => {
-                *searches += 1;
-                reader
-                    .find_by_value(
-                        "read a user by objectSid",
-                        &base,
-                        map.user_filter,
-                        (map.object_sid, &bytes),
-                        &attrs,
-                    )
-                    .await?
-            }
-            None => None,
-        };
-        match found.map(|e| decode_user(&e, map, &shared)) {
-            Some(Ok(u)) => snapshot.users.push(u),
-            Some(Err(skip)) => snapshot.skipped.push(skip),
-            None => snapshot.skipped.push(SkippedEntry {
-                dn: sid.clone(),
-                anchor: Some(sid.clone()),
-                code: ReasonCode::UnreadableEntry,
-                reason: "in scope when this incremental pass listed it, but no user with this \
-                         objectSid was found when its entry was read (moved or deleted in \
-                         between); the next pass reads it again"
-                    .into(),
-                kind: EntryKind::User,
-                user_names: Vec::new(),
-            }),
+    let values: Vec<Vec<u8>> = sids.iter().filter_map(|s| sid_from_string(s)).collect();
+    let (entries, made) = reader
+        .find_each_by_value(
+            "read users by objectSid",
+            &base,
+            map.user_filter,
+            (map.object_sid, &values),
+            &attrs,
+        )
+        .await?;
+    *searches += made;
+    let mut found: HashSet<String> = HashSet::new();
+    for e in entries {
+        if let Some(sid) = e
+            .values(map.object_sid)
+            .and_then(|v| v.first())
+            .and_then(|b| sid_to_string(b))
+        {
+            found.insert(sid.to_ascii_uppercase());
         }
+        match decode_user(&e, map, &shared) {
+            Ok(u) => snapshot.users.push(u),
+            Err(skip) => snapshot.skipped.push(skip),
+        }
+    }
+    for sid in sids
+        .iter()
+        .filter(|s| !found.contains(&s.to_ascii_uppercase()))
+    {
+        snapshot.skipped.push(SkippedEntry {
+            dn: sid.clone(),
+            anchor: Some(sid.clone()),
+            code: ReasonCode::UnreadableEntry,
+            reason: "in scope when this incremental pass listed it, but no user with this \
+                     objectSid was found when its entry was read (moved or deleted in \
+                     between); the next pass reads it again"
+                .into(),
+            kind: EntryKind::User,
+            user_names: Vec::new(),
+        });
     }
     Ok(snapshot)
 }
@@ -253,24 +262,23 @@ pub(super) async fn read_synced_groups_by_guid(
     let synced = SyncedGroups::of(scope);
     let attrs = map.group_attributes();
     let mut snapshot = DirectorySnapshot::default();
-    for guid in guids {
-        let Some(bytes) = guid_from_string(guid) else {
-            continue; // not an objectGUID: not a group this directory provisioned
-        };
-        *searches += 1;
-        let found = reader
-            .find_by_value(
-                "read a group by objectGUID",
-                &base,
-                map.group_filter,
-                (map.object_guid, &bytes),
-                &attrs,
-            )
-            .await?;
-        match found.map(|e| decode_group(&e, map)) {
-            Some(Ok(g)) if synced.holds(&g.dn, &g.name) => snapshot.groups.push(g),
-            Some(Ok(_)) | None => {}
-            Some(Err(skip)) => snapshot.skipped.push(skip),
+    // A value that is not an objectGUID is not a group this directory provisioned.
+    let values: Vec<Vec<u8>> = guids.iter().filter_map(|g| guid_from_string(g)).collect();
+    let (entries, made) = reader
+        .find_each_by_value(
+            "read groups by objectGUID",
+            &base,
+            map.group_filter,
+            (map.object_guid, &values),
+            &attrs,
+        )
+        .await?;
+    *searches += made;
+    for e in entries {
+        match decode_group(&e, map) {
+            Ok(g) if synced.holds(&g.dn, &g.name) => snapshot.groups.push(g),
+            Ok(_) => {}
+            Err(skip) => snapshot.skipped.push(skip),
         }
     }
     Ok(snapshot)

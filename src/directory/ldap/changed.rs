@@ -3,8 +3,8 @@
 //! directory.
 //!
 //! The caller knows which of them are in scope now (the change detector placed each changed
-//! user in or out of the sync group's chain; a listed scope names who joined). Each is read
-//! by DN, and the groups that hold it at any depth are found by walking up `memberOf` (a
+//! user in or out of the sync group's chain; a listed scope names who joined). They are read
+//! by objectSid, a hundred to a search, and the groups that hold it at any depth are found by walking up `memberOf` (a
 //! back link AD keeps on users and groups alike) from its direct groups and its primary
 //! group, one base read per group, each group read once per pass. (AD's in-chain rule on
 //! `member` would answer in one search, but Samba evaluates it against every group under
@@ -24,11 +24,12 @@ use crate::model::{
 };
 
 use super::super::dn::dn_key;
+use super::super::entry::RawEntry;
 use super::super::entry::{decode_group, decode_user};
 use super::super::error::DirectoryError;
 use super::super::mapping::AttributeMap;
 use super::super::scope::{primary_group_sid, SyncedGroups};
-use super::super::sid::sid_from_string;
+use super::super::sid::{sid_from_string, sid_to_string};
 use super::search::Reader;
 use super::walk_up::WalkUp;
 use super::{read_domain_sids, search_base};
@@ -52,12 +53,9 @@ pub(super) async fn read_changed_users(
     let mut user_attrs = map.user_attributes();
     user_attrs.push(map.member_of);
     let shared = SharedStrings::default();
+    let mut entries = read_by_sid(reader, &base, map, changed, &user_attrs, searches).await?;
     for c in changed {
-        *searches += 1;
-        let entry = reader
-            .read_entry("read a changed user", &c.dn, map.user_filter, &user_attrs)
-            .await?;
-        let Some(e) = entry else {
+        let Some(e) = entries.remove(&c.object_sid.to_ascii_uppercase()) else {
             // Moved or deleted since the detector saw it: unknown, not gone.
             snapshot.skipped.push(SkippedEntry {
                 dn: c.dn.clone(),
@@ -144,6 +142,42 @@ pub(super) async fn read_changed_users(
     *searches += bases.len() as u64;
     snapshot.domain_sids = read_domain_sids(reader, &bases, map).await?;
     Ok(snapshot)
+}
+
+/// The entries of `users` by objectSid (uppercase), a hundred to a search: found wherever
+/// they are under `base` now (one moved within it since the detector saw it is still read).
+async fn read_by_sid(
+    reader: &mut Reader,
+    base: &str,
+    map: &AttributeMap,
+    users: &[ChangedUser],
+    attrs: &[&str],
+    searches: &mut u64,
+) -> Result<HashMap<String, RawEntry>, DirectoryError> {
+    let values: Vec<Vec<u8>> = users
+        .iter()
+        .filter_map(|u| sid_from_string(&u.object_sid))
+        .collect();
+    let (entries, made) = reader
+        .find_each_by_value(
+            "read changed users by objectSid",
+            base,
+            map.user_filter,
+            (map.object_sid, &values),
+            attrs,
+        )
+        .await?;
+    *searches += made;
+    Ok(entries
+        .into_iter()
+        .filter_map(|e| {
+            let sid = e
+                .values(map.object_sid)
+                .and_then(|v| v.first())
+                .and_then(|b| sid_to_string(b))?;
+            Some((sid.to_ascii_uppercase(), e))
+        })
+        .collect())
 }
 
 /// The DN of the group whose objectSid is `sid` (a user's primary group), searched once per
