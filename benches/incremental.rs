@@ -9,8 +9,10 @@
 //!
 //! Scopes (`BENCH_INCR_SCOPES`, comma-separated; default `45,3045,1k:1000,10k:10000`): `45`
 //! (`aws-sync-users`) and `3045` (`aws-sync-all`) of the fixture, and `LABEL:USERS`, a bench
-//! directory of USERS users in USERS/10 groups that `scripts/bench-ldif.py` writes, loaded
-//! into the DC with `ldapmodify -a` first (10k users: about two minutes; 100k: about 20).
+//! directory of USERS users in USERS/10 groups that `scripts/bench-ldif.py` writes
+//! (`LABEL:USERS:GROUPS` sets the groups), loaded into the DC with `ldapmodify -a` first (10k
+//! users: about two minutes; 100k users in 1000 groups, `100k:100000:1000`: see
+//! docs/performance.md).
 //! `BENCH_INCR_ADDR` moves the DC off 127.0.0.61.
 #![allow(
     clippy::unwrap_used,
@@ -107,10 +109,11 @@ fn bench_scope(spec: &str) -> BenchScope {
 }
 
 /// Loads a bench directory (`scripts/bench-ldif.py LABEL USERS`) into the DC.
-fn load_bench_directory(dc: &samba::SambaDc, label: &str, users: &str) {
+fn load_bench_directory(dc: &samba::SambaDc, label: &str, sizes: &str) {
     let t0 = Instant::now();
+    let (users, groups) = sizes.split_once(':').unwrap_or((sizes, ""));
     let script = format!(
-        "set -o pipefail; python3 '{}/scripts/bench-ldif.py' '{label}' '{users}' | \
+        "set -o pipefail; python3 '{}/scripts/bench-ldif.py' '{label}' '{users}' {groups} | \
          ldapmodify -x -H '{}' -D '{}' -w '{}' -a > /dev/null",
         env!("CARGO_MANIFEST_DIR"),
         dc.ldap_url(),
@@ -213,8 +216,8 @@ async fn main() {
     let dc = samba::SambaDc::start(&addr);
     for spec in specs.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let scope = bench_scope(spec);
-        if let Some((label, users)) = spec.split_once(':') {
-            load_bench_directory(&dc, label, users);
+        if let Some((label, sizes)) = spec.split_once(':') {
+            load_bench_directory(&dc, label, sizes);
         }
         let label = scope.label.as_str();
         let emulator = Emulator::start(EmulatorConfig {

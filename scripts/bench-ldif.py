@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Prints a benchmark directory as LDIF for `ldapmodify -a` into the Samba AD fixture.
 
-    scripts/bench-ldif.py LABEL USERS
+    scripts/bench-ldif.py LABEL USERS [GROUPS]
 
 Creates OU=BenchLABEL with USERS password-less users (userAccountControl 544, enabled; a
 password costs ~16 ms of hashing each, these ~3 ms) in OU=Users, the sync group
 benchLABEL-sync (OU=Sync, outside the group search base) holding all of them, and USERS/10
 groups benchLABEL-gNNNNN in OU=Groups, each with 50 to 150 members (about 10 memberships per
-user), the shape benches/pass.rs generates for the in-process passes. Scope for the bench:
+user), the shape benches/pass.rs generates for the in-process passes. GROUPS (default
+USERS/10) sets how many groups there are: 100k users with the default make a million
+memberships, whose loading into Samba takes hours on 2 cores; 1000 groups keep ~1 membership
+per user. Scope for the bench:
 sync group benchLABEL-sync, prefix benchLABEL-g, search base OU=Groups,OU=BenchLABEL,<base>.
 """
 import sys
@@ -18,7 +21,7 @@ BASE = "DC=example,DC=test"
 def main() -> None:
     label = sys.argv[1]
     users = int(sys.argv[2])
-    groups = max(1, users // 10)
+    groups = int(sys.argv[3]) if len(sys.argv) > 3 else max(1, users // 10)
     w = sys.stdout.write
     root = f"OU=Bench{label},{BASE}"
     for ou in (root, f"OU=Users,{root}", f"OU=Sync,{root}", f"OU=Groups,{root}"):
