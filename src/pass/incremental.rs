@@ -905,3 +905,51 @@ async fn find_groups(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mark(users: u32) -> Watermark {
+        let sids: Vec<String> = (0..users)
+            .map(|r| format!("S-1-5-21-1-2-3-{}", 1000 + r * 3))
+            .collect();
+        Watermark {
+            dns_host_name: "dc1.corp.example".into(),
+            invocation_id: "00000000-0000-0000-0000-000000000001".into(),
+            usn: 100,
+            taken_at: 1_000,
+            settings_fingerprint: "f".into(),
+            scope: ScopeSet::from_sids(sids.iter().map(String::as_str)),
+            counts: None,
+            next_expiry: Some(5_000),
+        }
+    }
+
+    fn dc(usn: u64) -> DcState {
+        DcState {
+            dns_host_name: "dc1.corp.example".into(),
+            invocation_id: "00000000-0000-0000-0000-000000000001".into(),
+            highest_committed_usn: usn,
+            tombstone_lifetime_days: 180,
+        }
+    }
+
+    #[test]
+    fn an_idle_pass_moves_its_watermark_only_when_rereading_costs_more_than_writing() {
+        let m = mark(2_000);
+        let record = serde_json::to_vec(&m).map_or(0, |v| v.len() as u64);
+        let searched = |bytes| DirectoryChanges {
+            searched_bytes: bytes,
+            ..DirectoryChanges::default()
+        };
+        assert!(moved_idle_mark(&m, &dc(150), &searched(record), 2_000).is_none());
+        let moved = moved_idle_mark(&m, &dc(150), &searched(record + 1), 2_000)
+            .expect("more bytes searched than the record holds");
+        assert_eq!((moved.usn, moved.taken_at), (150, 2_000));
+        assert_eq!(moved.scope, m.scope, "nothing in scope changed");
+        assert_eq!(moved.next_expiry, m.next_expiry);
+        // No USN committed: nothing to move past.
+        assert!(moved_idle_mark(&m, &dc(100), &searched(u64::MAX), 2_000).is_none());
+    }
+}
