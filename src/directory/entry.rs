@@ -31,6 +31,23 @@ impl RawEntry {
         (self.dn.len() + values) as u64
     }
 
+    /// The first value of `name`, as raw bytes.
+    pub fn first(&self, name: &str) -> Option<&[u8]> {
+        self.values(name)?.first().map(Vec::as_slice)
+    }
+
+    /// The first value of a binary SID attribute (`objectSid`) as `S-1-…`; `None` when it is
+    /// absent or malformed.
+    pub fn sid(&self, name: &str) -> Option<String> {
+        self.first(name).and_then(sid_to_string)
+    }
+
+    /// The first value of a binary GUID attribute (`objectGUID`) in its canonical form;
+    /// `None` when it is absent or malformed.
+    pub fn guid(&self, name: &str) -> Option<String> {
+        self.first(name).and_then(guid_to_string)
+    }
+
     /// All values of `name` (case-insensitive, exact description, no options).
     pub fn values(&self, name: &str) -> Option<&[Vec<u8>]> {
         self.attrs

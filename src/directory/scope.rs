@@ -198,7 +198,7 @@ pub(crate) fn primary_group_sid(
     map: &super::mapping::AttributeMap,
 ) -> Option<String> {
     let rid = super::entry::primary_group_rid(e, map)?;
-    let sid = super::sid::sid_to_string(e.values(map.object_sid)?.first()?)?;
+    let sid = e.sid(map.object_sid)?;
     let (domain, _) = sid.rsplit_once('-')?;
     Some(format!("{domain}-{rid}").to_ascii_uppercase())
 }

@@ -29,7 +29,7 @@ use super::super::entry::{decode_group, decode_user};
 use super::super::error::DirectoryError;
 use super::super::mapping::AttributeMap;
 use super::super::scope::SyncedGroups;
-use super::super::sid::{guid_from_string, sid_from_string, sid_to_string};
+use super::super::sid::{guid_from_string, sid_from_string};
 use super::rules::resolve_sync_groups;
 use super::search::Reader;
 use super::{each_member_entry, search_base, MemberSearch};
@@ -69,11 +69,7 @@ pub(super) async fn read_scope(
             map,
         },
         &mut HashMap::new(),
-        |e| match e
-            .values(map.object_sid)
-            .and_then(|v| v.first())
-            .and_then(|b| sid_to_string(b))
-        {
+        |e| match e.sid(map.object_sid) {
             Some(sid) => members.push(ChangedUser {
                 dn: e.dn,
                 object_sid: sid.to_ascii_uppercase(),
@@ -140,11 +136,7 @@ pub(super) async fn read_whole_groups(
             },
             &mut HashMap::new(),
             |e| {
-                let sid = e
-                    .values(map.object_sid)
-                    .and_then(|v| v.first())
-                    .and_then(|b| sid_to_string(b))
-                    .map(|s| s.to_ascii_uppercase());
+                let sid = e.sid(map.object_sid).map(|s| s.to_ascii_uppercase());
                 if let Some(sid) = sid.filter(|s| in_scope(s)) {
                     member_sids.push(Arc::from(sid));
                 }
@@ -186,11 +178,7 @@ pub(super) async fn read_users_by_sid(
     *searches += made;
     let mut found: HashSet<String> = HashSet::new();
     for e in entries {
-        if let Some(sid) = e
-            .values(map.object_sid)
-            .and_then(|v| v.first())
-            .and_then(|b| sid_to_string(b))
-        {
+        if let Some(sid) = e.sid(map.object_sid) {
             found.insert(sid.to_ascii_uppercase());
         }
         match decode_user(&e, map, &shared) {

@@ -29,7 +29,7 @@ use super::super::entry::{decode_group, decode_user};
 use super::super::error::DirectoryError;
 use super::super::mapping::AttributeMap;
 use super::super::scope::{primary_group_sid, SyncedGroups};
-use super::super::sid::{sid_from_string, sid_to_string};
+use super::super::sid::sid_from_string;
 use super::search::Reader;
 use super::walk_up::WalkUp;
 use super::{read_domain_sids, search_base};
@@ -171,10 +171,7 @@ async fn read_by_sid(
     Ok(entries
         .into_iter()
         .filter_map(|e| {
-            let sid = e
-                .values(map.object_sid)
-                .and_then(|v| v.first())
-                .and_then(|b| sid_to_string(b))?;
+            let sid = e.sid(map.object_sid)?;
             Some((sid.to_ascii_uppercase(), e))
         })
         .collect())

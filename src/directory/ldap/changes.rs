@@ -29,7 +29,6 @@ use super::super::error::DirectoryError;
 use super::super::filter_escape::filter_value;
 use super::super::mapping::AttributeMap;
 use super::super::scope::{primary_group_sid, SyncedGroups};
-use super::super::sid::{guid_to_string, sid_to_string};
 use super::deleted::{read_tombstones, Tombstones};
 use super::metadata::{only_ignorable_since, CHURN_ATTRIBUTES};
 use super::search::Reader;
@@ -262,9 +261,7 @@ async fn read_dc_state(
         .await?;
     let invocation_id = ntds
         .as_ref()
-        .and_then(|e| e.values("invocationId"))
-        .and_then(|v| v.first())
-        .and_then(|b| guid_to_string(b))
+        .and_then(|e| e.guid("invocationId"))
         .ok_or_else(|| missing("invocationId on the DC's NTDS Settings object"))?;
     let mut tombstone_lifetime_days = DEFAULT_TOMBSTONE_DAYS;
     if let Some(config) = text("configurationNamingContext") {
@@ -403,11 +400,7 @@ async fn read_changes(
         chain.insert(dn_key(&head_dn));
         for e in head_entry.iter().chain(&nested) {
             chain.insert(dn_key(&e.dn));
-            if let Some(sid) = e
-                .values(map.object_sid)
-                .and_then(|v| v.first())
-                .and_then(|b| sid_to_string(b))
-            {
+            if let Some(sid) = e.sid(map.object_sid) {
                 chain_sids.insert(sid.to_ascii_uppercase());
             }
         }
@@ -421,11 +414,7 @@ async fn read_changes(
     // e.g. a new primaryGroupID).
     let mut outside = Vec::new();
     for e in users {
-        let Some(sid) = e
-            .values(map.object_sid)
-            .and_then(|v| v.first())
-            .and_then(|b| sid_to_string(b))
-        else {
+        let Some(sid) = e.sid(map.object_sid) else {
             continue;
         };
         let by_member = e
@@ -439,10 +428,7 @@ async fn read_changes(
             .ok()
             .flatten()
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let metadata = e
-            .values("replPropertyMetaData")
-            .and_then(|v| v.first())
-            .map(Vec::as_slice);
+        let metadata = e.first("replPropertyMetaData");
         let only_churn = only_ignorable_since(metadata, usn, usn_changed, &ignorable);
         if !(by_member || by_primary) {
             if !only_churn {
@@ -486,11 +472,7 @@ async fn read_changes(
     );
     let changed_keys: HashSet<String> = groups.iter().map(|e| dn_key(&e.dn)).collect();
     for e in groups {
-        let Some(guid) = e
-            .values(map.object_guid)
-            .and_then(|v| v.first())
-            .and_then(|b| guid_to_string(b))
-        else {
+        let Some(guid) = e.guid(map.object_guid) else {
             continue;
         };
         let name = e.text(map.group_name).ok().flatten();

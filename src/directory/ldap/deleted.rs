@@ -12,7 +12,6 @@
 
 use super::super::error::DirectoryError;
 use super::super::mapping::AttributeMap;
-use super::super::sid::{guid_to_string, sid_to_string};
 use super::search::Reader;
 
 /// The well-known GUID of a naming context's Deleted Objects container
@@ -74,16 +73,12 @@ pub(super) async fn read_tombstones(
             .iter()
             .any(|c| c.eq_ignore_ascii_case("group"));
         if is_group {
-            if let Some(g) = first(&e, map.object_guid).and_then(guid_to_string) {
+            if let Some(g) = e.guid(map.object_guid) {
                 found.groups.push(g.to_ascii_lowercase());
             }
-        } else if let Some(s) = first(&e, map.object_sid).and_then(sid_to_string) {
+        } else if let Some(s) = e.sid(map.object_sid) {
             found.users.push(s.to_ascii_uppercase());
         }
     }
     Ok(found)
-}
-
-fn first<'a>(e: &'a super::super::entry::RawEntry, attr: &str) -> Option<&'a [u8]> {
-    e.values(attr).and_then(|v| v.first()).map(Vec::as_slice)
 }

@@ -16,7 +16,6 @@ use crate::model::ChangedUser;
 use super::super::entry::{filetime_expiry, FILETIME_UNIX_OFFSET_SECONDS};
 use super::super::error::DirectoryError;
 use super::super::mapping::AttributeMap;
-use super::super::sid::sid_to_string;
 use super::search::Reader;
 use super::search_base;
 
@@ -61,10 +60,7 @@ pub(super) async fn read_expiries(
         .await?;
     let mut out = Expiries::default();
     for e in entries {
-        let sid = e
-            .values(map.object_sid)
-            .and_then(|v| v.first())
-            .and_then(|b| sid_to_string(b));
+        let sid = e.sid(map.object_sid);
         let at = e
             .text(map.account_expires)
             .ok()

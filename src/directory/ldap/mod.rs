@@ -32,7 +32,6 @@ use super::error::DirectoryError;
 use super::filter_escape::filter_value;
 use super::mapping::AttributeMap;
 use super::scope::{assemble, primary_group_sid, validate_scope, GroupCandidate, MembershipGraph};
-use super::sid::sid_to_string;
 
 pub(crate) use search::Reader;
 
@@ -214,11 +213,7 @@ pub(super) async fn read_domain_sids(
                 &[map.object_sid],
             )
             .await?;
-        let sid = entry
-            .as_ref()
-            .and_then(|e| e.values(map.object_sid))
-            .and_then(|v| v.first())
-            .and_then(|b| sid_to_string(b));
+        let sid = entry.as_ref().and_then(|e| e.sid(map.object_sid));
         sids.extend(sid);
     }
     Ok(sids)
@@ -398,11 +393,7 @@ pub(super) async fn each_member_entry(
             )
             .await?;
         for e in head_entry.iter().chain(&nested) {
-            if let Some(sid) = e
-                .values(map.object_sid)
-                .and_then(|v| v.first())
-                .and_then(|b| sid_to_string(b))
-            {
+            if let Some(sid) = e.sid(map.object_sid) {
                 let sid = sid.to_ascii_uppercase();
                 group_dn_by_sid.insert(sid.clone(), e.dn.clone());
                 closure_sids.insert(sid);
@@ -543,11 +534,7 @@ async fn expand_nested_groups(
         else {
             continue; // deleted since it was listed
         };
-        if let Some(sid) = e
-            .values(map.object_sid)
-            .and_then(|v| v.first())
-            .and_then(|b| sid_to_string(b))
-        {
+        if let Some(sid) = e.sid(map.object_sid) {
             group_dn_by_sid.insert(sid.to_ascii_uppercase(), dn.clone());
         }
         match member_dns(reader, &e, map, window).await? {

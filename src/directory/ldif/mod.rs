@@ -29,7 +29,6 @@ use super::scope::{
     primary_group_sid, sorted_exclusions, unreadable_nesting, validate_scope, GroupCandidate,
     MembershipGraph,
 };
-use super::sid::sid_to_string;
 use crate::model::settings::Scope;
 use records::{RecordError, Records};
 
@@ -228,11 +227,7 @@ fn read_links(
         }
         if classes.is_group(&e) {
             let id = links.graph.touch(&e.dn);
-            if let Some(sid) = e
-                .values(map.object_sid)
-                .and_then(|v| v.first())
-                .and_then(|b| sid_to_string(b))
-            {
+            if let Some(sid) = e.sid(map.object_sid) {
                 group_by_sid.insert(sid.to_ascii_uppercase(), id);
             }
             let (members, complete) = ranged_values(&e, map.member);
@@ -492,9 +487,7 @@ fn domain_entry_sid(e: &RawEntry, map: &AttributeMap) -> Option<String> {
     if domain_head(&e.dn).is_none_or(|head| dn_key(&head) != dn_key(&e.dn)) {
         return None;
     }
-    e.values(map.object_sid)
-        .and_then(|v| v.first())
-        .and_then(|b| sid_to_string(b))
+    e.sid(map.object_sid)
 }
 
 /// A group's name as the scope rules compare it, even when the entry cannot be decoded:
