@@ -29,7 +29,8 @@ use super::super::entry::{decode_group, decode_user};
 use super::super::error::DirectoryError;
 use super::super::mapping::AttributeMap;
 use super::super::scope::SyncedGroups;
-use super::super::sid::{guid_from_string, sid_from_string};
+use super::super::sid::guid_from_string;
+use super::changed::users_by_sid;
 use super::rules::resolve_sync_groups;
 use super::search::Reader;
 use super::{each_member_entry, search_base, MemberSearch};
@@ -165,42 +166,32 @@ pub(super) async fn read_users_by_sid(
     let mut snapshot = DirectorySnapshot::default();
     let shared = SharedStrings::default();
     let attrs = map.user_attributes();
-    let values: Vec<Vec<u8>> = sids.iter().filter_map(|s| sid_from_string(s)).collect();
-    let (entries, made) = reader
-        .find_each_by_value(
-            "read users by objectSid",
-            &base,
-            map.user_filter,
-            (map.object_sid, &values),
-            &attrs,
-        )
-        .await?;
-    *searches += made;
-    let mut found: HashSet<String> = HashSet::new();
-    for e in entries {
-        if let Some(sid) = e.sid(map.object_sid) {
-            found.insert(sid.to_ascii_uppercase());
+    let mut entries = users_by_sid(
+        reader,
+        ("read users by objectSid", &base),
+        map,
+        sids.iter().map(String::as_str),
+        &attrs,
+        searches,
+    )
+    .await?;
+    for sid in sids {
+        let found = entries.remove(&sid.to_ascii_uppercase());
+        match found.map(|e| decode_user(&e, map, &shared)) {
+            Some(Ok(u)) => snapshot.users.push(u),
+            Some(Err(skip)) => snapshot.skipped.push(skip),
+            None => snapshot.skipped.push(SkippedEntry {
+                dn: sid.clone(),
+                anchor: Some(sid.clone()),
+                code: ReasonCode::UnreadableEntry,
+                reason: "in scope when this incremental pass listed it, but no user with this \
+                         objectSid was found when its entry was read (moved or deleted in \
+                         between); the next pass reads it again"
+                    .into(),
+                kind: EntryKind::User,
+                user_names: Vec::new(),
+            }),
         }
-        match decode_user(&e, map, &shared) {
-            Ok(u) => snapshot.users.push(u),
-            Err(skip) => snapshot.skipped.push(skip),
-        }
-    }
-    for sid in sids
-        .iter()
-        .filter(|s| !found.contains(&s.to_ascii_uppercase()))
-    {
-        snapshot.skipped.push(SkippedEntry {
-            dn: sid.clone(),
-            anchor: Some(sid.clone()),
-            code: ReasonCode::UnreadableEntry,
-            reason: "in scope when this incremental pass listed it, but no user with this \
-                     objectSid was found when its entry was read (moved or deleted in \
-                     between); the next pass reads it again"
-                .into(),
-            kind: EntryKind::User,
-            user_names: Vec::new(),
-        });
     }
     Ok(snapshot)
 }
@@ -252,16 +243,15 @@ pub(super) async fn read_synced_groups_by_guid(
     let mut snapshot = DirectorySnapshot::default();
     // A value that is not an objectGUID is not a group this directory provisioned.
     let values: Vec<Vec<u8>> = guids.iter().filter_map(|g| guid_from_string(g)).collect();
-    let (entries, made) = reader
+    let entries = reader
         .find_each_by_value(
-            "read groups by objectGUID",
-            &base,
+            ("read groups by objectGUID", &base),
             map.group_filter,
             (map.object_guid, &values),
             &attrs,
+            searches,
         )
         .await?;
-    *searches += made;
     for e in entries {
         match decode_group(&e, map) {
             Ok(g) if synced.holds(&g.dn, &g.name) => snapshot.groups.push(g),

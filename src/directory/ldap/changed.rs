@@ -53,7 +53,15 @@ pub(super) async fn read_changed_users(
     let mut user_attrs = map.user_attributes();
     user_attrs.push(map.member_of);
     let shared = SharedStrings::default();
-    let mut entries = read_by_sid(reader, &base, map, changed, &user_attrs, searches).await?;
+    let mut entries = users_by_sid(
+        reader,
+        ("read changed users by objectSid", &base),
+        map,
+        changed.iter().map(|c| c.object_sid.as_str()),
+        &user_attrs,
+        searches,
+    )
+    .await?;
     for c in changed {
         let Some(e) = entries.remove(&c.object_sid.to_ascii_uppercase()) else {
             // Moved or deleted since the detector saw it: unknown, not gone.
@@ -144,36 +152,30 @@ pub(super) async fn read_changed_users(
     Ok(snapshot)
 }
 
-/// The entries of `users` by objectSid (uppercase), a hundred to a search: found wherever
-/// they are under `base` now (one moved within it since the detector saw it is still read).
-async fn read_by_sid(
+/// The entries of the users with these objectSids, by objectSid (uppercase), a hundred to a
+/// search: found wherever they are under `base` now (one moved within it since the detector
+/// saw it is still read). Shared with `affected.rs`.
+pub(super) async fn users_by_sid<'s>(
     reader: &mut Reader,
-    base: &str,
+    (operation, base): (&str, &str),
     map: &AttributeMap,
-    users: &[ChangedUser],
+    sids: impl IntoIterator<Item = &'s str>,
     attrs: &[&str],
     searches: &mut u64,
 ) -> Result<HashMap<String, RawEntry>, DirectoryError> {
-    let values: Vec<Vec<u8>> = users
-        .iter()
-        .filter_map(|u| sid_from_string(&u.object_sid))
-        .collect();
-    let (entries, made) = reader
+    let values: Vec<Vec<u8>> = sids.into_iter().filter_map(sid_from_string).collect();
+    let entries = reader
         .find_each_by_value(
-            "read changed users by objectSid",
-            base,
+            (operation, base),
             map.user_filter,
             (map.object_sid, &values),
             attrs,
+            searches,
         )
         .await?;
-    *searches += made;
     Ok(entries
         .into_iter()
-        .filter_map(|e| {
-            let sid = e.sid(map.object_sid)?;
-            Some((sid.to_ascii_uppercase(), e))
-        })
+        .filter_map(|e| Some((e.sid(map.object_sid)?.to_ascii_uppercase(), e)))
         .collect())
 }
 
@@ -192,17 +194,16 @@ async fn primary_group_dn(
     }
     let mut dn = None;
     if let Some(bytes) = sid_from_string(sid) {
-        *searches += 1;
-        dn = reader
-            .find_by_value(
-                "find a changed user's primary group",
-                base,
+        let found = reader
+            .find_each_by_value(
+                ("find a changed user's primary group", base),
                 map.group_filter,
-                (map.object_sid, &bytes),
+                (map.object_sid, &[bytes]),
                 &["1.1"],
+                searches,
             )
-            .await?
-            .map(|e| e.dn);
+            .await?;
+        dn = found.into_iter().next().map(|e| e.dn);
     }
     known.insert(sid.to_string(), dn.clone());
     Ok(dn)

@@ -37,13 +37,8 @@ impl Reader {
         filter: &str,
         attrs: &[&str],
     ) -> Result<Vec<RawEntry>, DirectoryError> {
-        let mut out = Vec::new();
-        self.search_each(operation, base, scope, filter, attrs, |e| {
-            out.push(e);
-            Ok(())
-        })
-        .await?;
-        Ok(out)
+        self.collect_with(operation, (base, scope, filter), attrs, None)
+            .await
     }
 
     /// [`Self::search_paged`], handing each entry to `each` as its page arrives: 100k users
@@ -76,17 +71,28 @@ impl Reader {
             crit: false,
             val: None,
         };
-        let mut out = Vec::new();
-        self.search_each_with(
+        self.collect_with(
             operation,
             (base, LdapScope::OneLevel, filter),
             attrs,
             Some(show_deleted),
-            |e| {
-                out.push(e);
-                Ok(())
-            },
         )
+        .await
+    }
+
+    /// Every entry of a search with `extra` beside the paging control, collected.
+    async fn collect_with(
+        &mut self,
+        operation: &str,
+        search: (&str, LdapScope, &str),
+        attrs: &[&str],
+        extra: Option<RawControl>,
+    ) -> Result<Vec<RawEntry>, DirectoryError> {
+        let mut out = Vec::new();
+        self.search_each_with(operation, search, attrs, extra, |e| {
+            out.push(e);
+            Ok(())
+        })
         .await?;
         Ok(out)
     }
@@ -208,51 +214,32 @@ impl Reader {
 }
 
 impl Reader {
-    /// The first entry under `base` matching `object_filter` whose `attr` holds exactly
-    /// `value` (a binary anchor: an objectSid, an objectGUID), searched as an escaped
-    /// equality filter; `None` when there is none.
-    pub async fn find_by_value(
-        &mut self,
-        operation: &str,
-        base: &str,
-        object_filter: &str,
-        (attr, value): (&str, &[u8]),
-        attrs: &[&str],
-    ) -> Result<Option<RawEntry>, DirectoryError> {
-        let filter = format!("(&{object_filter}({attr}={}))", filter_bytes(value));
-        let found = self
-            .search_paged(operation, base, LdapScope::Subtree, &filter, attrs)
-            .await?;
-        Ok(found.into_iter().next())
-    }
-
     /// The entries under `base` matching `object_filter` whose `attr` holds one of `values`
     /// (binary anchors), [`VALUES_PER_SEARCH`] to a search as one OR filter: a round trip
     /// per hundred entries, not per entry (an on-premises DC is often tens of milliseconds
-    /// away from the Lambda). Returns the entries and the number of searches made.
+    /// away from the Lambda). Counts each search in `searches`.
     pub async fn find_each_by_value(
         &mut self,
-        operation: &str,
-        base: &str,
+        (operation, base): (&str, &str),
         object_filter: &str,
         (attr, values): (&str, &[Vec<u8>]),
         attrs: &[&str],
-    ) -> Result<(Vec<RawEntry>, u64), DirectoryError> {
+        searches: &mut u64,
+    ) -> Result<Vec<RawEntry>, DirectoryError> {
         let mut found = Vec::new();
-        let mut searches = 0;
         for chunk in values.chunks(VALUES_PER_SEARCH) {
             let any_of: String = chunk
                 .iter()
                 .map(|v| format!("({attr}={})", filter_bytes(v)))
                 .collect();
             let filter = format!("(&{object_filter}(|{any_of}))");
-            searches += 1;
+            *searches += 1;
             found.extend(
                 self.search_paged(operation, base, LdapScope::Subtree, &filter, attrs)
                     .await?,
             );
         }
-        Ok((found, searches))
+        Ok(found)
     }
 }
 
