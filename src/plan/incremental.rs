@@ -227,10 +227,7 @@ pub fn whole_members_unread(
 ) -> Vec<String> {
     let known = in_scope_sids(directory);
     let mut missing: BTreeSet<String> = BTreeSet::new();
-    for g in whole_groups_of(directory, affected) {
-        let x = g.object_guid.to_ascii_lowercase();
-        let here = upper_sids(&g.member_sids);
-        let there = member_external_ids(view.whole_members.get(&x));
+    for (here, there) in sides_of_whole_groups(directory, affected, view) {
         missing.extend(
             here.symmetric_difference(&there)
                 .filter(|s| now.contains(*s) && !known.contains(*s))
@@ -240,29 +237,37 @@ pub fn whole_members_unread(
     missing.into_iter().collect()
 }
 
-/// The directory's groups that are compared whole.
-fn whole_groups_of<'a>(
+/// For each of the directory's groups compared whole: its members here (uppercase
+/// objectSids) and its Identity Center members' externalIds (uppercase; none when they were
+/// not read).
+fn sides_of_whole_groups<'a>(
     directory: &'a DirectorySnapshot,
     affected: &'a Affected,
-) -> impl Iterator<Item = &'a DirectoryGroup> {
-    directory.groups.iter().filter(|g| {
-        affected
-            .whole_groups
-            .contains(&g.object_guid.to_ascii_lowercase())
-    })
-}
-
-fn upper_sids(sids: &[Arc<str>]) -> HashSet<String> {
-    sids.iter().map(|s| s.to_ascii_uppercase()).collect()
-}
-
-/// The externalIds (uppercase) of Identity Center members; none when they were not read.
-fn member_external_ids(members: Option<&Vec<IdcUser>>) -> HashSet<String> {
-    members
-        .into_iter()
-        .flatten()
-        .filter_map(|u| u.external_id.as_ref().map(|x| x.to_ascii_uppercase()))
-        .collect()
+    view: &'a IdcView,
+) -> impl Iterator<Item = (HashSet<String>, HashSet<String>)> + 'a {
+    directory
+        .groups
+        .iter()
+        .filter(|g| {
+            affected
+                .whole_groups
+                .contains(&g.object_guid.to_ascii_lowercase())
+        })
+        .map(|g| {
+            let here = g
+                .member_sids
+                .iter()
+                .map(|s| s.to_ascii_uppercase())
+                .collect();
+            let there = view
+                .whole_members
+                .get(&g.object_guid.to_ascii_lowercase())
+                .into_iter()
+                .flatten()
+                .filter_map(|u| u.external_id.as_ref().map(|x| x.to_ascii_uppercase()))
+                .collect();
+            (here, there)
+        })
 }
 
 /// The members of the groups compared whole that are on both sides and whose entries were
@@ -275,12 +280,9 @@ fn unread_common_members(
 ) -> HashSet<String> {
     let known = in_scope_sids(directory);
     let mut common = HashSet::new();
-    for g in whole_groups_of(directory, affected) {
-        let there =
-            member_external_ids(view.whole_members.get(&g.object_guid.to_ascii_lowercase()));
+    for (here, there) in sides_of_whole_groups(directory, affected, view) {
         common.extend(
-            upper_sids(&g.member_sids)
-                .into_iter()
+            here.into_iter()
                 .filter(|s| there.contains(s) && !known.contains(s)),
         );
     }
@@ -288,11 +290,11 @@ fn unread_common_members(
 }
 
 /// The users to plan (uppercase objectSids): the primary users, the directory members of the
-/// whole groups (less those on both sides whose entries were not read), the directory users among the whole groups' Identity Center members, the
-/// users whose manager is a primary user in scope (so a manager created in this pass is
-/// referenced at once), and the managers of all of them, at any depth (a manager left out
-/// would read as "not synced" and be emptied). Called after the whole groups' members were
-/// read.
+/// whole groups (less those on both sides whose entries were not read), the directory users
+/// among the whole groups' Identity Center members, the users whose manager is a primary
+/// user in scope (so a manager created in this pass is referenced at once), and the
+/// managers of all of them, at any depth (a manager left out would read as "not synced" and
+/// be emptied). Called after the whole groups' members were read.
 pub fn users_to_plan(
     directory: &DirectorySnapshot,
     affected: &Affected,
@@ -306,12 +308,8 @@ pub fn users_to_plan(
         .collect();
     let mut sids = affected.primary.clone();
     let unread = unread_common_members(directory, affected, view);
-    for g in whole_groups_of(directory, affected) {
-        sids.extend(
-            upper_sids(&g.member_sids)
-                .into_iter()
-                .filter(|m| !unread.contains(m)),
-        );
+    for (here, _) in sides_of_whole_groups(directory, affected, view) {
+        sids.extend(here.into_iter().filter(|m| !unread.contains(m)));
     }
     for u in view.whole_members.values().flatten() {
         if let Some(x) = &u.external_id {

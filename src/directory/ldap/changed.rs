@@ -4,12 +4,12 @@
 //!
 //! The caller knows which of them are in scope now (the change detector placed each changed
 //! user in or out of the sync group's chain; a listed scope names who joined). They are read
-//! by objectSid, a hundred to a search, and the groups that hold it at any depth are found by walking up `memberOf` (a
-//! back link AD keeps on users and groups alike) from its direct groups and its primary
-//! group, one base read per group, each group read once per pass. (AD's in-chain rule on
-//! `member` would answer in one search, but Samba evaluates it against every group under
-//! the base: about 20 s per search at 10k users and 1000 groups, docs/performance.md.) Each
-//! group in scope is returned with only these users among its members: the incremental
+//! by objectSid, a hundred to a search, and the groups that hold each at any depth are found
+//! by walking up `memberOf` (a back link AD keeps on users and groups alike) from its direct
+//! groups and its primary group, one base read per group, each group read once per pass.
+//! (AD's in-chain rule on `member` would answer in one search, but Samba evaluates it
+//! against every group under the base: about 20 s per search at 10k users and 1000 groups,
+//! docs/performance.md.) Each group in scope is returned with only these users among its members: the incremental
 //! planner compares a group's members only for the users whose memberships it read, so that
 //! is all it needs (`plan::incremental::cut_down`); a changed group is read whole apart
 //! (`affected.rs`).
